@@ -1,0 +1,189 @@
+"""Training throughput: labvae.fit against the lab's own DataLoader loop, on the same VAE and data.
+
+Measured: samples/s of `labvae.fit(VAE(), x_train, batch_size=256, lr=1e-3)` and of the lab's loop
+(torchvision FashionMNIST with ToTensor + flatten, DataLoader(batch_size=256, shuffle=True), the
+same model class, loss and Adam settings) over the same number of epochs, after an untimed warm-up.
+Also: how close fit gets to this machine's matmul ceiling, and one CUDA epoch if a GPU is present.
+
+Target: labvae.fit >= 2.5x the lab loop's samples/s.
+
+    python benchmarks/bench_train.py --data /path/to/root   # holds FashionMNIST/raw/
+    python benchmarks/bench_train.py --quick                # synthetic data, 1 epoch each
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from torchvision.datasets import FashionMNIST
+from torchvision.transforms import Compose, Lambda, ToTensor
+
+# Benchmark the checkout this file lives in, whatever is (or is not) installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import labvae  # noqa: E402
+
+TARGET = 2.5
+BATCH, LR = 256, 1e-3
+
+
+def flatten(t: torch.Tensor) -> torch.Tensor:
+    """(1, 28, 28) -> (784,), as the lab's transform does."""
+    return t.view(-1)
+
+
+def data_root(arg: str | None, tmp: str) -> tuple[str, str]:
+    """The --data folder, else $LABVAE_DATA, else freshly written synthetic data."""
+    root = arg or os.environ.get("LABVAE_DATA")
+    if root:
+        return root, "real files"
+    labvae.make_synthetic_fashion(tmp, n_train=8000, n_test=1000)
+    return tmp, "synthetic"
+
+
+def lab_loop(root: str, epochs: int, max_batches: int | None = None) -> float:
+    """The lab's style of training loop; returns the seconds it took."""
+    ds = FashionMNIST(root, train=True, download=False, transform=Compose([ToTensor(), Lambda(flatten)]))
+    loader = DataLoader(ds, batch_size=BATCH, shuffle=True)
+    model = labvae.VAE()
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    model.train()
+    t0 = time.perf_counter()  # dataset construction (reading the files) is not timed, as for fit
+    for _ in range(epochs):
+        total = 0.0
+        for i, (x, _) in enumerate(loader):
+            if max_batches is not None and i >= max_batches:
+                break
+            loss = model.loss(x)["loss"]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item()  # the lab prints the epoch's loss, so it syncs every step like fit
+    return time.perf_counter() - t0
+
+
+def fit_seconds(x: torch.Tensor, epochs: int, device: str = "cpu") -> float:
+    """Wall time of one labvae.fit call on a fresh VAE."""
+    model = labvae.VAE()
+    t0 = time.perf_counter()
+    labvae.fit(model, x, epochs=epochs, batch_size=BATCH, lr=LR, device=device, progress=False)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def flops_per_sample(model: labvae.VAE) -> int:
+    """Matmul FLOPs of one training sample (forward + backward) through the VAE's Linear layers."""
+    # Forward: 2*in*out per Linear (a multiply and an add per weight). Backward: the weight
+    # gradient costs the same again for every layer, and the input gradient too, except for
+    # the first layer, whose input is the data and needs no gradient. Bias adds, ReLU, the loss,
+    # the reparameterisation and Adam are elementwise and left out: they are O(width), not O(in*out).
+    first = model.encoder[0]
+    total = 0
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.Linear):
+            fwd = 2 * layer.in_features * layer.out_features
+            total += fwd + fwd + (0 if layer is first else fwd)
+    return total
+
+
+def matmul_ceiling(reps: int) -> list[tuple[str, float]]:
+    """GFLOP/s of torch.mm on the shapes that dominate one training step of the VAE."""
+    b, d, h = BATCH, labvae.models.IMAGE_PIXELS, 512
+    shapes = {  # (m, k, n): an (m, k) @ (k, n) product
+        "fwd enc (256x784)@(784x512)": (b, d, h),
+        "fwd dec (256x512)@(512x784)": (b, h, d),
+        "grad W  (512x256)@(256x784)": (h, b, d),
+    }
+    out = []
+    for name, (m, k, n) in shapes.items():
+        a, w, c = torch.rand(m, k), torch.rand(k, n), torch.empty(m, n)
+        for _ in range(5):  # warm up the kernels and caches
+            torch.mm(a, w, out=c)
+        best = float("inf")
+        for _ in range(3):  # best of three blocks, so one hiccup does not set the ceiling
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                torch.mm(a, w, out=c)
+            best = min(best, (time.perf_counter() - t0) / reps)
+        out.append((name, 2 * m * k * n / best / 1e9))
+    return out
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, else whatever platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", help="folder holding FashionMNIST/raw/ (default: $LABVAE_DATA, "
+                   "else synthetic data in a temp folder)")
+    p.add_argument("--epochs", type=int, default=2, help="timed epochs for each loop (default 2)")
+    p.add_argument("--quick", action="store_true", help="1 epoch each and a shorter ceiling run")
+    args = p.parse_args()
+    epochs = 1 if args.quick else args.epochs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root, kind = data_root(args.data, tmp)
+        x_train, _ = labvae.load_fashion_mnist(root, train=True, download=False)
+        n = len(x_train)
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU: {cpu_model()} "
+              f"({os.cpu_count()} logical cores)")
+        print(f"data: {root} ({kind}), {n} training images; {epochs} timed epoch(s) each, batch {BATCH}")
+
+        # Warm-up (untimed): first calls pay for lazy init, allocator growth and kernel selection.
+        fit_seconds(x_train[:2048], epochs=1)
+        lab_loop(root, epochs=1, max_batches=8)
+
+        t_fit = fit_seconds(x_train, epochs)
+        t_lab = lab_loop(root, epochs)
+
+    rate_fit, rate_lab = epochs * n / t_fit, epochs * n / t_lab
+    ratio = rate_fit / rate_lab
+    print()
+    print(f"{'loop':<28}{'seconds':>10}{'samples/s':>12}")
+    print(f"{'labvae.fit':<28}{t_fit:>10.2f}{rate_fit:>12.0f}")
+    print(f"{'lab DataLoader loop':<28}{t_lab:>10.2f}{rate_lab:>12.0f}")
+    print(f"{'speed-up (fit / lab)':<28}{ratio:>22.2f}x")
+
+    flops = flops_per_sample(labvae.VAE())
+    ceiling = matmul_ceiling(reps=10 if args.quick else 50)
+    best = max(g for _, g in ceiling)
+    achieved = rate_fit * flops / 1e9
+    print()
+    print(f"matmul FLOPs per training sample: {flops / 1e6:.2f} M (Linear layers, fwd + bwd)")
+    for name, g in ceiling:
+        print(f"  torch.mm {name}: {g:8.1f} GFLOP/s")
+    print(f"{'achieved by labvae.fit':<28}{achieved:>10.1f} GFLOP/s")
+    print(f"{'matmul ceiling (best mm)':<28}{best:>10.1f} GFLOP/s")
+    print(f"{'fraction of ceiling':<28}{achieved / best:>10.1%}")
+
+    if torch.cuda.is_available():
+        fit_seconds(x_train[:2048], epochs=1, device="cuda")  # warm-up: CUDA context, cuBLAS
+        t_gpu = fit_seconds(x_train, epochs=1, device="cuda")
+        print(f"\ncuda ({torch.cuda.get_device_name()}): one epoch of labvae.fit in {t_gpu:.2f} s, "
+              f"{n / t_gpu:.0f} samples/s")
+    else:
+        print("\ncuda: not available, GPU epoch skipped")
+
+    ok = ratio >= TARGET
+    print(f"\n{'PASS' if ok else 'FAIL'}: labvae.fit is {ratio:.2f}x the lab loop (target >= {TARGET}x)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

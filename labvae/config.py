@@ -1,0 +1,79 @@
+"""Run settings shared by the notebooks and the CLI: the lab's settings, or a fast smoke mode."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .data import cache_dir, data_root, load_fashion_mnist, make_synthetic_fashion
+from .models import ModelConfig
+from .training import load_or_train
+
+# The three models of the lab, by the names the notebooks and metrics.json use.
+MODELS = {
+    "vae": ModelConfig("vae", latent_dim=2, hidden_dim=512),  # the lab's VAE
+    "ae": ModelConfig("ae", latent_dim=2, hidden_dim=None),  # the lab's AE: linear maps only
+    "ae512": ModelConfig("ae", latent_dim=2, hidden_dim=512),  # AE with the VAE's capacity
+}
+LABELS = {"vae": "VAE", "ae": "lab AE (linear)", "ae512": "AE, 512 hidden"}
+
+# Smoke mode: small synthetic data, few epochs; enough for every cell to run and show structure.
+SMOKE_SIZES = (3000, 500)
+SMOKE_EPOCHS = 3
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """Where data comes from, how models are trained, where results go."""
+
+    data: str | Path  # a folder holding FashionMNIST/raw/, or "synthetic"
+    epochs: int = 10  # the lab's setting
+    batch_size: int = 256  # the lab's setting
+    lr: float = 1e-3  # the lab's Adam learning rate
+    seed: int = 0  # data order, noise and weight init: same seed, same results
+    out: Path = Path("results")  # checkpoints, grids, metrics
+    device: str = "auto"  # CUDA or MPS when present, else CPU
+    synthetic_sizes: tuple[int, int] = (6000, 1000)  # train/test images when data == "synthetic"
+    progress: bool = True
+
+    @property
+    def smoke(self) -> bool:
+        return self.data == "synthetic" and self.synthetic_sizes == SMOKE_SIZES
+
+    def data_folder(self) -> Path:
+        """The folder the loader reads; synthetic data is written into the cache on first use."""
+        if self.data != "synthetic":
+            return data_root(self.data)
+        n_train, n_test = self.synthetic_sizes
+        root = cache_dir() / f"synthetic-{n_train}-{n_test}-seed{self.seed}"
+        if not (root / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file():
+            make_synthetic_fashion(root, n_train=n_train, n_test=n_test, seed=self.seed)
+        return root
+
+    def load_data(self):
+        """(x_train, y_train, x_test, y_test) as float images in [0, 1] and int labels."""
+        root = self.data_folder()
+        x_train, y_train = load_fashion_mnist(root, train=True)
+        x_test, y_test = load_fashion_mnist(root, train=False)
+        return x_train, y_train, x_test, y_test
+
+    def model(self, name: str, x_train, x_test=None):
+        """Load the named model ('vae', 'ae', 'ae512') from out/, or train and save it."""
+        if name not in MODELS:
+            raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}.")
+        return load_or_train(
+            replace(MODELS[name], seed=self.seed), self.out / f"{name}.pt", x_train, x_test,
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
+            device=self.device, progress=self.progress,
+        )
+
+
+def lab_config(**overrides) -> LabConfig:
+    """Settings for a notebook: the lab's, or smoke mode when LABVAE_SMOKE=1."""
+    if os.environ.get("LABVAE_SMOKE", "0") not in ("", "0"):
+        base = LabConfig(data="synthetic", epochs=SMOKE_EPOCHS, out=cache_dir() / "results-smoke",
+                         synthetic_sizes=SMOKE_SIZES)
+    else:
+        base = LabConfig(data=data_root())  # LABVAE_DATA, else the per-user cache
+    return replace(base, **overrides)

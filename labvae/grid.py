@@ -1,0 +1,113 @@
+"""The systematic sweep: an n x n grid of z vectors decoded into one image."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.utils import make_grid
+
+TILE = 28  # Fashion-MNIST images are 28x28, so 21 tiles make 588 px
+
+
+def _check_sweep(n, limit) -> None:
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a whole number of tiles per side, at least 1 (got {n!r}).")
+    if not limit > 0:
+        raise ValueError(f"limit must be positive: the sweep covers [-limit, limit] (got {limit!r}).")
+
+
+def latent_grid(n: int = 21, limit: float = 4.0) -> torch.Tensor:
+    """(n*n, 2) z vectors, row-major: z1 grows left->right, z2 grows bottom->top.
+
+    Element 0 is (-limit, +limit), the top-left tile; the last is (+limit, -limit), bottom-right.
+    """
+    _check_sweep(n, limit)
+    z1 = torch.linspace(-limit, limit, n)  # columns, left -> right
+    z2 = torch.linspace(limit, -limit, n)  # rows, top -> bottom, so z2 decreases downwards
+    rows, cols = torch.meshgrid(z2, z1, indexing="ij")  # each (n, n)
+    return torch.stack([cols.reshape(-1), rows.reshape(-1)], dim=1)  # (n*n, 2) as (z1, z2)
+
+
+def decode_grid(decoder, n: int = 21, limit: float = 4.0) -> torch.Tensor:
+    """Decode the n x n sweep in one batched pass; returns (1, n*28, n*28) in [0, 1] on the CPU."""
+    z = latent_grid(n, limit)
+    owner = getattr(decoder, "__self__", decoder)  # a bound model.decode -> the model
+    config = getattr(owner, "config", None)
+    if config is not None and getattr(config, "latent_dim", 2) != 2:
+        raise ValueError(
+            f"a sweep grid needs a 2-d latent space; this model has latent_dim={config.latent_dim}."
+        )
+    params = getattr(owner, "parameters", None)
+    device = next(params()).device if callable(params) else torch.device("cpu")
+    try:
+        with torch.no_grad():
+            tiles = decoder(z.to(device))
+    except (RuntimeError, ValueError) as e:
+        raise ValueError(
+            f"the decoder failed on a ({n * n}, 2) batch of z vectors; it must map (B, 2) to "
+            f"(B, 1, 28, 28) or (B, 784) images ({str(e).splitlines()[0]})."
+        ) from None
+    if not isinstance(tiles, torch.Tensor) or tiles.shape[0] != n * n or tiles[0].numel() != TILE * TILE:
+        shape = tuple(tiles.shape) if isinstance(tiles, torch.Tensor) else type(tiles).__name__
+        raise ValueError(
+            f"the decoder returned {shape} for {n * n} z vectors; expected ({n * n}, 1, 28, 28) or ({n * n}, 784)."
+        )
+    tiles = tiles.detach().float().cpu().reshape(n * n, 1, TILE, TILE)
+    # padding=0 so the image is exactly n*28 px a side; make_grid gives 3 channels, keep one.
+    return make_grid(tiles, nrow=n, padding=0)[:1].clamp(0, 1)
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """(1, H, W) or (H, W) floats in [0, 1] -> (H, W) uint8."""
+    if not isinstance(image, torch.Tensor) or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[0] != 1):
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"expected a grayscale image shaped (1, H, W) or (H, W), got {shape}.")
+    return image.detach().cpu().reshape(image.shape[-2:]).clamp(0, 1).mul(255).round().to(torch.uint8).numpy()
+
+
+def save_grid(image: torch.Tensor, path) -> Path:
+    """Save as an 8-bit grayscale PNG of exactly the image's size (written atomically)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = Image.fromarray(to_uint8(image))  # (H, W) uint8 -> 8-bit grayscale ("L")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(fd)
+    try:
+        pixels.save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def sweep_extent(n: int, limit: float) -> tuple[float, float, float, float]:
+    """imshow extent that puts each tile's centre at its z value."""
+    half = limit / (n - 1) if n > 1 else limit  # half a tile, in z units
+    return (-limit - half, limit + half, -limit - half, limit + half)
+
+
+def show_grid(image: torch.Tensor, ax=None, limit: float = 4.0, title: str | None = None):
+    """Draw a sweep image with axes in z units: z1 across, z2 up, ticks at whole numbers."""
+    import matplotlib.pyplot as plt
+
+    pixels = to_uint8(image)
+    n = pixels.shape[0] // TILE
+    _check_sweep(n, limit)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 6))
+    ax.imshow(pixels, cmap="gray", vmin=0, vmax=255, extent=sweep_extent(n, limit),
+              interpolation="nearest")  # origin="upper": row 0 (z2 = +limit) at the top
+    ticks = np.arange(-np.floor(limit), np.floor(limit) + 1)
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return ax

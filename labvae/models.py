@@ -1,0 +1,167 @@
+"""The lab's two models: an MLP VAE and a plain autoencoder, both with a 2-d latent by default."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+IMAGE_PIXELS = 28 * 28
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a model; stored in its checkpoint."""
+
+    kind: str  # "vae" or "ae"
+    latent_dim: int = 2  # 2 so the latent space can be drawn as a picture
+    hidden_dim: int | None = 512  # the lab's width; None = the lab AE's purely linear maps
+    seed: int = 0  # weight initialisation, so the same config always starts from the same weights
+
+    def __post_init__(self):
+        if self.kind not in ("vae", "ae"):
+            raise ValueError(f"model kind must be 'vae' or 'ae', not {self.kind!r}.")
+        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be a positive integer, not {self.latent_dim!r}.")
+        if self.hidden_dim is not None and (not isinstance(self.hidden_dim, int) or self.hidden_dim < 1):
+            raise ValueError(f"hidden_dim must be a positive integer or None, not {self.hidden_dim!r}.")
+        if self.kind == "vae" and self.hidden_dim is None:
+            raise ValueError("the VAE needs a hidden layer: give hidden_dim a positive integer.")
+
+    def build(self) -> nn.Module:
+        """A freshly initialised model for this config."""
+        cls = VAE if self.kind == "vae" else Autoencoder
+        return cls(latent_dim=self.latent_dim, hidden_dim=self.hidden_dim, seed=self.seed)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    """Linear layers with ReLU between them (none after the last)."""
+    layers = []
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def _as_batch(x: torch.Tensor) -> torch.Tensor:
+    """(B, 1, 28, 28) or (B, 784) -> (B, 784), with a readable error for anything else."""
+    if x.ndim < 2 or x[0].numel() != IMAGE_PIXELS:
+        raise ValueError(
+            f"expected a batch of 28x28 images shaped (B, 1, 28, 28) or (B, 784), got {tuple(x.shape)}."
+        )
+    return x.reshape(len(x), IMAGE_PIXELS)
+
+
+def _bce_nats(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """BCE summed over pixels, averaged over the batch; from logits so it never takes log(0)."""
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
+
+
+class _LatentModel(nn.Module):
+    """Shared decoder side: decode(z) -> images in [0, 1]."""
+
+    config: ModelConfig
+
+    def _init(self, config: ModelConfig, build) -> None:
+        self.config = config
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
+            torch.manual_seed(config.seed)
+            build()
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        if z.ndim != 2 or z.shape[1] != self.config.latent_dim:
+            raise ValueError(
+                f"decode expects z shaped (B, {self.config.latent_dim}), got {tuple(z.shape)}."
+            )
+        return self.decoder(z)  # (B, latent) -> (B, 784)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, latent_dim) -> images (B, 1, 28, 28) in [0, 1]."""
+        return torch.sigmoid(self.decode_logits(z)).view(-1, 1, 28, 28)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+
+class VAE(_LatentModel):
+    """MLP VAE: 784 -> hidden -> (mu, logvar); decoder latent -> hidden -> 784 with sigmoid."""
+
+    def __init__(self, latent_dim: int = 2, hidden_dim: int = 512, seed: int = 0):
+        super().__init__()
+
+        def build():
+            self.encoder = nn.Sequential(nn.Linear(IMAGE_PIXELS, hidden_dim), nn.ReLU())
+            self.to_mu = nn.Linear(hidden_dim, latent_dim)
+            self.to_logvar = nn.Linear(hidden_dim, latent_dim)
+            self.decoder = _mlp([latent_dim, hidden_dim, IMAGE_PIXELS])
+
+        self._init(ModelConfig("vae", latent_dim, hidden_dim, seed), build)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, 1, 28, 28) -> mu, logvar, each (B, latent_dim)."""
+        h = self.encoder(_as_batch(x))  # (B, 784) -> (B, hidden)
+        return self.to_mu(h), self.to_logvar(h)
+
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """z = mu + sigma * eps: the noise is an input, so gradients flow to mu and logvar."""
+        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar)
+        return self.decode(z), mu, logvar
+
+    def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Negative ELBO in nats per image: recon (BCE) + KL(q(z|x) || N(0, I))."""
+        x = _as_batch(x)
+        mu, logvar = self.encode(x)
+        logits = self.decode_logits(self.reparameterize(mu, logvar))
+        recon = _bce_nats(logits, x)
+        # Closed form for diagonal Gaussians against N(0, I), summed over dims, mean over batch.
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
+        return {"loss": recon + kl, "recon": recon, "kl": kl}
+
+
+class Autoencoder(_LatentModel):
+    """Plain autoencoder. hidden_dim=None is the lab's: linear 784 -> code, linear code -> 784."""
+
+    def __init__(self, latent_dim: int = 2, hidden_dim: int | None = None, seed: int = 0):
+        super().__init__()
+
+        def build():
+            widths = [hidden_dim] if hidden_dim else []
+            self.encoder = _mlp([IMAGE_PIXELS, *widths, latent_dim])
+            self.decoder = _mlp([latent_dim, *widths, IMAGE_PIXELS])
+
+        self._init(ModelConfig("ae", latent_dim, hidden_dim, seed), build)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, 1, 28, 28) -> code (B, latent_dim)."""
+        return self.encoder(_as_batch(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Reconstruction BCE in nats per image; kl is 0 so both models report the same terms."""
+        x = _as_batch(x)
+        recon = _bce_nats(self.decode_logits(self.encode(x)), x)
+        return {"loss": recon, "recon": recon, "kl": torch.zeros((), device=x.device)}
+
+
+def latent_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    """Where each image lands in latent space: the VAE's mu, the AE's code. (N, latent_dim), CPU."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            code = model.encode(x[i : i + batch_size].to(model.device))
+            out.append((code[0] if isinstance(code, tuple) else code).cpu())
+    return torch.cat(out) if out else torch.empty(0, model.config.latent_dim)

@@ -1,0 +1,248 @@
+"""Training loop, evaluation and checkpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import pickle
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .models import IMAGE_PIXELS, ModelConfig
+
+TERMS = ("loss", "recon", "kl")
+CHECKPOINT_FORMAT = "labvae-checkpoint-v1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is unreadable, unsafe or for another model."""
+
+
+class TrainingError(RuntimeError):
+    """Training diverged (NaN or inf loss)."""
+
+
+@dataclass
+class History:
+    """Per-epoch mean loss terms (nats per image) and wall time."""
+
+    train: list[dict] = field(default_factory=list)  # one {"loss", "recon", "kl"} per epoch
+    test: list[dict] = field(default_factory=list)  # empty when fit got no x_test
+    seconds: list[float] = field(default_factory=list)  # wall time per epoch, test pass included
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train)
+
+    def final(self) -> dict:
+        """Last epoch's train/test terms and total seconds, as a flat dict."""
+        out = {f"train_{k}": v for k, v in (self.train[-1] if self.train else {}).items()}
+        out.update({f"test_{k}": v for k, v in (self.test[-1] if self.test else {}).items()})
+        return {**out, "epochs": self.epochs, "seconds": round(sum(self.seconds), 2)}
+
+    def to_dict(self) -> dict:
+        return {"train": self.train, "test": self.test, "seconds": self.seconds}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> History:
+        d = d or {}
+        return cls(list(d.get("train", [])), list(d.get("test", [])), list(d.get("seconds", [])))
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' -> CUDA, else Apple MPS, else CPU; anything else is passed to torch."""
+    if str(device) != "auto":
+        try:
+            return torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or mps.") from None
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _flat(x: torch.Tensor, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or x.ndim < 2 or x[0].numel() != IMAGE_PIXELS or len(x) == 0:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{name} must be a non-empty tensor of 28x28 images (N, 1, 28, 28), got {shape}.")
+    return x.reshape(len(x), IMAGE_PIXELS).float()
+
+
+def fit(model, x_train, x_test=None, *, epochs: int = 10, batch_size: int = 256, lr: float = 1e-3,
+        seed: int = 0, device="auto", progress: bool = True) -> History:
+    """Train model with Adam on shuffled in-memory batches; returns (and attaches) its History."""
+    if epochs < 1 or batch_size < 1 or lr <= 0:
+        raise ValueError(f"epochs and batch_size must be >= 1 and lr > 0 (got {epochs}, {batch_size}, {lr}).")
+    dev = pick_device(device)
+    # Flatten and move once: batches are then plain index lookups, no per-item transforms.
+    x_train = _flat(x_train, "x_train").to(dev)
+    x_test = None if x_test is None else _flat(x_test, "x_test")
+    model.to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    order = torch.Generator().manual_seed(seed)  # shuffling, independent of the global RNG
+    history = History()
+    n = len(x_train)
+    steps = -(-n // batch_size)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)  # the VAE's reparameterisation noise
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            model.train()
+            sums = dict.fromkeys(TERMS, 0.0)
+            perm = torch.randperm(n, generator=order).to(dev)
+            bar = tqdm(range(steps), desc=f"{model.config.kind} epoch {epoch}/{epochs}",
+                       disable=not progress, leave=epoch == epochs, mininterval=0.5)
+            for step in bar:
+                idx = perm[step * batch_size : (step + 1) * batch_size]
+                terms = model.loss(x_train[idx])
+                opt.zero_grad(set_to_none=True)
+                terms["loss"].backward()
+                opt.step()
+                values = {k: v.item() for k, v in terms.items()}
+                if not all(map(math.isfinite, values.values())):
+                    raise TrainingError(
+                        f"the {model.config.kind} loss became {values['loss']} at epoch {epoch}, step "
+                        f"{step + 1}; lower the learning rate (lr={lr}) or check the data for NaNs."
+                    )
+                for k in TERMS:
+                    sums[k] += values[k] * len(idx)
+                if step % 20 == 0:
+                    bar.set_postfix(loss=f"{values['loss']:.1f}")
+            history.train.append({k: sums[k] / n for k in TERMS})
+            if x_test is not None:
+                history.test.append(evaluate(model, x_test))
+            history.seconds.append(time.perf_counter() - t0)
+            if progress:
+                bar.set_postfix(train=f"{history.train[-1]['loss']:.1f}",
+                                **({"test": f"{history.test[-1]['loss']:.1f}"} if history.test else {}))
+    model.eval()
+    model.history = history
+    return history
+
+
+@torch.no_grad()
+def evaluate(model, x, batch_size: int = 2048) -> dict:
+    """Mean per-image loss terms (nats) over x; the VAE's terms use one posterior sample."""
+    x = _flat(x, "x")
+    was_training = model.training
+    model.eval()
+    sums = dict.fromkeys(TERMS, 0.0)
+    for i in range(0, len(x), batch_size):
+        xb = x[i : i + batch_size].to(model.device)
+        for k, v in model.loss(xb).items():
+            sums[k] += v.item() * len(xb)
+    model.train(was_training)
+    return {k: sums[k] / len(x) for k in TERMS}
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def save_checkpoint(model, path, **meta) -> Path:
+    """Write state_dict + config + history atomically (temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    history = getattr(model, "history", None)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "history": history.to_dict() if history is not None else None,
+        "meta": json.loads(json.dumps(meta)),  # plain JSON types only, so weights_only loading works
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)  # atomic: a crash leaves the previous checkpoint intact
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_checkpoint(path) -> dict:
+    """Load a checkpoint's payload safely (weights_only) and check its format."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}; train the model first (or check the path).")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path} contains pickled Python objects, which labvae refuses to load (they can run code); "
+            "use a checkpoint written by labvae.save_checkpoint."
+        ) from None
+    except Exception as e:
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(e).__name__}); delete it and train again.") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a labvae checkpoint; use one written by labvae.save_checkpoint.")
+    return payload
+
+
+def load_checkpoint(path, kind: str | None = None, device="cpu"):
+    """Rebuild the model saved at path (optionally insisting on kind 'vae'/'ae'/'classifier')."""
+    payload = read_checkpoint(path)
+    config = dict(payload["config"])
+    if kind is not None and config.get("kind") != kind:
+        raise CheckpointError(f"{path} holds a {config.get('kind')!r} model, not the {kind!r} asked for.")
+    if config.get("kind") == "classifier":
+        from .compare import ClassifierConfig
+        model = ClassifierConfig(**{k: v for k, v in config.items() if k != "kind"}).build()
+    else:
+        try:
+            model = ModelConfig(**config).build()
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{path} describes a model labvae cannot build: {e}") from None
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError:
+        raise CheckpointError(
+            f"{path}'s weights do not fit the architecture its config describes ({config}); "
+            "it was written for another model: delete it and train again."
+        ) from None
+    model.history = History.from_dict(payload.get("history"))
+    model.meta = payload.get("meta", {})
+    return model.to(pick_device(device)).eval()
+
+
+def fingerprint(*tensors: torch.Tensor) -> str:
+    """Short content hash of tensors, to tell whether a cached checkpoint saw the same data."""
+    h = hashlib.sha1()
+    for t in tensors:
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def load_or_train(config, path, x_train, x_test=None, *, epochs: int = 10, batch_size: int = 256,
+                  lr: float = 1e-3, seed: int = 0, device="auto", progress: bool = True):
+    """Load the checkpoint at path if it was trained with exactly these settings and data, else train and save."""
+    key = {"config": config.to_dict(), "epochs": epochs, "batch_size": batch_size, "lr": lr,
+           "seed": seed, "data": fingerprint(x_train)}
+    path = Path(path)
+    if path.is_file():
+        try:
+            model = load_checkpoint(path, device=device)
+            if model.meta.get("key") == key:
+                return model
+        except CheckpointError:
+            pass  # stale or foreign file: retrain and replace it atomically
+    model = config.build()
+    if progress:
+        print(f"training {config.kind} ({config.to_dict()}) for {epochs} epochs -> {path}")
+    fit(model, x_train, x_test, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+        device=device, progress=progress)
+    save_checkpoint(model, path, key=key)
+    model.meta = {"key": key}
+    return model

@@ -1,0 +1,57 @@
+import json
+import os
+import subprocess
+import sys
+
+from PIL import Image
+
+
+def run(*args, env=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "labvae", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=300)
+
+
+def test_sweep_on_synthetic_data(tmp_path):
+    out = tmp_path / "results"
+    r = run("sweep", "--data", "synthetic", "--epochs", "1", "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    for name in ("vae_grid.png", "ae_grid.png"):
+        with Image.open(out / name) as im:
+            assert im.size == (588, 588) and im.mode == "L"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) >= {"vae", "ae"}
+    assert metrics["vae"]["config"]["kind"] == "vae" and metrics["ae"]["config"]["hidden_dim"] is None
+    for key in ("train_recon", "test_recon", "test_kl", "test_loss", "epochs", "seconds"):
+        assert key in metrics["vae"]
+    assert (out / "vae.pt").is_file() and (out / "ae.pt").is_file()
+
+
+def test_sweep_with_labvae_data(synthetic_root, tmp_path):
+    r = run("sweep", "--epochs", "1", "--out", str(tmp_path), "--quiet", env={"LABVAE_DATA": str(synthetic_root)})
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "metrics.json").read_text())["vae"]["epochs"] == 1
+
+
+def test_missing_data_is_one_readable_line(tmp_path):
+    r = run("sweep", "--out", str(tmp_path / "out"), env={"LABVAE_DATA": str(tmp_path / "nothing")})
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "LABVAE_DATA" in lines[0] and "--data synthetic" in lines[0]
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_bad_arguments(tmp_path):
+    r = run("sweep", "--epochs", "zero")
+    assert r.returncode == 2 and "whole number" in r.stderr and "Traceback" not in r.stderr
+    r = run("sweep", "--data", str(tmp_path / "missing-folder"))
+    assert r.returncode == 1 and "is not a folder" in r.stderr and "Traceback" not in r.stderr
+    r = run("sweep", "--data", "synthetic", "--device", "tpu9")
+    assert r.returncode == 1 and "unknown device" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_help_explains_the_outputs():
+    r = run("sweep", "--help")
+    assert r.returncode == 0
+    for word in ("vae_grid.png", "metrics.json", "LABVAE_DATA", "synthetic", "top-left"):
+        assert word in r.stdout
