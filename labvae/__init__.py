@@ -14,10 +14,11 @@ from .training import (
     load_or_train,
     save_checkpoint,
 )
+from .widgets import ZExplorer, z_explorer
 
 __all__ = [
     "CLASSES", "LABELS", "MODELS", "VAE", "Autoencoder", "CheckpointError", "DataError", "History",
     "LabConfig", "ModelConfig", "TrainingError", "decode_grid", "evaluate", "fit", "lab_config",
     "latent_codes", "latent_grid", "load_checkpoint", "load_fashion_mnist", "load_or_train",
-    "make_synthetic_fashion", "save_checkpoint", "save_grid", "show_grid",
+    "make_synthetic_fashion", "save_checkpoint", "save_grid", "show_grid", "ZExplorer", "z_explorer",
 ]

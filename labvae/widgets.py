@@ -1,0 +1,119 @@
+"""Sliders over z: one pair of sliders decodes live through one or several models."""
+
+from __future__ import annotations
+
+import io
+
+import ipywidgets as widgets
+import torch
+from PIL import Image, ImageDraw
+
+from .grid import decode_grid, to_uint8
+
+SHOW_PX = 280  # the decoded 28x28 image is shown 10x, large enough to see detail
+MAP_PX = 280  # the sweep thumbnail beside it, with a marker at the current z
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)  # fast encode: a redraw must stay under 15 ms
+    return buf.getvalue()
+
+
+class ZExplorer(widgets.VBox):
+    """Two sliders (z1, z2) that decode through every model at once and redraw in place."""
+
+    def __init__(self, models: dict, limit: float = 4.0, n: int = 21, step: float = 0.05):
+        if not isinstance(models, dict) or not models:
+            raise ValueError("z_explorer needs a dict of name -> model, e.g. {'VAE': vae}.")
+        if not limit > 0:
+            raise ValueError(f"limit must be positive: the sliders cover [-limit, limit] (got {limit!r}).")
+        for name, model in models.items():
+            if getattr(getattr(model, "config", None), "latent_dim", None) != 2:
+                raise ValueError(f"model {name!r} must be a labvae model with a 2-d latent space.")
+        self.models = dict(models)
+        self.limit, self.n = float(limit), n
+        slider = dict(min=-limit, max=limit, step=step, value=0.0, continuous_update=True,
+                      readout_format=".2f", layout=widgets.Layout(width="320px"))
+        self.z1_slider = widgets.FloatSlider(description="z1", **slider)
+        self.z2_slider = widgets.FloatSlider(description="z2", **slider)
+        self.z_label = widgets.HTML()
+        self.images, self.maps, self._sweeps = {}, {}, {}
+        panels = []
+        for name, model in self.models.items():
+            model.eval()
+            sweep = Image.fromarray(to_uint8(decode_grid(model.decode, n=n, limit=limit)))
+            self._sweeps[name] = sweep.resize((MAP_PX, MAP_PX), Image.BILINEAR).convert("RGB")
+            self.images[name] = widgets.Image(format="png", width=SHOW_PX, height=SHOW_PX)
+            self.maps[name] = widgets.Image(format="png", width=MAP_PX, height=MAP_PX)
+            title = widgets.HTML(f"<b>{name}</b>: decoded image (left), where z sits on the sweep (right)")
+            panels.append(widgets.VBox([title, widgets.HBox([self.images[name], self.maps[name]])]))
+        self._decoded: dict[str, torch.Tensor] = {}
+        self._hold = False
+        super().__init__([widgets.HBox([self.z1_slider, self.z2_slider, self.z_label]), *panels])
+        # Stable CSS classes, so a browser test (or a stylesheet) can find each part.
+        self.add_class("labvae-explorer")
+        self.z1_slider.add_class("labvae-z1")
+        self.z2_slider.add_class("labvae-z2")
+        self.z_label.add_class("labvae-z")
+        for image in self.images.values():
+            image.add_class("labvae-decoded")
+        for image in self.maps.values():
+            image.add_class("labvae-sweep-marker")
+        self.z1_slider.observe(self._on_slide, names="value")
+        self.z2_slider.observe(self._on_slide, names="value")
+        self.redraw()
+
+    @property
+    def z(self) -> torch.Tensor:
+        """The current z, shape (2,)."""
+        return torch.tensor([self.z1_slider.value, self.z2_slider.value], dtype=torch.float32)
+
+    def set_z(self, z1: float, z2: float) -> None:
+        """Move both sliders (clipped to the window) and redraw once."""
+        self._hold = True
+        try:
+            self.z1_slider.value, self.z2_slider.value = float(z1), float(z2)
+        finally:
+            self._hold = False
+        self.redraw()
+
+    def decoded(self) -> dict[str, torch.Tensor]:
+        """The images currently shown, name -> (1, 28, 28) in [0, 1]."""
+        return dict(self._decoded)
+
+    def _on_slide(self, change) -> None:
+        if not self._hold:
+            self.redraw()
+
+    @torch.no_grad()
+    def redraw(self) -> None:
+        """Decode the current z through every model and replace the image bytes in place."""
+        z = self.z
+        self.z_label.value = f"<code>z = [{z[0]:+.2f}, {z[1]:+.2f}]</code>"
+        for name, model in self.models.items():
+            x_hat = model.decode(z.view(1, 2).to(model.device))[0].cpu()  # (1, 2) -> (1, 28, 28)
+            self._decoded[name] = x_hat
+            big = Image.fromarray(to_uint8(x_hat)).resize((SHOW_PX, SHOW_PX), Image.NEAREST)
+            self.images[name].value = _png(big)
+            self.maps[name].value = _png(self._marked_sweep(name, z))
+
+    def _marked_sweep(self, name: str, z: torch.Tensor) -> Image.Image:
+        """The sweep thumbnail with a red ring at z (tile centres sit at the sweep's z values)."""
+        img = self._sweeps[name].copy()
+        tile = MAP_PX / self.n
+        x = ((z[0].item() + self.limit) / (2 * self.limit) * (self.n - 1) + 0.5) * tile
+        y = ((self.limit - z[1].item()) / (2 * self.limit) * (self.n - 1) + 0.5) * tile
+        r = max(tile * 0.6, 4)
+        ImageDraw.Draw(img).ellipse([x - r, y - r, x + r, y + r], outline=(255, 40, 40), width=2)
+        return img
+
+
+def z_explorer(models, limit: float = 4.0, n: int = 21) -> ZExplorer:
+    """Sliders over z for one model or a dict name -> model; display the result in a notebook."""
+    if not isinstance(models, dict):
+        models = {getattr(getattr(models, "config", None), "kind", "model"): models}
+    return ZExplorer(models, limit=limit, n=n)
+
+
+
