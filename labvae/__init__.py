@@ -2,7 +2,7 @@
 
 from .config import LABELS, MODELS, LabConfig, lab_config
 from .data import CLASSES, DataError, load_fashion_mnist, make_synthetic_fashion
-from .grid import decode_grid, latent_grid, save_grid, show_grid
+from .grid import decode_grid, latent_grid, save_grid, show_grid, show_images
 from .models import VAE, Autoencoder, ModelConfig, latent_codes
 from .training import (
     CheckpointError,
@@ -20,5 +20,5 @@ __all__ = [
     "CLASSES", "LABELS", "MODELS", "VAE", "Autoencoder", "CheckpointError", "DataError", "History",
     "LabConfig", "ModelConfig", "TrainingError", "decode_grid", "evaluate", "fit", "lab_config",
     "latent_codes", "latent_grid", "load_checkpoint", "load_fashion_mnist", "load_or_train",
-    "make_synthetic_fashion", "save_checkpoint", "save_grid", "show_grid", "ZExplorer", "z_explorer",
+    "make_synthetic_fashion", "save_checkpoint", "save_grid", "show_grid", "show_images", "ZExplorer", "z_explorer",
 ]

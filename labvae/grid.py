@@ -111,3 +111,19 @@ def show_grid(image: torch.Tensor, ax=None, limit: float = 4.0, title: str | Non
     if title:
         ax.set_title(title)
     return ax
+
+
+def show_images(x: torch.Tensor, nrow: int = 8, ax=None, title: str | None = None):
+    """A batch of images (B, 1, 28, 28) as one tiled picture, with a 2 px gap between tiles."""
+    import matplotlib.pyplot as plt
+
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1:] != (1, TILE, TILE):
+        raise ValueError(f"show_images expects images shaped (B, 1, 28, 28), got {tuple(getattr(x, 'shape', ()))}.")
+    tiled = make_grid(x.detach().cpu().float(), nrow=nrow, padding=2, pad_value=1.0)[0]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(nrow * 0.9, tiled.shape[0] / tiled.shape[1] * nrow * 0.9))
+    ax.imshow(tiled.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax

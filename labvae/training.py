@@ -50,6 +50,23 @@ class History:
     def to_dict(self) -> dict:
         return {"train": self.train, "test": self.test, "seconds": self.seconds}
 
+    def plot(self, axes=None, title: str = ""):
+        """Loss, reconstruction and KL per epoch, train solid and test dashed, one panel each."""
+        import matplotlib.pyplot as plt
+
+        if axes is None:
+            _, axes = plt.subplots(1, 3, figsize=(12, 3))
+        epochs = range(1, self.epochs + 1)
+        for ax, term, name in zip(axes, TERMS, ("loss = recon + KL", "reconstruction (BCE)", "KL")):
+            ax.plot(epochs, [e[term] for e in self.train], "-o", ms=3, label=f"{title} train".strip())
+            if self.test:
+                ax.plot(epochs, [e[term] for e in self.test], "--", label=f"{title} test".strip())
+            ax.set_title(name)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("nats per image")
+            ax.legend(fontsize=8)
+        return axes
+
     @classmethod
     def from_dict(cls, d: dict | None) -> History:
         d = d or {}
