@@ -28,7 +28,9 @@ SWEEP_HELP = """\
 writes into --out:
   vae_grid.png, ae_grid.png   the 21x21 sweeps, 588x588 8-bit grayscale
   metrics.json                per model: config, final train/test loss, recon and kl (nats per
-                              image), epochs, seconds
+                              image), epochs, seconds, and the measured comparison; the
+                              seed report's claims with verdicts
+  comparison.png              sweeps, classifier label maps and latent scatters side by side
   vae.pt, ae.pt               checkpoints; a later run with the same settings and data loads
                               them instead of training again
 
@@ -73,7 +75,7 @@ def sweep(args: argparse.Namespace) -> dict:
                     device=args.device, progress=not args.quiet)
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} is a file; give a folder for the results.")
-    x_train, _, x_test, _ = cfg.load_data()
+    x_train, y_train, x_test, y_test = cfg.load_data()
     say = (lambda *a: None) if args.quiet else print
     say(f"data: {cfg.data_folder()} ({len(x_train)} train, {len(x_test)} test images)")
     metrics = {}
@@ -85,9 +87,33 @@ def sweep(args: argparse.Namespace) -> dict:
                          **model.history.final(), "grid": png.name}
         say(f"{LABELS[name]}: test loss {metrics[name].get('test_loss', float('nan')):.1f} nats/image "
             f"-> {png} ({time.perf_counter() - t0:.1f} s)")
+    _compare(cfg, x_train, y_train, x_test, y_test, metrics, say)
     _write_json(args.out / "metrics.json", metrics)
     say(f"wrote {args.out / 'metrics.json'}")
     return metrics
+
+
+def _compare(cfg, x_train, y_train, x_test, y_test, metrics, say) -> None:
+    """Measured comparison (labvae.compare): metrics per model and comparison.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no window
+    from . import compare
+
+    models = {name: cfg.model(name, x_train, x_test) for name in SWEEP_MODELS}  # cached: loads
+    clf = compare.load_or_train_classifier(cfg.out / "classifier.pt", x_train, y_train, x_test, y_test,
+                                           seed=cfg.seed, device=cfg.device)
+    results = {name: compare.compare_model(model, clf, x_test, y_test) for name, model in models.items()}
+    for name, r in results.items():
+        metrics[name]["comparison"] = {k: v for k, v in r.items() if k != "maps"}
+    metrics["classifier"] = {"test_accuracy": clf.accuracy}
+    labelled = {LABELS[n]: m for n, m in models.items()}
+    compare.comparison_figure(labelled, {LABELS[n]: r for n, r in results.items()}, x_test, y_test,
+                              path=cfg.out / "comparison.png")
+    claims = compare.judge_claims({LABELS[n]: r for n, r in results.items()}, vae=LABELS["vae"])
+    metrics["claims"] = [{k: c[k] for k in ("claim", "verdict", "per_model", "evidence")} for c in claims]
+    say(compare.metrics_table({LABELS[n]: r for n, r in results.items()}))
+    say(f"classifier test accuracy {clf.accuracy:.1%}; wrote {cfg.out / 'comparison.png'}")
 
 
 def _write_json(path: Path, obj) -> None:

@@ -328,3 +328,93 @@ def comparison_figure(models: dict, results: dict, x_test, y_test, limit: float 
     if path is not None:
         fig.savefig(path, dpi=80)
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed report's claims, judged from the numbers.
+
+TABLE_ROWS = (  # (key, label, format)
+    ("frac_codes_inside", "test codes inside [-4, 4]^2", "{:.0%}"),
+    ("frac_cells_hit", "sweep cells holding a test code", "{:.0%}"),
+    ("classes_present", "classes seen in the sweep (of 10)", "{:d}"),
+    ("frac_confident", "tiles classified with p >= 0.9", "{:.0%}"),
+    ("frac_ambiguous", "ambiguous tiles (max p < 0.5)", "{:.0%}"),
+    ("mean_entropy", "mean predictive entropy (nats)", "{:.2f}"),
+    ("distinct_tiles", f"distinct tiles (RMS >= {DISTINCT_RMS})", "{:d}"),
+    ("tile_step_mean", "mean pixel change, neighbour tiles", "{:.3f}"),
+    ("tile_step_max", "max pixel change, neighbour tiles", "{:.3f}"),
+    ("nearest_real_median", "tile -> nearest real image (RMS)", "{:.3f}"),
+    ("real_to_real_median", "real -> nearest other real (RMS)", "{:.3f}"),
+    ("sharpness_tiles", "sharpness of tiles", "{:.3f}"),
+    ("sharpness_real", "sharpness of real images", "{:.3f}"),
+)
+
+
+def metrics_table(results: dict) -> str:
+    """The metrics of several models side by side, as monospace text."""
+    names = list(results)
+    lines = [f"{'':36s}" + "".join(f"{n:>18s}" for n in names)]
+    for key, label, fmt in TABLE_ROWS:
+        lines.append(f"{label:36s}" + "".join(f"{fmt.format(results[n][key]):>18s}" for n in names))
+    return "\n".join(lines)
+
+
+def _verdict(flags: list[bool]) -> str:
+    return "holds" if all(flags) else "does not hold" if not any(flags) else "depends"
+
+
+def judge_claims(results: dict, vae: str = "VAE") -> list[dict]:
+    """Each claim of the seed report against every AE in results: holds / does not hold / depends."""
+    v = results[vae]
+    aes = {k: r for k, r in results.items() if k != vae}
+
+    def claim(text, test, evidence, figure):
+        flags = {k: bool(test(r)) for k, r in aes.items()}
+        which = ", ".join(f"{k}: {'yes' if f else 'no'}" for k, f in flags.items())
+        return {"claim": text, "verdict": _verdict(list(flags.values())), "per_model": which,
+                "evidence": evidence, "figure": figure}
+
+    def far(r):  # median tile farther from real images than real images are from each other
+        return r["nearest_real_median"] > 1.5 * r["real_to_real_median"]
+
+    return [
+        claim("The VAE's sweep is more diverse than the AE's",
+              lambda r: v["distinct_tiles"] > r["distinct_tiles"] and v["classes_present"] >= r["classes_present"],
+              "distinct tiles " + _cmp(results, "distinct_tiles") + "; classes " + _cmp(results, "classes_present"),
+              "grids, class maps"),
+        claim("The AE's images are ambiguous and cannot be deciphered",
+              lambda r: r["frac_ambiguous"] > v["frac_ambiguous"] or far(r),
+              "ambiguous " + _cmp(results, "frac_ambiguous", "{:.0%}") + "; tile->real RMS "
+              + _cmp(results, "nearest_real_median", "{:.3f}") + f" (real->real {v['real_to_real_median']:.3f})",
+              "class maps (x = ambiguous), grids"),
+        claim("The AE's sweep shows less variation",
+              lambda r: r["distinct_tiles"] < v["distinct_tiles"],
+              "distinct tiles " + _cmp(results, "distinct_tiles"), "grids"),
+        claim("The AE's sweep is more blurred",
+              lambda r: r["sharpness_tiles"] < v["sharpness_tiles"],
+              "sharpness " + _cmp(results, "sharpness_tiles", "{:.3f}") + f" (real images {v['sharpness_real']:.3f})",
+              "grids"),
+        claim("The AE's transitions are unrealistic",
+              lambda r: far(r) or r["tile_step_max"] > 1.5 * v["tile_step_max"],
+              "tile->real RMS " + _cmp(results, "nearest_real_median", "{:.3f}") + "; max neighbour change "
+              + _cmp(results, "tile_step_max", "{:.3f}"),
+              "continuity maps, grids"),
+        claim("The AE's codes are not shaped by a prior: they miss the swept window",
+              lambda r: r["frac_codes_inside"] < v["frac_codes_inside"] - 0.05 or r["frac_cells_hit"] < v["frac_cells_hit"] - 0.05,
+              "inside window " + _cmp(results, "frac_codes_inside", "{:.0%}") + "; cells hit "
+              + _cmp(results, "frac_cells_hit", "{:.0%}"),
+              "latent scatters"),
+    ]
+
+
+def _cmp(results: dict, key: str, fmt: str = "{}") -> str:
+    return " / ".join(f"{k} {fmt.format(r[key])}" for k, r in results.items())
+
+
+def claims_table(claims: list[dict]) -> str:
+    """Claims with their verdicts, as monospace text."""
+    out = []
+    for c in claims:
+        out.append(f"* {c['claim']}\n    verdict: {c['verdict'].upper()}  ({c['per_model']})\n"
+                   f"    numbers: {c['evidence']}\n    see: {c['figure']}")
+    return "\n".join(out)
