@@ -6,10 +6,10 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from ._io import atomic_write
 from .config import LABELS, LabConfig
 from .data import DataError
 from .grid import decode_grid, save_grid
@@ -117,10 +117,7 @@ def _compare(cfg, x_train, y_train, x_test, y_test, metrics, say) -> None:
 
 
 def _write_json(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".metrics.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._io import atomic_write
+
 CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -123,9 +125,7 @@ def make_synthetic_fashion(root, n_train: int = 6000, n_test: int = 1000, seed: 
 
 def _write_idx(path: Path, array: np.ndarray) -> None:
     header = struct.pack(f">I{array.ndim}I", _IDX_MAGIC[array.ndim], *array.shape)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(header + array.astype(np.uint8).tobytes())
-    os.replace(tmp, path)  # a reader never sees a half-written file
+    atomic_write(path, lambda f: f.write(header + array.astype(np.uint8).tobytes()))
 
 
 _YY, _XX = np.mgrid[0:28, 0:28].astype(np.float32)

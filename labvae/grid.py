@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 from torchvision.utils import make_grid
+
+from ._io import atomic_write
 
 TILE = 28  # Fashion-MNIST images are 28x28, so 21 tiles make 588 px
 
@@ -72,18 +72,8 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 
 def save_grid(image: torch.Tensor, path) -> Path:
     """Save as an 8-bit grayscale PNG of exactly the image's size (written atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     pixels = Image.fromarray(to_uint8(image))  # (H, W) uint8 -> 8-bit grayscale ("L")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
-        pixels.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: pixels.save(f, format="PNG"))
 
 
 def sweep_extent(n: int, limit: float) -> tuple[float, float, float, float]:

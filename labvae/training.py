@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import pickle
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ._io import atomic_write
 from .models import IMAGE_PIXELS, ModelConfig
 
 TERMS = ("loss", "recon", "kl")
@@ -167,8 +166,6 @@ def evaluate(model, x, batch_size: int = 2048) -> dict:
 
 def save_checkpoint(model, path, **meta) -> Path:
     """Write state_dict + config + history atomically (temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     history = getattr(model, "history", None)
     payload = {
         "format": CHECKPOINT_FORMAT,
@@ -177,15 +174,7 @@ def save_checkpoint(model, path, **meta) -> Path:
         "history": history.to_dict() if history is not None else None,
         "meta": json.loads(json.dumps(meta)),  # plain JSON types only, so weights_only loading works
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)  # atomic: a crash leaves the previous checkpoint intact
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: torch.save(payload, f))  # the previous file survives a crash
 
 
 def read_checkpoint(path) -> dict:

@@ -63,6 +63,7 @@ def test_checkpoint_round_trip(trained_vae, data, tmp_path):
     assert torch.equal(loaded.decode(z), trained_vae.decode(z))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # our own pickle, refused below
 def test_checkpoint_refuses_pickled_payload(tmp_path):
     class Evil:
         def __reduce__(self):
