@@ -271,7 +271,8 @@ def plot_codes(codes: torch.Tensor, y=None, ax=None, limit: float = 4.0, n: int 
     return ax
 
 
-def plot_map(values, ax=None, limit: float = 4.0, kind: str = "class", title: str | None = None):
+def plot_map(values, ax=None, limit: float = 4.0, kind: str = "class", title: str | None = None,
+             vmax: float | None = None):
     """A per-tile map over the sweep: 'class' (colour = predicted class, faded where unsure) or a heat map."""
     import matplotlib.pyplot as plt
 
@@ -286,7 +287,8 @@ def plot_map(values, ax=None, limit: float = 4.0, kind: str = "class", title: st
         cbar = ax.figure.colorbar(im, ax=ax, ticks=range(10), fraction=0.046, pad=0.04)
         cbar.ax.set_yticklabels(CLASSES, fontsize=7)
     else:
-        im = ax.imshow(values.reshape(n, n), cmap="magma", extent=extent, interpolation="nearest")
+        im = ax.imshow(values.reshape(n, n), cmap="magma", extent=extent, interpolation="nearest",
+                       vmin=0, vmax=vmax)  # pass one vmax to compare several maps on one scale
         ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     ticks = np.arange(-np.floor(limit), np.floor(limit) + 1)
     ax.set_xticks(ticks)

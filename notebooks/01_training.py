@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -144,6 +146,24 @@ axes[2].set_ylim(bottom=0)
 fig.suptitle("Training curves (nats per image; lower is better)")
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# Is each model done learning? Compare the last epoch's improvement with the first one's:
+
+# %%
+for name, model in models.items():
+    train = [epoch["loss"] for epoch in model.history.train]
+    last_drop = train[-2] - train[-1] if len(train) > 1 else float("nan")
+    verdict = "still improving fast" if last_drop > 0.05 * (train[0] - train[-1]) else "levelling off"
+    print(f"{name:16s} last epoch improved by {last_drop:5.1f} nats/image: {verdict}")
+
+# %% [markdown]
+# The lab's linear AE has only 3,922 parameters, yet it learns the slowest: its decoder starts as a
+# random 2→784 map, and Adam moves each weight by about the learning rate (1e-3) per step, so turning
+# noise into garment shapes takes many steps. With fewer training images (as in the partial dataset or
+# smoke mode) there are fewer steps per epoch and it is further from converged after 10 epochs. Keep
+# that in mind when its pictures look bad in the next notebooks: part of it is the model, part is
+# training time.
 
 # %% [markdown]
 # ## Reconstructions

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -109,13 +111,18 @@ explorer
 results = {name: compare.compare_model(model, classifier, x_test, y_test) for name, model in models.items()}
 print(compare.metrics_table(results))
 
+# %% [markdown]
+# Top: the classifier's label for every tile (× marks ambiguous tiles). Bottom: how much each tile
+# differs from its neighbours, on **one colour scale** for all three models.
+
 # %%
+vmax = max(max(r["maps"]["continuity_map"]) for r in results.values())
 fig, axes = plt.subplots(2, 3, figsize=(19, 11))
 for col, (name, r) in zip(axes.T, results.items()):
     compare.plot_map(r["maps"]["class_map"], ax=col[0], title=f"{name}: classifier's label per tile")
     compare.plot_ambiguous(r["maps"]["confidence_map"], col[0])
     compare.plot_map(r["maps"]["continuity_map"], ax=col[1], kind="heat",
-                     title=f"{name}: mean pixel change to neighbours")
+                     title=f"{name}: mean pixel change to neighbours", vmax=vmax)
 fig.tight_layout()
 plt.show()
 
