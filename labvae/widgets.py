@@ -46,11 +46,14 @@ class ZExplorer(widgets.VBox):
             self._sweeps[name] = sweep.resize((MAP_PX, MAP_PX), Image.BILINEAR).convert("RGB")
             self.images[name] = widgets.Image(format="png", width=SHOW_PX, height=SHOW_PX)
             self.maps[name] = widgets.Image(format="png", width=MAP_PX, height=MAP_PX)
-            title = widgets.HTML(f"<b>{name}</b>: decoded image (left), where z sits on the sweep (right)")
-            panels.append(widgets.VBox([title, widgets.HBox([self.images[name], self.maps[name]])]))
+            title = widgets.HTML(f"<b>{name}</b>: decode(z), and z on the sweep")
+            panels.append(widgets.VBox([title, widgets.HBox([self.images[name], self.maps[name]])],
+                                       layout=widgets.Layout(margin="0 24px 12px 0")))
         self._decoded: dict[str, torch.Tensor] = {}
         self._hold = False
-        super().__init__([widgets.HBox([self.z1_slider, self.z2_slider, self.z_label]), *panels])
+        # Panels sit side by side and wrap onto new rows on narrow screens.
+        panel_box = widgets.Box(panels, layout=widgets.Layout(display="flex", flex_flow="row wrap"))
+        super().__init__([widgets.HBox([self.z1_slider, self.z2_slider, self.z_label]), panel_box])
         # Stable CSS classes, so a browser test (or a stylesheet) can find each part.
         self.add_class("labvae-explorer")
         self.z1_slider.add_class("labvae-z1")

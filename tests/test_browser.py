@@ -34,6 +34,7 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 NOTEBOOK_BUDGET_S = 170  # everything one notebook does in the browser, so a hang fails in under 3 minutes
+VIEWPORT = {"width": 1400, "height": 1000}
 PRESSES = 10  # arrow-key presses on z1; one step is 0.05, so z1 moves by 0.50
 
 # User settings for the throwaway JupyterLab, one file per plugin.
@@ -151,6 +152,15 @@ def lab(tmp_path_factory):
         stop_process_tree(proc)
 
 
+def shutdown_kernels(lab):
+    """Shut down every kernel the server runs, so the next notebook gets the CPU to itself."""
+    try:
+        for session in lab.api("GET", "/api/sessions") or []:
+            lab.api("DELETE", f"/api/sessions/{session['id']}")
+    except OSError:
+        pass  # the server is gone: its fixture reports that, and stops what is left
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Headless Debian Chromium driven by playwright; closed after the module."""
@@ -166,7 +176,7 @@ def browser():
 @pytest.fixture
 def page(lab, browser, request):
     """A fresh browser page; afterwards a screenshot of where it stopped, and the kernel is shut down."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.console_errors = []  # shown in failure messages: widget rendering errors land in the console
@@ -182,8 +192,7 @@ def page(lab, browser, request):
         except sync_api.Error:
             pass  # a diagnostic only; never hide the test's own failure
         context.close()
-        for session in lab.api("GET", "/api/sessions") or []:  # free the 2 cores for the next notebook
-            lab.api("DELETE", f"/api/sessions/{session['id']}")
+        shutdown_kernels(lab)
 
 
 def ms_left(deadline):
@@ -193,7 +202,8 @@ def ms_left(deadline):
 
 def open_notebook(page, lab, rel_path, deadline):
     """Open the notebook in JupyterLab and wait until its kernel is idle."""
-    page.goto(f"{lab.base}/lab/tree/{rel_path}?token={lab.token}", timeout=ms_left(deadline))
+    # ?reset: start from an empty workspace, or the previous test's tabs reopen and start kernels too.
+    page.goto(f"{lab.base}/lab/tree/{rel_path}?reset&token={lab.token}", timeout=ms_left(deadline))
     page.wait_for_function(KERNEL_IDLE_JS, arg=rel_path, timeout=ms_left(deadline))
     mode = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.notebookConfig.windowingMode")
     assert mode == "none", f"the windowingMode setting did not apply (got {mode!r}); off-screen cells may not render"
@@ -255,12 +265,10 @@ def wait_for_explorers(page, min_models, deadline):
 
 
 def wait_for_images(explorer):
-    """Wait until every image in the explorer has loaded its current src."""
-    explorer.evaluate("""ex => new Promise(resolve => {
-        const done = () => Array.from(ex.querySelectorAll('img')).every(i => i.complete && i.naturalWidth > 0);
-        const poll = () => done() ? resolve() : setTimeout(poll, 50);
-        poll();
-    })""")
+    """Wait (bounded) until every image in the explorer has loaded its current src."""
+    explorer.page.wait_for_function(
+        "ex => Array.from(ex.querySelectorAll('img')).every(i => i.complete && i.naturalWidth > 0)",
+        arg=explorer.element_handle(), timeout=15_000)
 
 
 def snapshot(explorer):
@@ -278,7 +286,8 @@ def snapshot(explorer):
 
 def readout(explorer, slider):
     """The number a slider shows beside its track (updated by the browser, not the kernel)."""
-    return float(explorer.locator(f".{slider} .widget-readout").inner_text().strip())
+    text = explorer.locator(f".{slider} .widget-readout").inner_text().strip()
+    return float(text.replace("\u2212", "-"))  # d3-format writes negatives with a Unicode minus
 
 
 def move_z1(page, explorer, rel_path, deadline):
@@ -303,6 +312,15 @@ def move_z1(page, explorer, rel_path, deadline):
     return expected
 
 
+def screenshot_explorer(page, explorer, path):
+    """Save an element screenshot of the whole explorer, growing the window first so it fits on screen."""
+    height = explorer.bounding_box()["height"]
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], int(height) + 300)})
+    explorer.scroll_into_view_if_needed()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    explorer.screenshot(path=path)
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_explorer_in_jupyterlab(page, lab, name):
     """Run the notebook in JupyterLab, move z1 with the keyboard, and see every decoded image change."""
@@ -321,8 +339,7 @@ def test_explorer_in_jupyterlab(page, lab, name):
     expected_z = move_z1(page, explorer, rel_path, deadline)
     after = snapshot(explorer)
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    explorer.screenshot(path=ARTIFACTS / f"{name.removesuffix('.ipynb')}.png")
+    screenshot_explorer(page, explorer, ARTIFACTS / f"{name.removesuffix('.ipynb')}.png")
     n = len(before["src"])
     assert len(after["src"]) == n >= 1
     moved = f"after moving z1 (z label {before['z']!r} -> {after['z']!r}, sliders show {expected_z!r})"
