@@ -20,6 +20,16 @@ def _png(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+MARKER = 255  # palette index of the marker's red; indices 0-254 are grays
+
+
+def _paletted(gray: Image.Image) -> Image.Image:
+    """Gray image -> palette image with one red entry: its PNG encodes ~6x faster than RGB."""
+    img = gray.point(lambda v: v * 254 // 255).convert("P")  # keep index 255 free for red
+    img.putpalette([round(i * 255 / 254) for i in range(255) for _ in range(3)] + [255, 40, 40])
+    return img
+
+
 class ZExplorer(widgets.VBox):
     """Two sliders (z1, z2) that decode through every model at once and redraw in place."""
 
@@ -43,7 +53,7 @@ class ZExplorer(widgets.VBox):
         for name, model in self.models.items():
             model.eval()
             sweep = Image.fromarray(to_uint8(decode_grid(model.decode, n=n, limit=limit)))
-            self._sweeps[name] = sweep.resize((MAP_PX, MAP_PX), Image.BILINEAR).convert("RGB")
+            self._sweeps[name] = _paletted(sweep.resize((MAP_PX, MAP_PX), Image.BILINEAR))
             self.images[name] = widgets.Image(format="png", width=SHOW_PX, height=SHOW_PX)
             self.maps[name] = widgets.Image(format="png", width=MAP_PX, height=MAP_PX)
             title = widgets.HTML(f"<b>{name}</b>: decode(z), and z on the sweep")
@@ -108,7 +118,7 @@ class ZExplorer(widgets.VBox):
         x = ((z[0].item() + self.limit) / (2 * self.limit) * (self.n - 1) + 0.5) * tile
         y = ((self.limit - z[1].item()) / (2 * self.limit) * (self.n - 1) + 0.5) * tile
         r = max(tile * 0.6, 4)
-        ImageDraw.Draw(img).ellipse([x - r, y - r, x + r, y + r], outline=(255, 40, 40), width=2)
+        ImageDraw.Draw(img).ellipse([x - r, y - r, x + r, y + r], outline=MARKER, width=2)
         return img
 
 

@@ -1,0 +1,50 @@
+"""Time labvae.compare.compare_model: every comparison metric for one model.
+
+Target: <= 3 s per model on 2 CPU cores, with an already trained classifier. Uses --data (a folder
+holding FashionMNIST/raw/; default $LABVAE_DATA), else synthetic data of the same size as the
+partial real copy (8,000 train, 4,443 test).
+"""
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import torch
+
+import labvae
+from labvae import compare
+
+TARGET_S = 3.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.environ.get("LABVAE_DATA"))
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    root = args.data or labvae.make_synthetic_fashion(tempfile.mkdtemp(), n_train=8000, n_test=4443)
+    x_train, y_train = labvae.load_fashion_mnist(root, train=True, download=False)
+    x_test, y_test = labvae.load_fashion_mnist(root, train=False, download=False)
+    print(f"data: {root} ({len(x_train)} train, {len(x_test)} test); torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+    classifier = compare.train_classifier(x_train, y_train, x_test, y_test, device="cpu")
+    print(f"classifier test accuracy {classifier.accuracy:.1%} (trained before timing)")
+    ok = True
+    for name, config in labvae.MODELS.items():
+        model = config.build()
+        labvae.fit(model, x_train, epochs=1, progress=False, device="cpu")  # trained weights, realistic maps
+        seconds = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            compare.compare_model(model, classifier, x_test, y_test)
+            seconds.append(time.perf_counter() - t0)
+        print(f"{labvae.LABELS[name]:18s} compare_model: median {statistics.median(seconds):.2f} s "
+              f"(runs: {', '.join(f'{s:.2f}' for s in seconds)})")
+        ok &= statistics.median(seconds) <= TARGET_S
+    print(f"{'PASS' if ok else 'FAIL'}: all metrics for one model in <= {TARGET_S:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
