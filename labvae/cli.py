@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
     sweep.add_argument("--seed", type=int, default=0, help="seed for weights, data order and noise (default: 0)")
     sweep.add_argument("--device", default="auto", help="auto (CUDA or MPS if present, else CPU), cpu, cuda or mps")
+    sweep.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                       help="training arithmetic: auto = bf16 matmuls where the hardware has them natively, else fp32")
     sweep.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -72,7 +74,7 @@ def sweep(args: argparse.Namespace) -> dict:
     if args.data not in (None, "synthetic") and not Path(args.data).expanduser().is_dir():
         raise DataError(f"--data {args.data} is not a folder; give a folder holding FashionMNIST/raw/, or 'synthetic'.")
     cfg = LabConfig(data=data, epochs=args.epochs, seed=args.seed, out=args.out,
-                    device=args.device, progress=not args.quiet)
+                    device=args.device, precision=args.precision, progress=not args.quiet)
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} is a file; give a folder for the results.")
     x_train, y_train, x_test, y_test = cfg.load_data()

@@ -34,6 +34,7 @@ class LabConfig:
     seed: int = 0  # data order, noise and weight init: same seed, same results
     out: Path = Path("results")  # checkpoints, grids, metrics
     device: str = "auto"  # CUDA or MPS when present, else CPU
+    precision: str = "auto"  # bf16 matmuls where the hardware has them natively, else fp32
     synthetic_sizes: tuple[int, int] = (6000, 1000)  # train/test images when data == "synthetic"
     progress: bool = True
 
@@ -65,7 +66,7 @@ class LabConfig:
         return load_or_train(
             replace(MODELS[name], seed=self.seed), self.out / f"{name}.pt", x_train, x_test,
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
-            device=self.device, progress=self.progress,
+            device=self.device, precision=self.precision, progress=self.progress,
         )
 
 

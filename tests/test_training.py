@@ -117,3 +117,24 @@ def test_load_or_train_reuses_matching_checkpoint(data, tmp_path):
     assert torch.equal(first.decoder[0].weight, again.decoder[0].weight)
     labvae.load_or_train(cfg, tmp_path / "ae.pt", x_train[:1000], epochs=1, progress=False, device="cpu")
     assert (tmp_path / "ae.pt").stat().st_mtime_ns != mtime  # other data: retrained
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_precisions_train_and_are_recorded(precision, data):
+    x_train, _, x_test, _ = data
+    model = labvae.VAE()
+    before = labvae.evaluate(model, x_test)["loss"]
+    history = labvae.fit(model, x_train, x_test, epochs=1, precision=precision, progress=False, device="cpu")
+    assert history.precision == precision and history.final()["precision"] == precision
+    assert history.test[-1]["loss"] < before - 50
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
+    assert model.decode(torch.zeros(1, 2)).dtype == torch.float32
+
+
+def test_auto_precision_is_a_real_choice():
+    from labvae.training import pick_precision
+
+    assert pick_precision("auto", torch.device("cpu")) in ("fp32", "bf16")
+    assert pick_precision("auto", torch.device("mps")) == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        pick_precision("fp8", torch.device("cpu"))
