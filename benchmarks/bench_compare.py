@@ -6,7 +6,6 @@ partial real copy (8,000 train, 4,443 test).
 """
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -16,18 +15,20 @@ import torch
 import labvae
 from labvae import compare
 
+from common import data_root  # benchmarks/common.py, beside this script
+
 TARGET_S = 3.0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=os.environ.get("LABVAE_DATA"))
+    parser.add_argument("--data", help="folder holding FashionMNIST/raw/ (default: $LABVAE_DATA, else synthetic)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    root = args.data or labvae.make_synthetic_fashion(tempfile.mkdtemp(), n_train=8000, n_test=4443)
+    root, kind = data_root(args.data, tempfile.mkdtemp(), n_test=4443)
     x_train, y_train = labvae.load_fashion_mnist(root, train=True, download=False)
     x_test, y_test = labvae.load_fashion_mnist(root, train=False, download=False)
-    print(f"data: {root} ({len(x_train)} train, {len(x_test)} test); torch {torch.__version__}, "
+    print(f"data: {root} ({kind}, {len(x_train)} train, {len(x_test)} test); torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")
     classifier = compare.train_classifier(x_train, y_train, x_test, y_test, device="cpu")
     print(f"classifier test accuracy {classifier.accuracy:.1%} (trained before timing)")

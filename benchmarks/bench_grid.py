@@ -32,17 +32,11 @@ from PIL import Image  # noqa: E402
 
 import labvae  # noqa: E402
 
+from common import data_root  # noqa: E402  benchmarks/common.py, beside this script
+
 TARGET = 100.0
 N, LIMIT = 21, 4.0
 
-
-def data_root(arg: str | None, tmp: str) -> tuple[str, str]:
-    """The --data folder, else $LABVAE_DATA, else freshly written synthetic data."""
-    root = arg or os.environ.get("LABVAE_DATA")
-    if root:
-        return root, "real files"
-    labvae.make_synthetic_fashion(tmp, n_train=8000, n_test=1000)
-    return tmp, "synthetic"
 
 
 def labvae_render(model: labvae.VAE, png: Path) -> None:

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
@@ -31,6 +29,8 @@ from torchvision.datasets import FashionMNIST
 from torchvision.transforms import Compose, Lambda, ToTensor
 
 import labvae
+
+from common import cpu_model, data_root  # benchmarks/common.py, beside this script
 
 TARGET = 2.5
 BATCH, LR = 256, 1e-3
@@ -40,14 +40,6 @@ def flatten(t: torch.Tensor) -> torch.Tensor:
     """(1, 28, 28) -> (784,), as the lab's transform does."""
     return t.view(-1)
 
-
-def data_root(arg: str | None, tmp: str) -> tuple[str, str]:
-    """The --data folder, else $LABVAE_DATA, else freshly written synthetic data."""
-    root = arg or os.environ.get("LABVAE_DATA")
-    if root:
-        return root, "real files"
-    labvae.make_synthetic_fashion(tmp, n_train=8000, n_test=1000)
-    return tmp, "synthetic"
 
 
 def lab_loop(root: str, epochs: int, max_batches: int | None = None, train: bool = True) -> float:
@@ -121,16 +113,6 @@ def matmul_ceiling(reps: int, dtype=torch.float32) -> list[tuple[str, float]]:
         out.append((name, 2 * m * k * n / best / 1e9))
     return out
 
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, else whatever platform knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> int:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import CLASSES
-from .grid import TILE, decode_grid, latent_grid, show_grid, sweep_extent
+from .grid import TILE, decode_grid, latent_grid, show_grid, sweep_extent, z_axes
 from .models import latent_codes
 from .training import load_checkpoint, pick_device, save_checkpoint
 
@@ -290,14 +290,7 @@ def plot_map(values, ax=None, limit: float = 4.0, kind: str = "class", title: st
         im = ax.imshow(values.reshape(n, n), cmap="magma", extent=extent, interpolation="nearest",
                        vmin=0, vmax=vmax)  # pass one vmax to compare several maps on one scale
         ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    ticks = np.arange(-np.floor(limit), np.floor(limit) + 1)
-    ax.set_xticks(ticks)
-    ax.set_yticks(ticks)
-    ax.set_xlabel("$z_1$")
-    ax.set_ylabel("$z_2$")
-    if title:
-        ax.set_title(title)
-    return ax
+    return z_axes(ax, limit, title)
 
 
 def plot_ambiguous(confidence, ax, limit: float = 4.0) -> None:

@@ -93,6 +93,11 @@ def show_grid(image: torch.Tensor, ax=None, limit: float = 4.0, title: str | Non
         _, ax = plt.subplots(figsize=(6, 6))
     ax.imshow(pixels, cmap="gray", vmin=0, vmax=255, extent=sweep_extent(n, limit),
               interpolation="nearest")  # origin="upper": row 0 (z2 = +limit) at the top
+    return z_axes(ax, limit, title)
+
+
+def z_axes(ax, limit: float, title: str | None = None):
+    """Label a sweep-shaped plot in z units: z1 across, z2 up, ticks at whole numbers."""
     ticks = np.arange(-np.floor(limit), np.floor(limit) + 1)
     ax.set_xticks(ticks)
     ax.set_yticks(ticks)
