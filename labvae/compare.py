@@ -239,13 +239,39 @@ def plot_codes(codes: torch.Tensor, y=None, ax=None, limit: float = 4.0, n: int 
                prior: bool = False, title: str | None = None, max_points: int = 5000):
     """Encoded images coloured by class, with the swept window and its sweep points drawn."""
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Circle, Rectangle
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 6))
     codes = codes[:max_points]
     colours = None if y is None else y[:max_points].numpy()
     sc = ax.scatter(codes[:, 0], codes[:, 1], c=colours, cmap="tab10", vmin=-0.5, vmax=9.5, s=3, alpha=0.6)
+    _window(ax, codes, limit, n, prior, title)
+    if y is not None:
+        cbar = ax.figure.colorbar(sc, ax=ax, ticks=range(10), fraction=0.046, pad=0.04)
+        cbar.ax.set_yticklabels(CLASSES, fontsize=7)
+        cbar.solids.set_alpha(1)
+    return ax
+
+
+def plot_code_clouds(codes: dict, ax=None, limit: float = 4.0, n: int = 21, title: str | None = None,
+                     max_points: int = 3000):
+    """Several models' codes on one set of axes (one colour per model), with window and prior."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 7))
+    for (name, c), colour in zip(codes.items(), ("tab:blue", "tab:orange", "tab:green", "tab:purple")):
+        ax.scatter(c[:max_points, 0], c[:max_points, 1], s=3, alpha=0.35, c=colour, label=name)
+    _window(ax, torch.cat(list(codes.values())), limit, n, prior=True, title=title)
+    for handle in ax.get_legend().legend_handles[: len(codes)]:
+        handle.set_alpha(1)
+    return ax
+
+
+def _window(ax, codes: torch.Tensor, limit: float, n: int, prior: bool, title: str | None) -> None:
+    """Sweep points, the swept window, optionally N(0, I) circles; equal axes that show the codes."""
+    from matplotlib.patches import Circle, Rectangle
+
     z = latent_grid(n, limit)
     ax.scatter(z[:, 0], z[:, 1], s=2, c="k", marker=".", alpha=0.5, label=f"{n}x{n} sweep points")
     ax.add_patch(Rectangle((-limit, -limit), 2 * limit, 2 * limit, fill=False, ec="k", lw=1.5,
@@ -264,11 +290,6 @@ def plot_codes(codes: torch.Tensor, y=None, ax=None, limit: float = 4.0, n: int 
     ax.legend(loc="upper right", fontsize=7)
     if title:
         ax.set_title(title)
-    if y is not None:
-        cbar = ax.figure.colorbar(sc, ax=ax, ticks=range(10), fraction=0.046, pad=0.04)
-        cbar.ax.set_yticklabels(CLASSES, fontsize=7)
-        cbar.solids.set_alpha(1)
-    return ax
 
 
 def plot_map(values, ax=None, limit: float = 4.0, kind: str = "class", title: str | None = None,

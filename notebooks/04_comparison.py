@@ -85,6 +85,14 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# And all three clouds on literally the same axes: each colour is one model's test codes.
+
+# %%
+fig, ax = plt.subplots(figsize=(8, 8))
+compare.plot_code_clouds(codes, ax=ax, title="Test codes of all three models, one set of axes")
+plt.show()
+
+# %% [markdown]
 # ## One pair of sliders, all three decoders
 #
 # The same $z$ goes to every decoder. Park the sliders where the scatter above shows a model has no

@@ -106,3 +106,12 @@ def test_comparison_figure(trained_vae, classifier, data, tmp_path):
     r = compare.compare_model(trained_vae, classifier, x_test, y_test)
     compare.comparison_figure({"VAE": trained_vae}, {"VAE": r}, x_test, y_test, path=tmp_path / "c.png")
     assert (tmp_path / "c.png").stat().st_size > 10_000
+
+
+def test_code_clouds_share_one_axes(trained_vae, data):
+    _, _, x_test, _ = data
+    codes = {"VAE": labvae.latent_codes(trained_vae, x_test), "AE": labvae.latent_codes(labvae.Autoencoder(), x_test)}
+    ax = compare.plot_code_clouds(codes)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:2] == ["VAE", "AE"] and any("N(0, I)" in t for t in labels)
+    assert ax.get_xlim()[0] <= -4 and ax.get_xlim()[1] >= 4
