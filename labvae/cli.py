@@ -39,8 +39,15 @@ $LABVAE_DATA, else ~/.cache/labvae/data, downloading there if it can. --data syn
 generated garment-like images (no download) for a quick demo."""
 
 
+EXAMPLES = """\
+examples:
+  python -m labvae sweep                      Fashion-MNIST from $LABVAE_DATA (else ~/.cache/labvae/data)
+  python -m labvae sweep --data synthetic     generated garments: no data or network needed
+  python -m labvae sweep --help               every option, and what is written where"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m labvae", description=DESCRIPTION,
+    parser = argparse.ArgumentParser(prog="python -m labvae", description=DESCRIPTION, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sweep = sub.add_parser("sweep", help="train the VAE and the lab AE, write both sweep images",

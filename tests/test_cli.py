@@ -53,5 +53,10 @@ def test_bad_arguments(tmp_path):
 def test_help_explains_the_outputs():
     r = run("sweep", "--help")
     assert r.returncode == 0
-    for word in ("vae_grid.png", "metrics.json", "LABVAE_DATA", "synthetic", "top-left"):
+    for word in ("vae_grid.png", "comparison.png", "metrics.json", "LABVAE_DATA", "synthetic", "top-left"):
         assert word in r.stdout
+
+
+def test_top_level_help_points_to_the_command():
+    r = run("--help")
+    assert r.returncode == 0 and "sweep" in r.stdout and "--data synthetic" in r.stdout
