@@ -145,15 +145,15 @@ def fit(model, x_train, x_test=None, *, epochs: int = 10, batch_size: int = 256,
                 idx = perm[step * batch_size : (step + 1) * batch_size]
                 with autocast:
                     terms = model.loss(x_train[idx])
-                opt.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                opt.step()
                 values = {k: v.item() for k, v in terms.items()}
-                if not all(map(math.isfinite, values.values())):
-                    raise TrainingError(
+                if not all(map(math.isfinite, values.values())):  # checked before the update, so
+                    raise TrainingError(                            # the weights stay the last good ones
                         f"the {model.config.kind} loss became {values['loss']} at epoch {epoch}, step "
                         f"{step + 1}; lower the learning rate (lr={lr}) or check the data for NaNs."
                     )
+                opt.zero_grad(set_to_none=True)
+                terms["loss"].backward()
+                opt.step()
                 for k in TERMS:
                     sums[k] += values[k] * len(idx)
                 if step % 20 == 0:

@@ -39,8 +39,10 @@ def test_same_seed_same_weights(data):
 def test_nan_loss_stops_with_epoch_and_step(data):
     x = data[0][:600].clone()
     x[300] = float("nan")
+    model = labvae.VAE()
     with pytest.raises(labvae.TrainingError, match=r"epoch 1, step \d+"):
-        labvae.fit(labvae.VAE(), x, epochs=1, batch_size=100, progress=False, device="cpu")
+        labvae.fit(model, x, epochs=1, batch_size=100, progress=False, device="cpu")
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # no NaN update was applied
 
 
 @pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"batch_size": 0}, {"lr": 0}])
