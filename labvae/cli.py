@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
 from pathlib import Path
 
-from ._io import atomic_write
+from ._io import atomic_write, check_writable
 from .config import LABELS, LabConfig
 from .data import DataError
 from .grid import decode_grid, save_grid
-from .training import CheckpointError, TrainingError
+from .training import CheckpointError, TrainingError, check_seed, pick_device, pick_precision
+
+# What a subcommand may raise for bad input or a broken environment: main prints it as one line.
+ERRORS = (DataError, CheckpointError, TrainingError, ValueError, OSError)
 
 SWEEP_MODELS = ("vae", "ae")  # the lab's VAE and the lab's AE retrained with a 2-d code
 
@@ -46,22 +50,32 @@ examples:
   python -m labvae sweep --help               every option, and what is written where"""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (no usage block) that points at --help."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m labvae", description=DESCRIPTION, epilog=EXAMPLES,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sweep = sub.add_parser("sweep", help="train the VAE and the lab AE, write both sweep images",
+    """The parser; each subcommand sets run=function(args), which main calls."""
+    parser = _Parser(prog="python -m labvae", description=DESCRIPTION, epilog=EXAMPLES,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")  # subparsers are _Parser too
+    sweep_parser = sub.add_parser("sweep", help="train the VAE and the lab AE, write both sweep images",
                            description=DESCRIPTION, epilog=SWEEP_HELP,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    sweep.add_argument("--data", metavar="ROOT|synthetic", default=None,
-                       help="folder holding FashionMNIST/raw/, or 'synthetic' (default: $LABVAE_DATA)")
-    sweep.add_argument("--epochs", type=_positive_int, default=10, help="training epochs per model (default: 10, the lab's)")
-    sweep.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
-    sweep.add_argument("--seed", type=int, default=0, help="seed for weights, data order and noise (default: 0)")
-    sweep.add_argument("--device", default="auto", help="auto (CUDA or MPS if present, else CPU), cpu, cuda or mps")
-    sweep.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                       help="training arithmetic: auto = bf16 matmuls where the hardware has them natively, else fp32")
-    sweep.add_argument("--quiet", action="store_true", help="no progress bars")
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    sweep_parser.add_argument("--data", metavar="ROOT|synthetic", type=_nonempty, default=None,
+                              help="folder holding FashionMNIST/raw/, or 'synthetic' (default: $LABVAE_DATA)")
+    sweep_parser.add_argument("--epochs", type=_positive_int, default=10,
+                              help="training epochs per model (default: 10, the lab's)")
+    sweep_parser.add_argument("--out", type=_folder, default=Path("results"), help="output folder (default: results)")
+    sweep_parser.add_argument("--seed", type=_seed, default=0, help="seed for weights, data order and noise (default: 0)")
+    sweep_parser.add_argument("--device", default="auto", help="auto (CUDA or MPS if present, else CPU), cpu, cuda or mps")
+    sweep_parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                              help="training arithmetic: auto = bf16 matmuls where the hardware has them natively, else fp32")
+    sweep_parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    sweep_parser.set_defaults(run=sweep)
     return parser
 
 
@@ -75,15 +89,35 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        return check_seed(int(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).rstrip(".")) from None
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a folder name")
+    return text
+
+
+def _folder(text: str) -> Path:
+    return Path(_nonempty(text)).expanduser()
+
+
 def sweep(args: argparse.Namespace) -> dict:
     """Train (or load) both models, write grids, checkpoints and metrics.json; return the metrics."""
-    data = args.data if args.data is not None else os.environ.get("LABVAE_DATA")
+    data = args.data if args.data is not None else os.environ.get("LABVAE_DATA") or None
     if args.data not in (None, "synthetic") and not Path(args.data).expanduser().is_dir():
         raise DataError(f"--data {args.data} is not a folder; give a folder holding FashionMNIST/raw/, or 'synthetic'.")
     cfg = LabConfig(data=data, epochs=args.epochs, seed=args.seed, out=args.out,
                     device=args.device, precision=args.precision, progress=not args.quiet)
+    # Everything that can be checked before minutes of training is checked now.
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} is a file; give a folder for the results.")
+    pick_precision(args.precision, pick_device(args.device))
+    check_writable(args.out)
     x_train, y_train, x_test, y_test = cfg.load_data()
     say = (lambda *a: None) if args.quiet else print
     say(f"data: {cfg.data_folder()} ({len(x_train)} train, {len(x_test)} test images)")
@@ -126,19 +160,32 @@ def _compare(cfg, x_train, y_train, x_test, y_test, metrics, say) -> None:
 
 
 def _write_json(path: Path, obj) -> None:
-    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
+    """Strict JSON: a number that is not finite (e.g. a spread over one image) is written as null."""
+    text = json.dumps(_finite(obj), indent=2, allow_nan=False)
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
+    if getattr(args, "run", None) is None:
         parser.print_help()
         return 2
     try:
-        sweep(args)
-    except (DataError, CheckpointError, TrainingError, ValueError, OSError) as e:
-        print(f"labvae: error: {e}", file=sys.stderr)
+        args.run(args)
+    except ERRORS as e:
+        message = " ".join(str(e).split()) or type(e).__name__  # one line, whatever the subcommand raised
+        print(f"labvae: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("labvae: interrupted; finished checkpoints are kept, nothing half-written.", file=sys.stderr)

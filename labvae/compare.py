@@ -341,8 +341,11 @@ def comparison_figure(models: dict, results: dict, x_test, y_test, limit: float 
                    prior=model.config.kind == "vae",
                    title=f"{name}: test codes, {r['frac_codes_inside']:.0%} inside the window")
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=80)
+    if path is not None:  # atomically: a kill mid-write leaves the previous figure in place
+        from ._io import atomic_write
+
+        fmt = Path(path).suffix.lstrip(".").lower() or "png"
+        atomic_write(path, lambda f: fig.savefig(f, dpi=80, format=fmt))
     return fig
 
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .data import cache_dir, data_root, load_fashion_mnist, make_synthetic_fashion
+from .data import cache_dir, data_root, load_fashion_mnist, synthetic_fashion
 from .models import ModelConfig
 from .training import load_or_train
 
@@ -48,9 +48,7 @@ class LabConfig:
             return data_root(self.data)
         n_train, n_test = self.synthetic_sizes
         root = cache_dir() / f"synthetic-{n_train}-{n_test}-seed{self.seed}"
-        if not (root / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file():
-            make_synthetic_fashion(root, n_train=n_train, n_test=n_test, seed=self.seed)
-        return root
+        return synthetic_fashion(root, n_train=n_train, n_test=n_test, seed=self.seed)  # rewritten if damaged
 
     def load_data(self):
         """(x_train, y_train, x_test, y_test) as float images in [0, 1] and int labels."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from ._io import atomic_write
+from .training import check_seed
 
 CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -36,6 +38,8 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     """Where Fashion-MNIST lives: the argument, else $LABVAE_DATA, else the cache folder."""
     if root is None:
         root = os.environ.get("LABVAE_DATA") or cache_dir() / "data"
+    if not str(root).strip():  # Path("") would quietly mean the current folder
+        raise DataError("the data folder is an empty name; give a folder that holds FashionMNIST/raw/.")
     return Path(root).expanduser()
 
 
@@ -45,20 +49,17 @@ def load_fashion_mnist(root=None, train: bool = True, download: bool = True):
 
     root = data_root(root)
     raw = root / "FashionMNIST" / "raw"
+    for folder in (root, root / "FashionMNIST", raw):
+        if folder.exists() and not folder.is_dir():
+            raise DataError(f"{folder} is a file, but Fashion-MNIST's raw IDX files go in the folder "
+                            f"{raw}; move that file away, or point at another data folder.")
     if not _raw_files_present(raw) and download:
         try:
             FashionMNIST(str(root), train=train, download=True)
         except Exception:  # offline, blocked or half-downloaded: explained below
             pass
     if not _raw_files_present(raw):
-        missing = ", ".join(f for f in RAW_FILES if not (raw / f).exists())
-        why = "it could not be downloaded" if download else "download=False"
-        raise DataError(
-            f"Fashion-MNIST not found in {raw} (missing: {missing}) and {why}; "
-            f"put the four raw files {', '.join(RAW_FILES)} there, or point LABVAE_DATA at a folder "
-            "that holds FashionMNIST/raw/, or use synthetic data "
-            "(labvae.make_synthetic_fashion(root), or --data synthetic on the command line)."
-        )
+        raise DataError(_why_missing(raw, download))
     prefix = "train" if train else "t10k"
     n_images = _check_idx(raw / f"{prefix}-images-idx3-ubyte", ndim=3)[0]
     n_labels = _check_idx(raw / f"{prefix}-labels-idx1-ubyte", ndim=1)[0]
@@ -79,6 +80,25 @@ def _raw_files_present(raw: Path) -> bool:
     return all((raw / f).is_file() for f in RAW_FILES)
 
 
+def _why_missing(raw: Path, download: bool) -> str:
+    """One sentence on why the four raw files are not usable in raw, and what to do."""
+    folders = [f for f in RAW_FILES if (raw / f).is_dir()]
+    if folders:
+        return (f"{raw / folders[0]} is a folder, but it should be the raw IDX file of that name; "
+                "move the folder away and put the file there.")
+    missing = [f for f in RAW_FILES if not (raw / f).is_file()]
+    if all((raw / f"{f}.gz").is_file() for f in missing):
+        return (f"{raw} holds Fashion-MNIST only as gzipped files ({', '.join(f + '.gz' for f in missing)}); "
+                f"unpack them with: gunzip {raw}/*.gz")
+    why = "it could not be downloaded" if download else "download=False"
+    return (
+        f"Fashion-MNIST not found in {raw} (missing: {', '.join(missing)}) and {why}; "
+        f"put the four raw files {', '.join(RAW_FILES)} there, or point LABVAE_DATA at a folder "
+        "that holds FashionMNIST/raw/, or use synthetic data "
+        "(labvae.make_synthetic_fashion(root), or --data synthetic on the command line)."
+    )
+
+
 def _check_idx(path: Path, ndim: int) -> tuple[int, ...]:
     """Validate an IDX file's header against its size, so torchvision never reads garbage."""
     size = path.stat().st_size
@@ -94,6 +114,9 @@ def _check_idx(path: Path, ndim: int) -> tuple[int, ...]:
         )
     if ndim == 3 and dims[1:] != [28, 28]:
         raise DataError(f"{path} holds {dims[1]}x{dims[2]} images, not 28x28; it is not Fashion-MNIST.")
+    if dims[0] == 0:
+        raise DataError(f"{path} holds no {'images' if ndim == 3 else 'labels'} (its header says 0); "
+                        "download it again.")
     expected = 4 + 4 * ndim + int(np.prod(dims))
     if size != expected:
         raise DataError(
@@ -109,8 +132,9 @@ def _check_idx(path: Path, ndim: int) -> tuple[int, ...]:
 
 def make_synthetic_fashion(root, n_train: int = 6000, n_test: int = 1000, seed: int = 0) -> Path:
     """Write synthetic garment images as the four raw IDX files under root/FashionMNIST/raw/."""
-    if n_train < 1 or n_test < 1:
-        raise ValueError(f"n_train and n_test must be at least 1 (got {n_train} and {n_test}).")
+    if not all(isinstance(n, int) and n >= 1 for n in (n_train, n_test)):
+        raise ValueError(f"n_train and n_test must be whole numbers, at least 1 (got {n_train!r} and {n_test!r}).")
+    check_seed(seed)
     raw = Path(root).expanduser() / "FashionMNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -120,6 +144,23 @@ def make_synthetic_fashion(root, n_train: int = 6000, n_test: int = 1000, seed: 
         images = np.stack([_draw_garment(int(c), rng) for c in labels])
         _write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
         _write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels.astype(np.uint8))
+    return Path(root).expanduser()
+
+
+def synthetic_fashion(root, n_train: int = 6000, n_test: int = 1000, seed: int = 0) -> Path:
+    """The synthetic set under root: reused when all four files are intact, else (re)written."""
+    raw = Path(root).expanduser() / "FashionMNIST" / "raw"
+    if not raw.exists():
+        return make_synthetic_fashion(root, n_train, n_test, seed)
+    try:
+        for prefix, n in (("train", n_train), ("t10k", n_test)):
+            if (_check_idx(raw / f"{prefix}-images-idx3-ubyte", ndim=3)[0] != n
+                    or _check_idx(raw / f"{prefix}-labels-idx1-ubyte", ndim=1)[0] != n):
+                raise DataError(f"{raw} holds another number of {prefix} images than {n}")
+    except (DataError, OSError) as e:  # a killed earlier run or a stray edit: it is ours to rewrite
+        print(f"labvae: the cached synthetic data is damaged ({str(e).split(';')[0]}); writing it again.",
+              file=sys.stderr)
+        return make_synthetic_fashion(root, n_train, n_test, seed)
     return Path(root).expanduser()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -15,18 +17,21 @@ TILE = 28  # Fashion-MNIST images are 28x28, so 21 tiles make 588 px
 
 
 def _check_sweep(n, limit) -> None:
-    if not isinstance(n, int) or n < 1:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a whole number of tiles per side, at least 1 (got {n!r}).")
-    if not limit > 0:
-        raise ValueError(f"limit must be positive: the sweep covers [-limit, limit] (got {limit!r}).")
+    if not isinstance(limit, numbers.Real) or isinstance(limit, bool) or not 0 < limit < math.inf:
+        raise ValueError(f"limit must be a positive finite number: the sweep covers [-limit, limit] (got {limit!r}).")
 
 
 def latent_grid(n: int = 21, limit: float = 4.0) -> torch.Tensor:
     """(n*n, 2) z vectors, row-major: z1 grows left->right, z2 grows bottom->top.
 
     Element 0 is (-limit, +limit), the top-left tile; the last is (+limit, -limit), bottom-right.
+    A 1-tile sweep is the window's centre, z = (0, 0).
     """
     _check_sweep(n, limit)
+    if n == 1:
+        return torch.zeros(1, 2)  # linspace would give the corner (-limit, +limit), not the centre
     z1 = torch.linspace(-limit, limit, n)  # columns, left -> right
     z2 = torch.linspace(limit, -limit, n)  # rows, top -> bottom, so z2 decreases downwards
     rows, cols = torch.meshgrid(z2, z1, indexing="ij")  # each (n, n)
@@ -34,7 +39,7 @@ def latent_grid(n: int = 21, limit: float = 4.0) -> torch.Tensor:
 
 
 def decode_grid(decoder, n: int = 21, limit: float = 4.0) -> torch.Tensor:
-    """Decode the n x n sweep in one batched pass; returns (1, n*28, n*28) in [0, 1] on the CPU."""
+    """Decode the n x n sweep in one batched pass; (1, n*28, n*28) in [0, 1], CPU, tagged .sweep_limit."""
     z = latent_grid(n, limit)
     owner = getattr(decoder, "__self__", decoder)  # a bound model.decode -> the model
     config = getattr(owner, "config", None)
@@ -52,14 +57,22 @@ def decode_grid(decoder, n: int = 21, limit: float = 4.0) -> torch.Tensor:
             f"the decoder failed on a ({n * n}, 2) batch of z vectors; it must map (B, 2) to "
             f"(B, 1, 28, 28) or (B, 784) images ({str(e).splitlines()[0]})."
         ) from None
-    if not isinstance(tiles, torch.Tensor) or tiles.shape[0] != n * n or tiles[0].numel() != TILE * TILE:
+    if (not isinstance(tiles, torch.Tensor) or tiles.ndim == 0 or tiles.shape[0] != n * n
+            or tiles[0].numel() != TILE * TILE):
         shape = tuple(tiles.shape) if isinstance(tiles, torch.Tensor) else type(tiles).__name__
         raise ValueError(
             f"the decoder returned {shape} for {n * n} z vectors; expected ({n * n}, 1, 28, 28) or ({n * n}, 784)."
         )
     tiles = tiles.detach().float().cpu().reshape(n * n, 1, TILE, TILE)
+    if not torch.isfinite(tiles).all():  # clamp would quietly turn NaN into black tiles
+        raise ValueError(
+            "the decoder returned NaN or inf pixels for the sweep; the model's weights are broken "
+            "(training diverged?): train it again, with a lower learning rate."
+        )
     # padding=0 so the image is exactly n*28 px a side; make_grid gives 3 channels, keep one.
-    return make_grid(tiles, nrow=n, padding=0)[:1].clamp(0, 1)
+    image = make_grid(tiles, nrow=n, padding=0)[:1].clamp(0, 1)
+    image.sweep_limit = float(limit)  # so show_grid labels the axes with the window actually decoded
+    return image
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -67,6 +80,9 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
     if not isinstance(image, torch.Tensor) or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[0] != 1):
         shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
         raise ValueError(f"expected a grayscale image shaped (1, H, W) or (H, W), got {shape}.")
+    if not torch.isfinite(image).all():
+        raise ValueError("the image holds NaN or inf pixels; refusing to draw or save it as black "
+                         "(the model that made it is broken: train it again).")
     return image.detach().cpu().reshape(image.shape[-2:]).clamp(0, 1).mul(255).round().to(torch.uint8).numpy()
 
 
@@ -78,15 +94,28 @@ def save_grid(image: torch.Tensor, path) -> Path:
 
 def sweep_extent(n: int, limit: float) -> tuple[float, float, float, float]:
     """imshow extent that puts each tile's centre at its z value."""
-    half = limit / (n - 1) if n > 1 else limit  # half a tile, in z units
+    half = limit / (n - 1) if n > 1 else 0.0  # half a tile, in z units; one tile spans the window
     return (-limit - half, limit + half, -limit - half, limit + half)
 
 
-def show_grid(image: torch.Tensor, ax=None, limit: float = 4.0, title: str | None = None):
-    """Draw a sweep image with axes in z units: z1 across, z2 up, ticks at whole numbers."""
+def show_grid(image: torch.Tensor, ax=None, limit: float | None = None, title: str | None = None):
+    """Draw a sweep image with axes in z units: z1 across, z2 up, ticks at whole numbers.
+
+    limit defaults to the one decode_grid tagged the image with; give it for any other image.
+    """
     import matplotlib.pyplot as plt
 
+    tagged = getattr(image, "sweep_limit", None)
+    if limit is None and tagged is None:
+        raise ValueError("show_grid cannot tell which z window this image covers; pass limit=, "
+                         "the value given to decode_grid (the lab's is 4).")
+    if limit is not None and tagged is not None and limit != tagged:
+        raise ValueError(f"this sweep was decoded with limit={tagged:g} but show_grid got limit={limit:g}; "
+                         "leave limit out, or decode the sweep with that limit.")
+    limit = tagged if limit is None else limit
     pixels = to_uint8(image)
+    if pixels.shape[0] != pixels.shape[1] or pixels.shape[0] % TILE:
+        raise ValueError(f"a sweep image is n*28 pixels square, got {pixels.shape[1]}x{pixels.shape[0]}.")
     n = pixels.shape[0] // TILE
     _check_sweep(n, limit)
     if ax is None:
@@ -98,9 +127,15 @@ def show_grid(image: torch.Tensor, ax=None, limit: float = 4.0, title: str | Non
 
 def z_axes(ax, limit: float, title: str | None = None):
     """Label a sweep-shaped plot in z units: z1 across, z2 up, ticks at whole numbers."""
-    ticks = np.arange(-np.floor(limit), np.floor(limit) + 1)
-    ax.set_xticks(ticks)
-    ax.set_yticks(ticks)
+    if limit <= 10:
+        ticks = np.arange(-np.floor(limit), np.floor(limit) + 1)
+        ax.set_xticks(ticks)
+        ax.set_yticks(ticks)
+    else:  # a tick per unit would be hundreds of labels: let matplotlib pick whole numbers
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     if title:

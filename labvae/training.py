@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import pickle
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +19,24 @@ from .models import IMAGE_PIXELS, ModelConfig
 
 TERMS = ("loss", "recon", "kl")
 CHECKPOINT_FORMAT = "labvae-checkpoint-v1"
+EXPLODED = 100  # a step loss this many times the first one means divergence: BCE only falls when training works
+MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take every seed up to here
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint file is unreadable, unsafe or for another model."""
+    """A checkpoint file is unreadable, unsafe, damaged or for another model."""
+
+    def __init__(self, message: str, problem: str | None = None):
+        super().__init__(message)
+        self.problem = problem or message  # what is wrong, without the advice: for "replacing it" notes
+
+
+def _damaged(path, problem: str) -> CheckpointError:
+    return CheckpointError(f"{path} {problem}; delete it and train again.", problem)
 
 
 class TrainingError(RuntimeError):
-    """Training diverged (NaN or inf loss)."""
+    """Training diverged (NaN, inf or exploding loss)."""
 
 
 @dataclass
@@ -75,17 +86,35 @@ class History:
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
-    """'auto' -> CUDA, else Apple MPS, else CPU; anything else is passed to torch."""
+    """'auto' -> CUDA, else Apple MPS, else CPU; cpu, cuda[:i] or mps only where they are present."""
     if str(device) != "auto":
-        try:
-            return torch.device(device)
-        except RuntimeError:
-            raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or mps.") from None
+        return _check_device(device)
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _check_device(device) -> torch.device:
+    """torch.device(device) if labvae can train on it here, else ValueError with what to use instead."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or mps.") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {str(device)!r} needs a CUDA GPU and this machine has none; use auto or cpu.")
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"device {str(device)!r} does not exist: this machine has {count} CUDA GPU(s), "
+                             f"cuda:0 to cuda:{count - 1}; use one of those, auto or cpu.")
+    elif dev.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ValueError(f"device {str(device)!r} needs an Apple-silicon GPU, which this machine lacks; use auto or cpu.")
+    elif dev.type != "cpu":
+        raise ValueError(f"labvae cannot train on device {str(device)!r}; use auto, cpu, cuda or mps.")
+    return dev
 
 
 def pick_precision(precision: str, device: torch.device) -> str:
@@ -104,10 +133,21 @@ def pick_precision(precision: str, device: torch.device) -> str:
 
 
 def _flat(x: torch.Tensor, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or x.ndim < 2 or x[0].numel() != IMAGE_PIXELS or len(x) == 0:
+    """(N, 1, 28, 28) images in [0, 1] -> (N, 784) float32, or ValueError saying what is wrong."""
+    if not isinstance(x, torch.Tensor) or x.ndim < 2 or len(x) == 0 or x[0].numel() != IMAGE_PIXELS:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"{name} must be a non-empty tensor of 28x28 images (N, 1, 28, 28), got {shape}.")
-    return x.reshape(len(x), IMAGE_PIXELS).float()
+    if not x.is_floating_point():
+        raise ValueError(f"{name} holds {x.dtype} values; labvae expects float pixels in [0, 1] "
+                         f"(for 0-255 images use {name}.float() / 255).")
+    x = x.reshape(len(x), IMAGE_PIXELS).float()
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} holds NaN or inf pixels; drop or repair those images before training.")
+    lo, hi = torch.aminmax(x)
+    if lo < 0 or hi > 1:  # BCE needs targets in [0, 1]; 0-255 data would look like a bad learning rate
+        raise ValueError(f"{name} holds pixels from {lo.item():g} to {hi.item():g}; labvae expects them "
+                         f"in [0, 1] (for 0-255 images use {name} / 255).")
+    return x
 
 
 def fit(model, x_train, x_test=None, *, epochs: int = 10, batch_size: int = 256, lr: float = 1e-3,
@@ -118,8 +158,11 @@ def fit(model, x_train, x_test=None, *, epochs: int = 10, batch_size: int = 256,
     'auto' = bf16 where the CPU or GPU multiplies bf16 natively, else fp32. The one used is recorded
     in History.precision. Evaluation, decoding and the sweep always run in fp32.
     """
-    if epochs < 1 or batch_size < 1 or lr <= 0:
-        raise ValueError(f"epochs and batch_size must be >= 1 and lr > 0 (got {epochs}, {batch_size}, {lr}).")
+    if not (_whole(epochs) and _whole(batch_size) and epochs >= 1 and batch_size >= 1
+            and isinstance(lr, (int, float)) and 0 < lr < math.inf):
+        raise ValueError(f"epochs and batch_size must be whole numbers >= 1 and lr a finite number > 0 "
+                         f"(got {epochs!r}, {batch_size!r}, {lr!r}).")
+    check_seed(seed)
     dev = pick_device(device)
     precision = pick_precision(precision, dev)
     autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16")
@@ -130,44 +173,89 @@ def fit(model, x_train, x_test=None, *, epochs: int = 10, batch_size: int = 256,
     opt = _adam(model, lr, dev)
     order = torch.Generator().manual_seed(seed)  # shuffling, independent of the global RNG
     history = History(precision=precision)
-    n = len(x_train)
-    steps = -(-n // batch_size)
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        torch.manual_seed(seed)  # the VAE's reparameterisation noise
-        for epoch in range(1, epochs + 1):
-            t0 = time.perf_counter()
-            model.train()
-            sums = dict.fromkeys(TERMS, 0.0)
-            perm = torch.randperm(n, generator=order).to(dev)
-            bar = tqdm(range(steps), desc=f"{model.config.kind} epoch {epoch}/{epochs}",
-                       disable=not progress, leave=epoch == epochs, mininterval=0.5)
-            for step in bar:
-                idx = perm[step * batch_size : (step + 1) * batch_size]
-                with autocast:
-                    terms = model.loss(x_train[idx])
-                values = {k: v.item() for k, v in terms.items()}
-                if not all(map(math.isfinite, values.values())):  # checked before the update, so
-                    raise TrainingError(                            # the weights stay the last good ones
-                        f"the {model.config.kind} loss became {values['loss']} at epoch {epoch}, step "
-                        f"{step + 1}; lower the learning rate (lr={lr}) or check the data for NaNs."
-                    )
-                opt.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                opt.step()
-                for k in TERMS:
-                    sums[k] += values[k] * len(idx)
-                if step % 20 == 0:
-                    bar.set_postfix(loss=f"{values['loss']:.1f}")
-            history.train.append({k: sums[k] / n for k in TERMS})
-            if x_test is not None:
-                history.test.append(evaluate(model, x_test))
-            history.seconds.append(time.perf_counter() - t0)
-            if progress:
-                bar.set_postfix(train=f"{history.train[-1]['loss']:.1f}",
-                                **({"test": f"{history.test[-1]['loss']:.1f}"} if history.test else {}))
+    first = None  # the first step's loss: the yardstick for an exploding loss
+    good = _snapshot(model)  # the last weights known good: what any failure rolls back to
+    try:
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+            torch.manual_seed(seed)  # the VAE's reparameterisation noise
+            for epoch in range(1, epochs + 1):
+                if epoch > 1:
+                    good = _snapshot(model)  # an epoch finished cleanly: a copy of ~3 MB, once per epoch
+                first = _epoch(model, opt, x_train, x_test, history, epoch, epochs, batch_size, lr,
+                               autocast, order, first, progress)
+    except BaseException:
+        model.load_state_dict(good)  # never leave half-updated or blown-up weights behind
+        model.eval()
+        model.history = history  # the completed epochs, which match the restored weights
+        raise
     model.eval()
     model.history = history
     return history
+
+
+def _epoch(model, opt, x_train, x_test, history, epoch, epochs, batch_size, lr, autocast, order, first,
+           progress) -> float:
+    """One pass over shuffled batches, then the test pass; raises TrainingError on divergence."""
+    t0 = time.perf_counter()
+    model.train()
+    n, dev = len(x_train), x_train.device
+    steps = -(-n // batch_size)
+    sums = dict.fromkeys(TERMS, 0.0)
+    perm = torch.randperm(n, generator=order).to(dev)
+    bar = tqdm(range(steps), desc=f"{model.config.kind} epoch {epoch}/{epochs}",
+               disable=not progress, leave=epoch == epochs, mininterval=0.5)
+    for step in bar:
+        idx = perm[step * batch_size : (step + 1) * batch_size]
+        with autocast:
+            terms = model.loss(x_train[idx])
+        values = {k: v.item() for k, v in terms.items()}
+        loss = values["loss"]
+        first = loss if first is None and math.isfinite(loss) else first
+        # Checked before the update, so a bad step never reaches the weights.
+        if not all(map(math.isfinite, values.values())) or abs(loss) > EXPLODED * max(abs(first), 1.0):
+            raise TrainingError(
+                f"the {model.config.kind} loss {'exploded to' if math.isfinite(loss) else 'became'} "
+                f"{loss:.3g} at epoch {epoch}, step {step + 1} (it began at {first:.1f}), so training "
+                f"stopped and the weights from the start of epoch {epoch} were kept; lower the "
+                f"learning rate (lr={lr:g})."
+            )
+        opt.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        opt.step()
+        for k in TERMS:
+            sums[k] += values[k] * len(idx)
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{loss:.1f}")
+    history.train.append({k: sums[k] / n for k in TERMS})
+    if x_test is not None:
+        test = _evaluate(model, x_test)
+        if not all(map(math.isfinite, test.values())):
+            raise TrainingError(
+                f"the {model.config.kind} test loss became {test['loss']:.3g} after epoch {epoch}, so "
+                f"training stopped and the weights from the start of epoch {epoch} were kept; lower "
+                f"the learning rate (lr={lr:g})."
+            )
+        history.test.append(test)
+    history.seconds.append(time.perf_counter() - t0)
+    if progress:
+        bar.set_postfix(train=f"{history.train[-1]['loss']:.1f}",
+                        **({"test": f"{history.test[-1]['loss']:.1f}"} if history.test else {}))
+    return first
+
+
+def _snapshot(model) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _whole(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_seed(seed) -> int:
+    """seed if it is a whole number torch and numpy both accept, else ValueError."""
+    if not _whole(seed) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}.")
+    return seed
 
 
 def _adam(model, lr: float, device: torch.device) -> torch.optim.Adam:
@@ -180,10 +268,14 @@ def _adam(model, lr: float, device: torch.device) -> torch.optim.Adam:
     return torch.optim.Adam(model.parameters(), lr=lr)
 
 
-@torch.no_grad()
 def evaluate(model, x, batch_size: int = 2048) -> dict:
     """Mean per-image loss terms (nats) over x; the VAE's terms use one posterior sample."""
-    x = _flat(x, "x")
+    return _evaluate(model, _flat(x, "x"), batch_size)
+
+
+@torch.no_grad()
+def _evaluate(model, x, batch_size: int = 2048) -> dict:
+    """evaluate on x already checked and flattened to (N, 784)."""
     was_training = model.training
     model.eval()
     sums = dict.fromkeys(TERMS, 0.0)
@@ -201,6 +293,9 @@ def evaluate(model, x, batch_size: int = 2048) -> dict:
 
 def save_checkpoint(model, path, **meta) -> Path:
     """Write state_dict + config + history atomically (temp file, then rename)."""
+    if not all(torch.isfinite(p).all() for p in model.parameters()):
+        raise ValueError(f"the {model.config.kind} has NaN or inf weights; refusing to save it to {path}: "
+                         "train it again, with a lower learning rate.")
     history = getattr(model, "history", None)
     payload = {
         "format": CHECKPOINT_FORMAT,
@@ -225,10 +320,45 @@ def read_checkpoint(path) -> dict:
             "use a checkpoint written by labvae.save_checkpoint."
         ) from None
     except Exception as e:
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(e).__name__}); delete it and train again.") from None
+        raise _damaged(path, f"is not a readable checkpoint ({type(e).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a labvae checkpoint; use one written by labvae.save_checkpoint.")
+        raise CheckpointError(f"{path} is not a labvae checkpoint; use one written by labvae.save_checkpoint.",
+                              "is not a labvae checkpoint")
+    problem = _payload_problem(payload)
+    if problem:
+        raise _damaged(path, f"is damaged: {problem}")
     return payload
+
+
+def _payload_problem(payload: dict) -> str | None:
+    """What is wrong with a checkpoint's payload, or None: every field save_checkpoint writes is checked."""
+    config, weights = payload.get("config"), payload.get("state_dict")
+    if not isinstance(config, dict) or not isinstance(config.get("kind"), str):
+        return "its config is missing or has no model kind"
+    if not isinstance(weights, dict) or not weights:
+        return "its weights (state_dict) are missing"
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
+        return "its weights (state_dict) are not all named tensors"
+    if not all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point()):
+        return "its weights hold NaN or inf values"
+    if not isinstance(payload.get("meta", {}), dict):
+        return "its meta is not a dict"
+    history = payload.get("history")
+    if history is None:
+        return None
+    if not isinstance(history, dict):
+        return "its history is not a dict"
+    for part in ("train", "test"):
+        epochs = history.get(part, [])
+        if not isinstance(epochs, list) or not all(
+                isinstance(e, dict) and all(isinstance(v, (int, float)) for v in e.values()) for e in epochs):
+            return f"its history's {part} losses are not a list of numbers per epoch"
+    seconds = history.get("seconds", [])
+    if not isinstance(seconds, list) or not all(isinstance(t, (int, float)) for t in seconds):
+        return "its history's seconds are not a list of numbers"
+    if not isinstance(history.get("precision", "fp32"), str):
+        return "its history's precision is not a string"
+    return None
 
 
 def load_checkpoint(path, kind: str | None = None, device="cpu"):
@@ -237,20 +367,22 @@ def load_checkpoint(path, kind: str | None = None, device="cpu"):
     config = dict(payload["config"])
     if kind is not None and config.get("kind") != kind:
         raise CheckpointError(f"{path} holds a {config.get('kind')!r} model, not the {kind!r} asked for.")
-    if config.get("kind") == "classifier":
-        from .compare import ClassifierConfig
-        model = ClassifierConfig(**{k: v for k, v in config.items() if k != "kind"}).build()
-    else:
-        try:
+    try:
+        if config.get("kind") == "classifier":
+            from .compare import ClassifierConfig
+            model = ClassifierConfig(**{k: v for k, v in config.items() if k != "kind"}).build()
+        else:
             model = ModelConfig(**config).build()
-        except (TypeError, ValueError) as e:
-            raise CheckpointError(f"{path} describes a model labvae cannot build: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path} describes a model labvae cannot build: {e}",
+                              f"describes a model labvae cannot build ({e})") from None
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError:
         raise CheckpointError(
             f"{path}'s weights do not fit the architecture its config describes ({config}); "
-            "it was written for another model: delete it and train again."
+            "it was written for another model: delete it and train again.",
+            "holds weights that do not fit its config",
         ) from None
     model.history = History.from_dict(payload.get("history"))
     model.meta = payload.get("meta", {})
@@ -273,13 +405,19 @@ def load_or_train(config, path, x_train, x_test=None, *, epochs: int = 10, batch
     key = {"config": config.to_dict(), "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
            "precision": pick_precision(precision, pick_device(device)), "data": fingerprint(x_train)}
     path = Path(path)
-    if path.is_file():
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder where the {config.kind} checkpoint file should be; "
+                              "move it away, or write the results somewhere else.")
+    if path.exists():
         try:
             model = load_checkpoint(path, device=device)
             if model.meta.get("key") == key:
                 return model
-        except CheckpointError:
-            pass  # stale or foreign file: retrain and replace it atomically
+            why = "was trained with other settings or data"
+        except CheckpointError as e:
+            why = e.problem
+        # Stale, foreign or damaged: retrain and replace it atomically, and say so even when quiet.
+        print(f"labvae: {path} {why}; training the {config.kind} again to replace it.", file=sys.stderr)
     model = config.build()
     if progress:
         print(f"training {config.kind} ({config.to_dict()}) for {epochs} epochs -> {path}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import math
+import numbers
 
 import ipywidgets as widgets
 import torch
@@ -36,8 +38,12 @@ class ZExplorer(widgets.VBox):
     def __init__(self, models: dict, limit: float = 4.0, n: int = 21, step: float = 0.05):
         if not isinstance(models, dict) or not models:
             raise ValueError("z_explorer needs a dict of name -> model, e.g. {'VAE': vae}.")
-        if not limit > 0:
-            raise ValueError(f"limit must be positive: the sliders cover [-limit, limit] (got {limit!r}).")
+        if not isinstance(limit, numbers.Real) or isinstance(limit, bool) or not 0 < limit < math.inf:
+            raise ValueError(f"limit must be a positive finite number: the sliders cover [-limit, limit] (got {limit!r}).")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"n must be a whole number of sweep tiles per side, at least 1 (got {n!r}).")
+        if not isinstance(step, numbers.Real) or not 0 < step <= limit:
+            raise ValueError(f"step must be a positive number no larger than limit={limit:g} (got {step!r}).")
         for name, model in models.items():
             if getattr(getattr(model, "config", None), "latent_dim", None) != 2:
                 raise ValueError(f"model {name!r} must be a labvae model with a 2-d latent space.")

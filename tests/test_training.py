@@ -37,12 +37,26 @@ def test_same_seed_same_weights(data):
 
 
 def test_nan_loss_stops_with_epoch_and_step(data):
+    model = labvae.VAE()
+    real_loss, calls = model.loss, []
+
+    def loss(x):  # the 4th batch's loss turns NaN, as a diverging model's would
+        calls.append(1)
+        terms = real_loss(x)
+        return {k: v * float("nan") for k, v in terms.items()} if len(calls) == 4 else terms
+
+    model.loss = loss
+    with pytest.raises(labvae.TrainingError, match=r"epoch 1, step 4\b"):
+        labvae.fit(model, data[0][:600], epochs=1, batch_size=100, progress=False, device="cpu")
+    assert all(torch.isfinite(p).all() for p in model.parameters())  # no NaN update was applied
+    assert not model.training
+
+
+def test_nan_data_is_refused_before_training(data):
     x = data[0][:600].clone()
     x[300] = float("nan")
-    model = labvae.VAE()
-    with pytest.raises(labvae.TrainingError, match=r"epoch 1, step \d+"):
-        labvae.fit(model, x, epochs=1, batch_size=100, progress=False, device="cpu")
-    assert all(torch.isfinite(p).all() for p in model.parameters())  # no NaN update was applied
+    with pytest.raises(ValueError, match="NaN or inf pixels"):
+        labvae.fit(labvae.VAE(), x, epochs=1, progress=False, device="cpu")
 
 
 @pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"batch_size": 0}, {"lr": 0}])
