@@ -91,7 +91,11 @@ def _positive_int(text: str) -> int:
 
 def _seed(text: str) -> int:
     try:
-        return check_seed(int(text))
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    try:
+        return check_seed(value)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e).rstrip(".")) from None
 

@@ -99,10 +99,7 @@ def sweep_extent(n: int, limit: float) -> tuple[float, float, float, float]:
 
 
 def show_grid(image: torch.Tensor, ax=None, limit: float | None = None, title: str | None = None):
-    """Draw a sweep image with axes in z units: z1 across, z2 up, ticks at whole numbers.
-
-    limit defaults to the one decode_grid tagged the image with; give it for any other image.
-    """
+    """Draw a sweep with axes in z units (z1 across, z2 up); limit defaults to the one decode_grid tagged."""
     import matplotlib.pyplot as plt
 
     tagged = getattr(image, "sweep_limit", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import pickle
 import sys
 import time
@@ -159,7 +160,7 @@ def fit(model, x_train, x_test=None, *, epochs: int = 10, batch_size: int = 256,
     in History.precision. Evaluation, decoding and the sweep always run in fp32.
     """
     if not (_whole(epochs) and _whole(batch_size) and epochs >= 1 and batch_size >= 1
-            and isinstance(lr, (int, float)) and 0 < lr < math.inf):
+            and isinstance(lr, numbers.Real) and 0 < lr < math.inf):
         raise ValueError(f"epochs and batch_size must be whole numbers >= 1 and lr a finite number > 0 "
                          f"(got {epochs!r}, {batch_size!r}, {lr!r}).")
     check_seed(seed)
@@ -212,12 +213,14 @@ def _epoch(model, opt, x_train, x_test, history, epoch, epochs, batch_size, lr, 
         loss = values["loss"]
         first = loss if first is None and math.isfinite(loss) else first
         # Checked before the update, so a bad step never reaches the weights.
-        if not all(map(math.isfinite, values.values())) or abs(loss) > EXPLODED * max(abs(first), 1.0):
+        finite = all(map(math.isfinite, values.values()))
+        if not finite or abs(loss) > EXPLODED * max(abs(first), 1.0):
             raise TrainingError(
-                f"the {model.config.kind} loss {'exploded to' if math.isfinite(loss) else 'became'} "
-                f"{loss:.3g} at epoch {epoch}, step {step + 1} (it began at {first:.1f}), so training "
-                f"stopped and the weights from the start of epoch {epoch} were kept; lower the "
-                f"learning rate (lr={lr:g})."
+                f"the {model.config.kind} loss "
+                + (f"exploded to {loss:.3g}" if finite else f"became {loss:.3g}")
+                + f" at epoch {epoch}, step {step + 1}" + (f" (it began at {first:.1f})" if finite else "")
+                + f", so training stopped and the weights from the start of epoch {epoch} were kept; "
+                f"lower the learning rate (lr={lr:g})."
             )
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
