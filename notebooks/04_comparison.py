@@ -49,9 +49,9 @@ from labvae.config import SEEDS
 # The three models of notebook 1, each trained three times with different random seeds (weights,
 # batch order, noise): a difference that one training run shows and the next one does not is luck, not
 # a property of the model. A fourth model is the lab AE trained **to convergence**: the lab trains it
-# for 10 epochs, and we will see that this is not enough. Training the extra seeds takes a minute or
-# two the first time; after that the checkpoints load. A small classifier (784→256→10) will look at
-# the tiles.
+# for 10 epochs, and below we check whether that is enough. Training the extra models takes a few
+# minutes on a laptop CPU the first time; after that the checkpoints load. A small classifier
+# (784→256→10) will look at the tiles.
 
 # %% tags=["nbval-ignore-output"]
 cfg = labvae.lab_config()
@@ -250,23 +250,23 @@ print(judge.verdict_table(verdicts))
 #
 # **The noise does not fill the plane; packed codes and a smooth decoder do.** During training the
 # VAE's decoder sees $z = \mu + \sigma\varepsilon$, a small cloud around each code. The clouds are
-# small: the median σ printed above is about a quarter of the 0.4 between sweep points, and the test
-# codes reach only about half of the sweep's cells. So it is *not* true that every point of the plane
-# was decoded during training. What the KL term does is pack all codes into one disc, with no empty
+# small: the median σ printed above is a fraction of the 0.4 between sweep points, and the test codes
+# reach only part of the sweep's cells. So it is *not* true that every point of the plane was decoded
+# during training. What the KL term does is pack all codes into one disc, with no empty
 # gaps between classes; the decoder, a smooth function, interpolates between neighbouring codes, and
 # most tiles in between still look like garments (the *tiles judged garments* row). An AE's codes can
 # lie in bands or far-apart clouds; between them its decoder was never trained, and there its tiles
 # leave the data (white in the judge's map).
 #
-# **Continuity is not the difference here.** Every decoder is a smooth function of $z$, so no model's
-# neighbouring tiles jump (the *neighbour steps that jump* row). What differs is whether the smooth
-# path stays on the data: the *neighbour steps off the data* row.
+# **Continuity is not the difference here.** Every decoder is a smooth function of $z$, so neighbouring
+# tiles rarely jump for any model (the *neighbour steps that jump* row). What differs is whether the
+# smooth path stays on the data: the *neighbour steps off the data* row.
 #
 # **Blur is measured only where there is something to blur.** The sharpness of noise is not detail, so
 # it is measured on garment tiles only, each against the real image it resembles most. The VAE and the
-# capacity-matched AE both come out less sharp than real images. The lab AE's few garment tiles are
-# noisy grey blobs: sharper than real images by one measure, greyer by the other — "mixed" is the honest
-# answer.
+# capacity-matched AE both come out less sharp than real images. Where the lab AE is undertrained, its
+# few garment tiles are noisy grey blobs: sharper than real images by one measure, greyer by the other —
+# "mixed" is the honest answer.
 #
 # **A linear decoder draws a plane of images.** The lab AE decodes $\mathrm{sigmoid}(Wz + b)$: every
 # tile mixes the same two patterns in different proportions, so even trained to convergence its sweep
@@ -288,9 +288,9 @@ for name, r in (("VAE", v), ("lab AE", lab), ("lab AE, converged", done)):
 # ## Summary
 #
 # - The VAE's prior and KL term pack its codes into a disc inside the window, and its smooth decoder
-#   turns most of that disc into garments — although the test codes reach only about half of the sweep's
+#   turns most of that disc into garments — although the test codes reach only part of the sweep's
 #   cells and the posterior noise is far smaller than the sweep step.
-# - The AEs' codes are placed arbitrarily: the lab AE's in a thin band, the others spread far beyond the
+# - The AEs' codes are placed arbitrarily, in a thin band or in clouds that reach far beyond the
 #   window; between their codes the sweeps leave the data.
 # - A judge has to be tested before it is trusted: the classifier alone calls noise and flat grey
 #   garments; gated by closeness to real images, it calls them "not a garment".
