@@ -14,7 +14,14 @@ from ._io import atomic_write, check_writable
 from .config import LABELS, SEEDS, LabConfig
 from .data import DataError
 from .grid import decode_grid, save_grid
-from .training import CheckpointError, TrainingError, check_seed, pick_device, pick_precision
+from .training import (
+    MAX_SEED,
+    CheckpointError,
+    TrainingError,
+    check_seed,
+    pick_device,
+    pick_precision,
+)
 
 # What a subcommand may raise for bad input or a broken environment: main prints it as one line.
 ERRORS = (DataError, CheckpointError, TrainingError, ValueError, OSError)
@@ -122,7 +129,9 @@ def sweep(args: argparse.Namespace) -> dict:
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} is a file; give a folder for the results.")
     pick_precision(args.precision, pick_device(args.device))
-    check_seed(args.seed + len(SEEDS) - 1)  # the comparison also trains the next seeds
+    if args.seed + len(SEEDS) - 1 > MAX_SEED:  # the comparison also trains the next seeds
+        raise ValueError(f"--seed {args.seed} is too large: the comparison also trains seeds up to "
+                         f"{args.seed + len(SEEDS) - 1}; use at most {MAX_SEED - len(SEEDS) + 1}.")
     check_writable(args.out)
     x_train, y_train, x_test, y_test = cfg.load_data()
     say = (lambda *a: None) if args.quiet else print

@@ -116,14 +116,13 @@ def test_atomic_write_removes_only_dead_writers_temps(tmp_path):
     assert live.exists() and other.exists() and sibling.exists()
 
 
-def test_interrupted_comparison_figure_leaves_previous_file(trained_vae, data, tmp_path, monkeypatch):
+def test_interrupted_comparison_figure_leaves_previous_file(trained_vae, judge, data, tmp_path, monkeypatch):
     import matplotlib.figure
 
     from labvae import compare
 
     _, _, x_test, y_test = data
-    clf = compare.train_classifier(data[0][:500], data[1][:500], x_test, y_test, epochs=1, device="cpu")
-    r = compare.compare_model(trained_vae, clf, x_test, y_test)
+    r = compare.compare_model(trained_vae, judge, x_test, y_test)
     path = tmp_path / "comparison.png"
     path.write_bytes(b"the previous good figure")
 
@@ -370,6 +369,12 @@ def test_truncated_cached_synthetic_data_is_regenerated(tmp_path, monkeypatch, c
 ])
 def test_bad_cli_values_are_one_line(args, words):
     one_line_error(run("sweep", "--quiet", *args), *words, "--help", code=2)
+
+
+def test_seed_whose_comparison_seeds_overflow_is_refused_before_training(tmp_path):
+    r = run("sweep", "--quiet", "--data", "synthetic", "--seed", "4294967295", "--out", str(tmp_path / "out"))
+    one_line_error(r, "--seed 4294967295 is too large", "use at most 4294967293")
+    assert not (tmp_path / "out" / "vae.pt").exists()
 
 
 def test_empty_labvae_data_is_refused(tmp_path):
