@@ -65,11 +65,12 @@ def _wrong(text: str):
 
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+    return f"{type(e).__name__}: {text[0].rstrip('.')}" if text else type(e).__name__
 
 
-def _crashed(name: str, e: BaseException) -> _Stop:
-    return _Stop(WRONG, f"{name} raised {_first_line(e)}; run it on a small example and read the traceback")
+def _crashed(e: BaseException, part: str | None = None) -> _Stop:
+    who = f"its {part}" if part else "it"
+    return _Stop(WRONG, f"{who} raised {_first_line(e)}; run it on a small example and read the traceback")
 
 
 def _check(name: str):
@@ -78,19 +79,20 @@ def _check(name: str):
     def wrap(body):
         @functools.wraps(body)
         def run(obj, *args, **kwargs) -> CheckResult:
+            label = obj.name if isinstance(obj, Unfinished) else name  # train_ae, not the my_ae it makes
             try:
                 if isinstance(obj, Unfinished):
-                    raise _Stop(NOT_DONE, "") if obj.error is None else _crashed(obj.name, obj.error)
+                    raise _Stop(NOT_DONE, "") if obj.error is None else _crashed(obj.error)
                 detail = body(obj, *args, **kwargs)
-                result = CheckResult(PASS, f"✓ {name}: correct, {detail}.")
+                result = CheckResult(PASS, f"✓ {label}: correct, {detail}.")
             except _Stop as stop:
                 if stop.status == NOT_DONE:
-                    text = f"… {name}: not done yet (write your code in place of `raise NotImplementedError()`)."
+                    text = f"… {label}: not done yet (write your code in place of `raise NotImplementedError()`)."
                 else:
-                    text = f"✗ {name}: {stop.text}."
+                    text = f"✗ {label}: {stop.text}" + ("" if stop.text.endswith(("?", ".")) else ".")
                 result = CheckResult(stop.status, text)
             except Exception as e:  # a bug the check did not foresee: still one line, never a traceback
-                result = CheckResult(WRONG, f"✗ {name}: the check could not finish ({_first_line(e)}); "
+                result = CheckResult(WRONG, f"✗ {label}: the check could not finish ({_first_line(e)}); "
                                             "compare your answer's type and shape with the exercise's.")
             print(result.message)
             return result
@@ -103,7 +105,7 @@ def _check(name: str):
 def _call(name: str, fn, *args):
     """The student's fn(*args) with the caller's RNG untouched; a stub or crash becomes a verdict."""
     if isinstance(fn, Unfinished):
-        raise _Stop(NOT_DONE, "") if fn.error is None else _crashed(fn.name, fn.error)
+        raise _Stop(NOT_DONE, "") if fn.error is None else _crashed(fn.error)
     if not callable(fn):
         _wrong(f"expected the function {name}, got a {type(fn).__name__}")
     try:
@@ -113,17 +115,18 @@ def _call(name: str, fn, *args):
     except NotImplementedError:
         raise _Stop(NOT_DONE, "") from None
     except Exception as e:
-        raise _crashed(name, e) from None
+        raise _crashed(e) from None
 
 
 def _tensor(out, name: str, what: str = "a tensor") -> torch.Tensor:
     if isinstance(out, torch.Tensor):
         return out
     if isinstance(out, (float, int)):
-        _wrong(f"{name} returns a Python number; return the tensor itself (no .item()), so gradients can flow")
+        _wrong("it returns a Python number; return the tensor itself (no .item()), so gradients can flow")
     if out is None:
-        _wrong(f"{name} returns None; did you forget the `return`?")
-    _wrong(f"{name} returns a {type(out).__name__}; return {what} (torch, not numpy)")
+        _wrong("it returns None; did you forget the `return`?")
+    kind = "numpy array" if type(out).__name__ == "ndarray" else type(out).__name__
+    _wrong(f"it returns a {kind}; return {what} (torch, not numpy)")
 
 
 def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -383,7 +386,8 @@ def _check_image(image, ref: torch.Tensor, n: int, probe: _Probe, name: str) -> 
     """Stop with what is wrong with a sweep image (size, channels, range, orientation), if anything."""
     size = n * TILE
     if hasattr(image, "shape") and not isinstance(image, torch.Tensor):
-        _wrong(f"{name} returns a {type(image).__name__}; return a torch tensor (1, {size}, {size})")
+        kind = "numpy array" if type(image).__name__ == "ndarray" else type(image).__name__
+        _wrong(f"it returns a {kind}; return a torch tensor (1, {size}, {size})")
     image = _tensor(image, name, f"a (1, {size}, {size}) tensor")
     shape = tuple(image.shape)
     if image.ndim == 3 and shape[0] == 3:
@@ -475,7 +479,7 @@ def check_ae(model, x: torch.Tensor | None = None) -> str:
         with torch.no_grad():
             code = model.encode(x[:8].to(device))
     except Exception as e:
-        raise _crashed("my_ae.encode", e) from None
+        raise _crashed(e, "encode") from None
     if isinstance(code, tuple):
         _wrong("this is a VAE (encode returns mu and logvar); the exercise retrains the plain autoencoder, "
                "labvae.Autoencoder(latent_dim=2)")
@@ -491,7 +495,7 @@ def check_ae(model, x: torch.Tensor | None = None) -> str:
         initial = _untrained(model)
         trained, untrained = _recon_nats(model, x), _recon_nats(initial, x)
     except Exception as e:
-        raise _crashed("my_ae.decode", e) from None
+        raise _crashed(e, "decode") from None
     finally:
         model.train(was_training)
     # The linear AE learns slowly: 3 epochs on 3,000 images take it only ~2% below its initial loss
@@ -561,11 +565,10 @@ def attempt(fn, *args, **kwargs):
         return Unfinished(getattr(fn, "__name__", "it"), e)
 
 
-def use(student, reference, result: CheckResult):
+def use(student, reference, result: CheckResult, what: str | None = None):
     """The student's answer if its check passed, else the reference (with a one-line note)."""
     if result.passed:
         return student
-    name = getattr(reference, "__name__", None)
-    what = f"labvae's {name}" if name else "labvae's reference"
+    what = f"labvae's {what or getattr(reference, '__name__', 'reference')}"
     print(f"  (the cells below use {what} until yours passes, so the notebook still runs to the end)")
     return reference

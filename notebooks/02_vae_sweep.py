@@ -137,7 +137,7 @@ def sweep_image(decode, z, n):
     """Decode n*n codes (row-major, top-left first) into one (1, 28n, 28n) image."""
     ### BEGIN SOLUTION
     with torch.no_grad():
-        tiles = decode(z).reshape(n, n, 28, 28)  # (tile row, tile col, y, x)
+        tiles = decode(z).cpu().reshape(n, n, 28, 28)  # (tile row, tile col, y, x)
     return tiles.permute(0, 2, 1, 3).reshape(1, n * 28, n * 28)  # (tile row, y, tile col, x)
     ### END SOLUTION
 

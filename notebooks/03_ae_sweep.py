@@ -76,7 +76,7 @@ my_ae = checks.attempt(train_ae, x_train, x_test)  # your model, or a note of wh
 
 # %%
 ae_check = checks.check_ae(my_ae)
-ae = checks.use(my_ae, cfg.model("ae", x_train, x_test), ae_check)
+ae = checks.use(my_ae, cfg.model("ae", x_train, x_test), ae_check, "lab AE")
 autoencoders = {"lab AE (linear)": ae, "AE, 512 hidden": ae512}
 
 # %% [markdown]
@@ -94,9 +94,9 @@ autoencoders = {"lab AE (linear)": ae, "AE, 512 hidden": ae512}
 def sweep_model(model, n=21, limit=4.0):
     """The n x n sweep of model's decoder over [-limit, limit]^2 as one (1, 28n, 28n) image."""
     ### BEGIN SOLUTION
-    z = labvae.latent_grid(n, limit)  # (n*n, 2), top-left first
+    z = labvae.latent_grid(n, limit).to(model.device)  # (n*n, 2), top-left first
     with torch.no_grad():
-        tiles = model.decode(z).reshape(n, n, 28, 28)  # (tile row, tile col, y, x)
+        tiles = model.decode(z).cpu().reshape(n, n, 28, 28)  # (tile row, tile col, y, x)
     return tiles.permute(0, 2, 1, 3).reshape(1, n * 28, n * 28)
     ### END SOLUTION
 

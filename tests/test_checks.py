@@ -127,7 +127,7 @@ LOSS_MISTAKES = {
     "with logits": (lambda x_hat, x, mu, lv: F.binary_cross_entropy_with_logits(x_hat, x, reduction="sum") / len(x) + KL(mu, lv),
                     "_with_logits"),
     "shape mismatch": (lambda x_hat, x, mu, lv: F.binary_cross_entropy(x_hat, x.view(-1, 784), reduction="sum"),
-                       "vae_loss raised ValueError: Using a target size"),
+                       "it raised ValueError: Using a target size"),
 }
 
 
@@ -216,7 +216,7 @@ SWEEP_MISTAKES = {
     "padding": (lambda decode, z, n: labvae.grid.make_grid(decode(z), nrow=n)[:1], "gaps or borders between tiles"),
     "3 channels": (lambda decode, z, n: labvae.grid.make_grid(decode(z), nrow=n, padding=0), "3 channels"),
     "uint8": (lambda decode, z, n: (255 * lay(tiles_of(decode, z, n), n)).to(torch.uint8), "torch.uint8"),
-    "numpy": (lambda decode, z, n: lay(tiles_of(decode, z, n), n).numpy(), "ndarray"),
+    "numpy": (lambda decode, z, n: lay(tiles_of(decode, z, n), n).numpy(), "numpy array"),
     "hard-coded 21": (lambda decode, z, n: lay(tiles_of(decode, labvae.latent_grid(21), 21), 21), "it ignores n"),
 }
 
@@ -306,6 +306,7 @@ def test_a_stub_is_not_done_yet(ex, capsys):
     answer = checks.attempt(stub) if ex.symbol == "my_ae" else stub
     result = verdict(ex.check, answer, capsys)
     assert result.status == "not done" and "not done yet" in result.message
+    assert result.message.startswith(f"… {'stub' if ex.symbol == 'my_ae' else ex.symbol}: ")  # names the function
 
 
 @pytest.mark.parametrize("ex", [e for e in checks.EXERCISES if not e.manual], ids=lambda e: e.key)
