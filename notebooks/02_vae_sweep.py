@@ -75,7 +75,7 @@ print(f"prior mass inside [-4, 4]^2: {inside_1d**2:.3%}  (outside: about 1 draw 
 
 # %% [markdown] exercise="predict-02"
 # ### BEGIN SOLUTION
-# About 0.1 (median 0.10 on Fashion-MNIST after 10 epochs), much narrower than the prior. A narrow
+# About 0.1 (median 0.10 in our 10-epoch run), much narrower than the prior. A narrow
 # $q(z\mid x)$ pins down which image it was, which the reconstruction term rewards; the KL term charges
 # $-\log\sigma$ per dimension for it, a price of a few nats that the encoder gladly pays. So each image
 # occupies a small spot, a quarter of a sweep step wide, not the whole plane.
