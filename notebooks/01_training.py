@@ -194,10 +194,10 @@ loss_check = checks.check_loss(vae_loss)
 # About 6 nats (6.4 in our 10-epoch run; yours is printed below). It cannot be 0: a code that is exactly
 # the prior says nothing about the image, and the reconstruction term pays far more than a few nats to
 # know which garment it is. It cannot be large either, because the code has only two numbers. Per
-# dimension the KL is $\tfrac12(\mu^2 + \sigma^2 - 1 - \log\sigma^2)$: with $\mu^2 \approx 2$ on
+# dimension the KL is $\tfrac12(\mu^2 + \sigma^2 - 1 - \log\sigma^2)$: with $\mu^2 \approx 2.7$ on
 # average (the codes spread a little wider than the prior) and $\sigma \approx 0.1$ (the encoder is
-# precise to about a tenth of the prior's width), that is $\tfrac12(2 + 0.01 - 1 + 4.6) \approx 2.8$
-# nats, so roughly 5–7 nats for two dimensions.
+# precise to about a tenth of the prior's width), that is $\tfrac12(2.7 + 0.01 - 1 + 4.6) \approx 3.2$
+# nats, so about 6 nats for two dimensions.
 # ### END SOLUTION
 
 # %% [markdown]
