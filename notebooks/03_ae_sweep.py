@@ -121,7 +121,8 @@ print("saved", path)
 #
 # The AE's loss only asks for good reconstructions; nothing says codes should lie in $[-4, 4]^2$ or
 # anywhere in particular.
-#
+
+# %% [markdown]
 # **Predict before you run:** almost all of the VAE's test codes lie inside the window. What share of
 # the lab AE's test codes will: nearly all, about three quarters, or hardly any? And will they fill
 # the window?

@@ -193,7 +193,8 @@ print(f"Median distance from a tile to the closest real image: VAE {vae['nearest
 
 # %% [markdown]
 # ## Your turn: predict, then write the comparison
-#
+
+# %% [markdown]
 # **Predict before you run:** draw 1,000 codes from the prior $\mathcal{N}(0, I)$, decode them with
 # each model and let the classifier label the images. Over how many of the ten classes will each
 # model's samples spread, and how often will the classifier be confident (max p ≥ 0.9)?
