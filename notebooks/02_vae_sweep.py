@@ -195,8 +195,9 @@ print("explorer shows decode(z) exactly:", torch.equal(shown, direct))
 # ## Samples from the prior
 #
 # A VAE is a generative model: draw $z \sim \mathcal{N}(0, I)$ and decode. Because the KL term pulled
-# the codes of the training images towards this same distribution, prior samples land where the
-# decoder has seen data, and most look like clothing. (Notebook 3 does the same with an AE.)
+# the codes of the training images towards this same distribution, prior samples land among those
+# codes, where the decoder has learned to draw clothing or to blend neighbouring garments, and most
+# look like clothing. (Notebook 3 does the same with an AE.)
 
 # %%
 torch.manual_seed(0)
