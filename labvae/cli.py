@@ -84,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
                               help="training arithmetic: auto = bf16 matmuls where the hardware has them natively, else fp32")
     sweep_parser.add_argument("--quiet", action="store_true", help="no progress bars")
     sweep_parser.set_defaults(run=sweep)
+    student_parser = sub.add_parser(
+        "student", help="write the student edition of the notebooks (solutions replaced)",
+        description="Write every lesson notebook with its solution regions replaced by "
+                    "`raise NotImplementedError()` stubs and 'YOUR ANSWER HERE', outputs cleared.")
+    student_parser.add_argument("out", type=_folder, metavar="OUT",
+                                help="folder for the student notebooks, e.g. notebooks/student")
+    student_parser.add_argument("--notebooks", type=_folder, default=Path("notebooks"),
+                                help="folder holding the solution notebooks (default: notebooks)")
+    student_parser.set_defaults(run=student)
     return parser
 
 
@@ -182,6 +191,14 @@ def _compare(cfg, x_train, y_train, x_test, y_test, metrics, say) -> None:
     say(compare.metrics_table(labelled))
     say(judge.verdict_table(claims))
     say(f"classifier test accuracy {clf.accuracy:.1%}; wrote {cfg.out / 'comparison.png'}")
+
+
+def student(args: argparse.Namespace) -> None:
+    """Write the student edition of every lesson notebook into args.out."""
+    from .student import write_student_edition
+
+    for path in write_student_edition(args.notebooks, args.out):
+        print(f"wrote {path}")
 
 
 def _write_json(path: Path, obj) -> None:

@@ -1,0 +1,463 @@
+"""Self-checks for the lab's exercises: each prints one line (pass, not done yet, or what is wrong and a hint)."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.distributions import Normal, kl_divergence
+
+from . import reference
+from .grid import TILE
+from .models import ModelConfig
+from .probe import Probe, first_match, grid_problem, image_problem
+from .probe import close as _close
+from .probe import kind as _kind
+
+PASS, WRONG, NOT_DONE = "pass", "wrong", "not done"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What a check found; message is the one line it printed."""
+
+    status: str  # "pass", "wrong" or "not done"
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASS
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of the lab, as the grader sees it."""
+
+    key: str  # stable id used in grades.csv and as the nbgrader grade_id of its answer cell
+    title: str
+    notebook: str  # stem of the notebook whose kernel defines it
+    symbol: str  # the name the student's cell binds in the kernel; "" for markdown answers
+    points: float  # the lab's marks; 0 for practice
+    check: Callable[[object], CheckResult] | None  # None for manual (markdown) exercises
+    manual: bool = False
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """What attempt() returns when the student's function is a stub or crashed; checks report it."""
+
+    name: str
+    error: BaseException | None  # None: NotImplementedError, i.e. not done yet
+
+
+class _Stop(Exception):
+    def __init__(self, status: str, text: str):
+        self.status, self.text = status, text
+
+
+def _wrong(text: str):
+    raise _Stop(WRONG, text)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0].rstrip('.')}" if text else type(e).__name__
+
+
+def _crashed(e: BaseException, part: str | None = None) -> _Stop:
+    who = f"its {part}" if part else "it"
+    return _Stop(WRONG, f"{who} raised {_first_line(e)}; run it on a small example and read the traceback")
+
+
+def _check(name: str):
+    """Turn a check body (raises _Stop or returns the pass detail) into a check that prints and never raises."""
+
+    def wrap(body):
+        @functools.wraps(body)
+        def run(obj, *args, **kwargs) -> CheckResult:
+            label = obj.name if isinstance(obj, Unfinished) else name  # train_ae, not the my_ae it makes
+            try:
+                if isinstance(obj, Unfinished):
+                    raise _Stop(NOT_DONE, "") if obj.error is None else _crashed(obj.error)
+                detail = body(obj, *args, **kwargs)
+                result = CheckResult(PASS, f"✓ {label}: correct, {detail}.")
+            except _Stop as stop:
+                if stop.status == NOT_DONE:
+                    text = f"… {label}: not done yet (write your code in place of `raise NotImplementedError()`)."
+                else:
+                    text = f"✗ {label}: {stop.text}" + ("" if stop.text.endswith(("?", ".")) else ".")
+                result = CheckResult(stop.status, text)
+            except Exception as e:  # a bug the check did not foresee: still one line, never a traceback
+                result = CheckResult(WRONG, f"✗ {label}: the check could not finish ({_first_line(e)}); "
+                                            "compare your answer's type and shape with the exercise's.")
+            print(result.message)
+            return result
+
+        return run
+
+    return wrap
+
+
+def _call(name: str, fn, *args):
+    """The student's fn(*args) with the caller's RNG untouched; a stub or crash becomes a verdict."""
+    if isinstance(fn, Unfinished):
+        raise _Stop(NOT_DONE, "") if fn.error is None else _crashed(fn.error)
+    if not callable(fn):
+        _wrong(f"expected the function {name}, got {_kind(fn)}")
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return fn(*args)
+    except NotImplementedError:
+        raise _Stop(NOT_DONE, "") from None
+    except Exception as e:
+        raise _crashed(e) from None
+
+
+def _tensor(out, what: str = "a tensor") -> torch.Tensor:
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, (float, int)):
+        _wrong("it returns a Python number; return the tensor itself (no .item()), so gradients can flow")
+    if out is None:
+        _wrong("it returns None; did you forget the `return`?")
+    _wrong(f"it returns {_kind(out)}; return {what} (torch, not numpy)")
+
+
+def _diagnose(out: torch.Tensor, variants: list[tuple[torch.Tensor, str]]) -> None:
+    """Stop with the hint of the first known mistake that out equals."""
+    hint = first_match(out, variants)
+    if hint:
+        _wrong(hint)
+
+
+
+# ---------------------------------------------------------------------------------------------
+# 01: the VAE's formulas (practice).
+
+
+@_check("reparameterize")
+def check_reparameterize(fn) -> str:
+    """fn(mu, logvar) -> z: mu + exp(logvar / 2) * eps, fresh eps ~ N(0, I) per element, differentiable."""
+    n, sigma = 20000, 0.5
+    mu = torch.tensor([3.0, -2.0]).repeat(n, 1).requires_grad_()  # (n, 2), far from 0 so a missing mu shows
+    logvar = torch.full((n, 2), math.log(sigma**2), requires_grad=True)
+    z = _tensor(_call("reparameterize", fn, mu, logvar))
+    if z.shape != mu.shape:
+        _wrong(f"z has shape {tuple(z.shape)}, expected {tuple(mu.shape)} like mu: one sample per image and dimension")
+    noise = (z - mu).detach()  # (n, 2) = sigma * eps when right
+    if noise.abs().max() < 1e-6:
+        _wrong("z equals mu, so there is no noise; add sigma * eps with eps = torch.randn_like(mu)")
+    if z.detach().mean(0).abs().max() < 0.2:
+        _wrong("z is centred on 0, not on mu: mu is missing; z = mu + sigma * eps")
+    if z.grad_fn is None:
+        _wrong("z is cut off from the graph, so no gradient reaches mu and logvar; write mu + sigma * eps "
+               "(torch.normal and .detach() break the graph)")
+    if noise.std(0).max() < 1e-6:
+        _wrong("every image gets the same eps; draw one per element with torch.randn_like(mu), not torch.randn(2)")
+    if torch.allclose(noise[:, 0], noise[:, 1], atol=1e-5):
+        _wrong("both latent dimensions get the same eps; draw one per element with torch.randn_like(mu)")
+    mean = (noise / sigma).mean().item()
+    if abs(mean) > 0.1:
+        _wrong(f"the noise is not centred on 0 (mean eps = {mean:.2f}); eps must be standard normal: torch.randn_like, not torch.rand_like")
+    spread = noise.std(0).mean().item()
+    for value, hint in [(sigma**2, "sigma is exp(0.5 * logvar): exp(logvar) is the variance sigma^2"),
+                        (1.0, "eps is not scaled: multiply it by sigma = exp(0.5 * logvar)"),
+                        (abs(math.log(sigma**2)), "multiply eps by sigma = exp(0.5 * logvar), not by logvar itself"),
+                        (1 / sigma, "the exponent's sign is wrong: sigma = exp(+0.5 * logvar)")]:
+        if abs(spread / value - 1) < 0.05:
+            _wrong(f"the spread of z around mu is {spread:.2f} where sigma = {sigma}; {hint}")
+    if abs(spread / sigma - 1) > 0.05:
+        _wrong(f"the spread of z around mu is {spread:.2f} where sigma = exp(0.5 * logvar) = {sigma}; z = mu + sigma * eps")
+    first, second = _call("reparameterize", lambda m, lv: (fn(m, lv), fn(m, lv)), mu, logvar)
+    if _close(first, second):
+        _wrong("it returns the same z on every call; do not reseed inside it, draw fresh noise each time")
+    z.sum().backward()
+    if logvar.grad is None or logvar.grad.abs().max() == 0:
+        _wrong("no gradient reaches logvar; compute sigma from logvar with torch operations (no .item(), no numpy)")
+    return "z = mu + sigma * eps with fresh standard normal noise, and gradients reach mu and logvar"
+
+
+def _kl_inputs():
+    g = torch.Generator().manual_seed(0)
+    b, d = 7, 2  # 7 images so "summed over the batch" and "averaged over dims" give distinct numbers
+    mu = (1.5 * torch.randn(b, d, generator=g)).requires_grad_()
+    logvar = torch.randn(b, d, generator=g).requires_grad_()  # both signs, so log/exp mix-ups show
+    return mu, logvar
+
+
+@_check("kl_divergence")
+def check_kl(fn) -> str:
+    """fn(mu, logvar) -> scalar: the closed-form KL, summed over latent dims, averaged over the batch."""
+    mu, logvar = _kl_inputs()
+    b, d = mu.shape
+    per_dim = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).detach()  # (b, d)
+    ref = per_dim.sum(1).mean()
+    out = _tensor(_call("kl_divergence", fn, mu, logvar), "a scalar tensor")
+    if out.shape == (b,) and _close(out, per_dim.sum(1)):
+        _wrong(f"it returns one KL per image, shape ({b},); average them over the batch for nats per image")
+    if out.shape == (b, d):
+        _wrong(f"it returns a ({b}, {d}) table; sum over the latent dimensions and average over the batch")
+    if out.numel() != 1:
+        _wrong(f"it returns shape {tuple(out.shape)}; return one number, the KL per image averaged over the batch")
+    out = out.reshape(())
+    if not torch.isfinite(out):
+        _wrong(f"it returns {out.item()}; logvar is already log sigma^2, so exp(logvar) is the variance (no log of logvar)")
+    mu_, lv = mu.detach(), logvar.detach()
+
+    def closed(log_s2, s2, m2=None):
+        return -0.5 * (1 + log_s2 - (mu_.pow(2) if m2 is None else m2) - s2).sum() / b
+
+    _diagnose(out, [
+        (-ref, "wrong sign; KL is never negative: -0.5 * sum(1 + logvar - mu^2 - exp(logvar))"),
+        (ref * b, "summed over the batch; average over it instead (divide by len(mu)) so it is nats per image"),
+        (ref / d, "averaged over the latent dimensions; sum over them (dim=1), then average over the batch"),
+        (ref * b / d, "summed over the wrong axis; sum over the latent dimensions (dim=1) and average over the batch (dim=0)"),
+        (ref + d / 2, "the 1 is missing: -0.5 * sum(1 + logvar - mu^2 - exp(logvar))"),
+        (2 * ref, "the factor -0.5 in front is missing (or only its sign is there)"),
+        (closed(torch.log(lv**2), lv**2), "it treats logvar as sigma; logvar is log sigma^2, so sigma^2 = exp(logvar)"),
+        (closed(lv, lv), "it uses logvar as the variance; the variance is sigma^2 = exp(logvar)"),
+        (closed(lv, torch.exp(0.5 * lv)), "it uses sigma = exp(0.5 * logvar) where the variance sigma^2 = exp(logvar) belongs"),
+        (closed(lv, lv.exp(), m2=mu_), "mu must be squared: -0.5 * sum(1 + logvar - mu^2 - exp(logvar))"),
+    ])
+    if not _close(out, ref):
+        _wrong(f"it gives {out.item():.4f} nats where the closed form gives {ref.item():.4f}; "
+               "check each term of -0.5 * sum(1 + logvar - mu^2 - exp(logvar)) / batch size")
+    if out.grad_fn is None:
+        _wrong("the value is right but not differentiable; keep it a torch expression of mu and logvar")
+    return "matches torch.distributions.kl_divergence, summed over dimensions and averaged over the batch"
+
+
+@_check("vae_loss")
+def check_loss(fn) -> str:
+    """fn(x_hat, x, mu, logvar) -> scalar: BCE summed over pixels + KL, both averaged over the batch."""
+    g = torch.Generator().manual_seed(1)
+    b = 6
+    x = torch.rand(b, 1, TILE, TILE, generator=g)  # grayscale targets, like Fashion-MNIST
+    x_hat = torch.sigmoid(torch.randn(b, 1, TILE, TILE, generator=g)).requires_grad_()
+    mu, logvar = _kl_inputs()
+    mu, logvar = mu[:b].detach().requires_grad_(), logvar[:b].detach().requires_grad_()
+    ref = reference.vae_loss(x_hat, x, mu, logvar).detach()
+    out = _tensor(_call("vae_loss", fn, x_hat, x, mu, logvar), "a scalar tensor")
+    if out.shape == (b,):
+        _wrong(f"it returns one loss per image, shape ({b},); average over the batch for nats per image")
+    if out.numel() != 1:
+        _wrong(f"it returns shape {tuple(out.shape)}; return one number, the loss per image averaged over the batch")
+    out = out.reshape(())
+    xh, x2 = x_hat.detach().reshape(b, -1), x.reshape(b, -1)
+    bce = F.binary_cross_entropy(xh, x2, reduction="sum").detach() / b
+    kl = reference.kl_divergence(mu, logvar).detach()
+    px = TILE * TILE
+    _diagnose(out, [
+        (bce / px + kl, "the BCE is averaged over pixels (or divided by 784); sum it over the 784 pixels (reduction='sum'), then average over the batch"),
+        (bce * b / px + kl, "the BCE is averaged over pixels (or divided by 784); sum it over the 784 pixels (reduction='sum'), then average over the batch"),
+        (bce, "the KL term is missing; the loss is reconstruction + KL"),
+        (b * (bce + kl), "summed over the batch; divide by the batch size so the loss is nats per image"),
+        (b * bce + kl, "the BCE is summed over the batch while the KL is averaged; divide the BCE by len(x) too"),
+        (bce + b * kl, "the KL is summed over the batch while the BCE is averaged; average the KL over the batch too"),
+        (bce - kl, "the KL is subtracted; the loss is reconstruction + KL"),
+        (F.binary_cross_entropy(x2, xh, reduction="sum") / b + kl,
+         "binary_cross_entropy's arguments are swapped; it is F.binary_cross_entropy(x_hat, x): prediction first, target second"),
+        (F.binary_cross_entropy_with_logits(xh, x2, reduction="sum") / b + kl,
+         "x_hat is already a probability (after the sigmoid); use F.binary_cross_entropy, not the _with_logits version"),
+        ((xh - x2).pow(2).sum() / b + kl, "it uses squared error; the lab's reconstruction term is binary cross-entropy, summed over pixels"),
+    ])
+    if not _close(out, ref):
+        _wrong(f"it gives {out.item():.2f} nats where BCE (summed over pixels) + KL, averaged over the batch, "
+               f"gives {ref.item():.2f}; check each term and each reduction")
+    if out.grad_fn is None:
+        _wrong("the value is right but not differentiable; keep it a torch expression (no .item())")
+    return "BCE summed over pixels plus the KL, averaged over the batch"
+
+
+# ---------------------------------------------------------------------------------------------
+# 02: the sweep (exercise 1.1).
+
+
+@_check("latent_grid")
+def check_latent_grid(fn) -> str:
+    """fn(n, limit) -> (n*n, 2) codes (z1, z2), row by row from the top-left z = [-limit, limit]."""
+    n, limit = 21, 4.0
+    out = _tensor(_call("latent_grid", fn, n, limit), "an (n*n, 2) tensor")
+    problem = grid_problem(out, reference.latent_grid(n, limit), n, limit)
+    if problem:
+        _wrong(problem)
+    small = _tensor(_call("latent_grid", fn, 5, 2.0))
+    if not _close(small, reference.latent_grid(5, 2.0)):
+        what = "limit" if small.shape == (25, 2) else "n"
+        _wrong(f"it ignores {what}: latent_grid(5, 2.0) should give 25 codes from -2 to 2")
+    return "441 codes, z = [-4, 4] first and [4, -4] last, z1 across and z2 up"
+
+
+def _check_image(image, ref: torch.Tensor, n: int, probe: Probe) -> None:
+    """Stop with what is wrong with a sweep image of the probe, if anything."""
+    size = n * TILE
+    problem = image_problem(_tensor(image, f"a (1, {size}, {size}) tensor"), ref, n, probe)
+    if problem:
+        _wrong(problem)
+
+
+@_check("sweep_image")
+def check_sweep(fn) -> str:
+    """fn(decode, z, n) -> (1, 28n, 28n): the n*n codes z decoded and laid out row by row, edge to edge."""
+    n, probe = 21, Probe()
+    z = reference.latent_grid(n, 4.0)
+    ref = reference.sweep_image(probe.decode, z, n)
+    _check_image(_call("sweep_image", fn, probe.decode, z, n), ref, n, probe)
+    small = _call("sweep_image", fn, probe.decode, reference.latent_grid(5, 2.0), 5)
+    if not isinstance(small, torch.Tensor) or small.shape[-1] != 5 * TILE:
+        _wrong("it ignores n: sweep_image(decode, latent_grid(5, 2.0), 5) should give a 140x140 image")
+    return "a 588x588 image, z = [-4, 4] top-left and [4, -4] bottom-right, tiles edge to edge"
+
+
+# ---------------------------------------------------------------------------------------------
+# 03: the autoencoder retrained with a 2-d code (exercise 2.1).
+
+_TEST_IMAGES: list[torch.Tensor] = []  # loaded once per process: checks stay fast when graded in bulk
+
+
+def _test_images(count: int = 512) -> torch.Tensor:
+    if not _TEST_IMAGES:
+        from .config import lab_config
+
+        _, _, x_test, _ = lab_config().load_data()
+        _TEST_IMAGES.append(x_test[:count])
+    return _TEST_IMAGES[0]
+
+
+def _recon_nats(model: nn.Module, x: torch.Tensor) -> float:
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        x_hat = model.decode(model.encode(x.to(device))).reshape(len(x), -1).float().cpu()
+    return F.binary_cross_entropy(x_hat.clamp(1e-6, 1 - 1e-6), x.reshape(len(x), -1), reduction="sum").item() / len(x)
+
+
+def _untrained(model: nn.Module) -> nn.Module:
+    """The model's own initial weights when it knows them (labvae models do), else a fresh init."""
+    config = getattr(model, "config", None)
+    if isinstance(config, ModelConfig):
+        return config.build()
+    fresh = copy.deepcopy(model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        for m in fresh.modules():
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+    return fresh
+
+
+@_check("my_ae")
+def check_ae(model, x: torch.Tensor | None = None) -> str:
+    """model: the lab's linear AE with a 2-d code, trained (test reconstruction well below an untrained copy's)."""
+    if model is None:
+        _wrong("it is None; train_ae must return the trained model")
+    if type(model).__name__ == "History":
+        _wrong("it is a History: labvae.fit returns the training history; return the model itself")
+    if not isinstance(model, nn.Module) or not hasattr(model, "encode") or not hasattr(model, "decode"):
+        _wrong(f"it is {_kind(model)}; build the lab's AE as labvae.Autoencoder(latent_dim=2), "
+               "which has encode and decode")
+    x = _test_images() if x is None else x
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            code = model.encode(x[:8].to(device))
+    except Exception as e:
+        raise _crashed(e, "encode") from None
+    if isinstance(code, tuple):
+        _wrong("this is a VAE (encode returns mu and logvar); the exercise retrains the plain autoencoder, "
+               "labvae.Autoencoder(latent_dim=2)")
+    if code.ndim != 2 or code.shape[1] != 2:
+        _wrong(f"its code has shape {tuple(code.shape[1:])} per image; the exercise retrains the AE with a 2-d code (latent_dim=2)")
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if len(linears) != 2:
+        _wrong(f"it has {len(linears)} linear layers; the lab's AE is linear 784 -> 2 -> 784 "
+               "(labvae.Autoencoder(latent_dim=2), hidden_dim=None)")
+    was_training = model.training
+    model.eval()
+    try:
+        initial = _untrained(model)
+        trained, untrained = _recon_nats(model, x), _recon_nats(initial, x)
+    except Exception as e:
+        raise _crashed(e, "decode") from None
+    finally:
+        model.train(was_training)
+    # The linear AE learns slowly: 3 epochs on 3,000 images take it only ~2% below its initial loss
+    # (10 epochs on real data: ~25%), so "trained" means moved away from its initial weights and better.
+    same = all(torch.equal(a.detach().cpu(), b.detach().cpu()) for a, b in zip(model.parameters(), initial.parameters()))
+    if same or not trained < 0.99 * untrained:
+        _wrong(f"it does not look trained: {trained:.0f} nats per test image against {untrained:.0f} for an "
+               "untrained copy; train it with labvae.fit(model, x_train, x_test, epochs=cfg.epochs)")
+    return f"a linear AE with a 2-d code, trained: {trained:.0f} nats per test image (untrained: {untrained:.0f})"
+
+
+@_check("sweep_model")
+def check_ae_sweep(fn) -> str:
+    """fn(model, n=21, limit=4.0) -> (1, 28n, 28n): the lab's sweep of any model with a 2-d code."""
+    n, probe = 21, Probe()
+    ref = reference.sweep_model(probe, n, 4.0)
+    _check_image(_call("sweep_model", fn, probe), ref, n, probe)
+    return "the 21x21 sweep over [-4, 4]^2 as one 588x588 image, z = [-4, 4] top-left"
+
+
+# ---------------------------------------------------------------------------------------------
+# Grading registry and notebook helpers.
+
+EXERCISES: tuple[Exercise, ...] = (
+    Exercise("0.1-reparameterize", "the reparameterisation trick", "01_training", "reparameterize", 0, check_reparameterize),
+    Exercise("0.2-kl", "the closed-form KL", "01_training", "kl_divergence", 0, check_kl),
+    Exercise("0.3-loss", "the VAE loss", "01_training", "vae_loss", 0, check_loss),
+    Exercise("predict-01", "predict: the KL after training", "01_training", "", 0, None, manual=True),
+    Exercise("1.1-grid", "the sweep's codes, top-left first", "02_vae_sweep", "latent_grid", 1, check_latent_grid),
+    Exercise("1.1-sweep", "the 588x588 sweep image", "02_vae_sweep", "sweep_image", 1, check_sweep),
+    Exercise("predict-02", "predict: the posterior's sigma", "02_vae_sweep", "", 0, None, manual=True),
+    Exercise("2.1-ae", "the lab AE retrained with a 2-d code", "03_ae_sweep", "my_ae", 1, check_ae),
+    Exercise("2.1-ae-sweep", "the AE's 588x588 sweep", "03_ae_sweep", "sweep_model", 1, check_ae_sweep),
+    Exercise("predict-03", "predict: the AE's codes in the window", "03_ae_sweep", "", 0, None, manual=True),
+    Exercise("predict-04", "predict: prior samples through each decoder", "04_comparison", "", 0, None, manual=True),
+    Exercise("2.2-comparison", "the written comparison", "04_comparison", "", 1, None, manual=True),
+)
+
+
+def exercise(key: str) -> Exercise:
+    """The exercise with this key."""
+    for ex in EXERCISES:
+        if ex.key == key:
+            return ex
+    raise KeyError(f"no exercise {key!r}; the keys are {', '.join(e.key for e in EXERCISES)}.")
+
+
+def check_namespace(namespace: dict, notebook: str) -> dict[str, CheckResult]:
+    """Run every automatic check of one notebook on a kernel's variables: {key: result}."""
+    results = {}
+    for ex in EXERCISES:
+        if ex.notebook == notebook and not ex.manual:
+            if ex.symbol in namespace:
+                results[ex.key] = ex.check(namespace[ex.symbol])
+            else:
+                results[ex.key] = CheckResult(NOT_DONE, f"… {ex.symbol}: not done yet (the notebook never defined it).")
+    return results
+
+
+def attempt(fn, *args, **kwargs):
+    """fn(*args, **kwargs), or an Unfinished that the matching check reports (a stub, or a crash)."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        return Unfinished(getattr(fn, "__name__", "it"), None)
+    except Exception as e:
+        return Unfinished(getattr(fn, "__name__", "it"), e)
+
+
+def use(student, reference, result: CheckResult, what: str | None = None):
+    """The student's answer if its check passed, else the reference (with a one-line note)."""
+    if result.passed:
+        return student
+    what = f"labvae's {what or getattr(reference, '__name__', 'reference')}"
+    print(f"  (the cells below use {what} until yours passes, so the notebook still runs to the end)")
+    return reference
