@@ -112,10 +112,25 @@ def beta_figure(models: dict, rows: dict, x_test, y_test=None, limit: float = 4.
             ax.get_legend().remove()  # the window, sweep points and circles are the same in every panel
     metrics = [m for m in METRICS if all(m[0] in r for r in rows.values())]
     sub = grid[2, :].subgridspec(1, len(metrics), wspace=0.35)
+    plot_metrics(rows, [fig.add_subplot(sub[0, i]) for i in range(len(metrics))])
+    fig.suptitle("The KL weight $\\beta$ in recon + $\\beta$ KL: 0 = no prior, 1 = the lab's VAE, 4 = a strong pull "
+                 "to the prior; and the lab's VAE with its posterior $\\sigma$ fixed small", fontsize=13)
+    fig.tight_layout()
+    if path is not None:
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=90))
+    return fig
+
+
+def plot_metrics(rows: dict, axes=None):
+    """Each metric of the table against beta, one panel each; the fixed-sigma VAE as a red star."""
+    import matplotlib.pyplot as plt
+
+    metrics = [m for m in METRICS if all(m[0] in r for r in rows.values())]
+    if axes is None:
+        _, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.4))
     learned = {n: r for n, r in rows.items() if r["posterior_sigma"] is None}
     fixed = {n: r for n, r in rows.items() if r["posterior_sigma"] is not None}
-    for i, (key, _, _, label) in enumerate(metrics):
-        ax = fig.add_subplot(sub[0, i])
+    for i, (ax, (key, _, _, label)) in enumerate(zip(axes, metrics)):
         points = sorted((r["beta"], r[key]) for r in learned.values())
         ax.plot(*zip(*points), "-o", c="tab:blue", label="learned $\\sigma$")
         for name, r in fixed.items():
@@ -132,12 +147,7 @@ def beta_figure(models: dict, rows: dict, x_test, y_test=None, limit: float = 4.
         ax.grid(alpha=0.3)
         if i == 0:
             ax.legend(fontsize=8)
-    fig.suptitle("The KL weight $\\beta$: from an AE with noise ($\\beta$=0) through the lab's VAE ($\\beta$=1)",
-                 fontsize=13)
-    fig.tight_layout()
-    if path is not None:
-        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=90))
-    return fig
+    return axes
 
 
 def to_json(rows: dict, settings: dict) -> dict:
