@@ -71,6 +71,8 @@ class ZExplorer(widgets.VBox):
             image.add_class("labvae-decoded")
         for image in self.maps.values():
             image.add_class("labvae-sweep-marker")
+        for title in self.titles.values():
+            title.add_class("labvae-title")
         self.z1_slider.observe(self._on_slide, names="value")
         self.z2_slider.observe(self._on_slide, names="value")
         self.redraw()
