@@ -151,7 +151,7 @@ class BetaExplorer(ZExplorer):
                                for b, m in self.family.items()}
         self.beta_slider = widgets.SelectionSlider(
             options=[(f"{b:g}", b) for b in self.family], value=beta, description="β",
-            continuous_update=True, layout=widgets.Layout(width="320px"))
+            continuous_update=True, layout=widgets.Layout(width="240px"))
         self.beta_slider.add_class("labvae-beta")
         controls = self.children[0]
         controls.children = (*controls.children[:2], self.beta_slider, *controls.children[2:])
