@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ._io import atomic_write
-from .config import LABELS, LabConfig
+from .config import LABELS, SEEDS, LabConfig
 from .data import DataError
 from .grid import decode_grid, save_grid
 from .training import CheckpointError, TrainingError
@@ -28,11 +28,12 @@ SWEEP_HELP = """\
 writes into --out:
   vae_grid.png, ae_grid.png   the 21x21 sweeps, 588x588 8-bit grayscale
   metrics.json                per model: config, final train/test loss, recon and kl (nats per
-                              image), epochs, seconds, and the measured comparison; the
-                              seed report's claims with verdicts
+                              image), epochs, seconds, and the measured comparison for each of
+                              3 seeds; the judge's calibration; the lab report's claims with
+                              verdicts per AE and per seed
   comparison.png              sweeps, classifier label maps and latent scatters side by side
   vae.pt, ae.pt               checkpoints; a later run with the same settings and data loads
-                              them instead of training again
+                              them instead of training again (seed1/, seed2/: the other seeds)
 
 data: --data ROOT reads ROOT/FashionMNIST/raw/ (the four IDX files); without --data it reads
 $LABVAE_DATA, else ~/.cache/labvae/data, downloading there if it can. --data synthetic uses
@@ -68,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="train the VAE and the lab AE, write both sweep images",
                            description=DESCRIPTION, epilog=SWEEP_HELP,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    _run_options(sweep)
+    _run_options(sweep, seed_help="seed for weights, data order and noise; the comparison also trains "
+                                  "seeds N+1 and N+2 (default: 0)")
     beta = sub.add_parser("beta", help="train VAEs with KL weight beta from 0 to 4, write beta.png and beta.json",
                           description="The KL weight beta, from an AE with noise (0) through the lab's VAE (1) "
                                       "to a strong pull towards the prior (4).", epilog=BETA_HELP,
@@ -77,13 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_options(parser: argparse.ArgumentParser) -> None:
+def _run_options(parser: argparse.ArgumentParser,
+                 seed_help: str = "seed for weights, data order and noise (default: 0)") -> None:
     """The options every training command takes: data, epochs, output folder, seed, device, quiet."""
     parser.add_argument("--data", metavar="ROOT|synthetic", default=None,
                         help="folder holding FashionMNIST/raw/, or 'synthetic' (default: $LABVAE_DATA)")
     parser.add_argument("--epochs", type=_positive_int, default=10, help="training epochs per model (default: 10, the lab's)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for weights, data order and noise (default: 0)")
+    parser.add_argument("--seed", type=int, default=0, help=seed_help)
     parser.add_argument("--device", default="auto", help="auto (CUDA or MPS if present, else CPU), cpu, cuda or mps")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                         help="training arithmetic: auto = bf16 matmuls where the hardware has them natively, else fp32")
@@ -133,25 +136,35 @@ def sweep(args: argparse.Namespace) -> dict:
 
 
 def _compare(cfg, x_train, y_train, x_test, y_test, metrics, say) -> None:
-    """Measured comparison (labvae.compare): metrics per model and comparison.png."""
+    """Measured comparison over SEEDS (labvae.compare, labvae.judge): metrics, verdicts, comparison.png."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no window
-    from . import compare
+    from . import compare, judge
 
-    models = {name: cfg.model(name, x_train, x_test) for name in SWEEP_MODELS}  # cached: loads
+    seeds = [cfg.seed + i for i in range(len(SEEDS))]  # the run's seed and the next ones
+    models = {name: [cfg.with_seed(s).model(name, x_train, x_test) for s in seeds] for name in SWEEP_MODELS}
     clf = compare.load_or_train_classifier(cfg.out / "classifier.pt", x_train, y_train, x_test, y_test,
                                            seed=cfg.seed, device=cfg.device)
-    results = {name: compare.compare_model(model, clf, x_test, y_test) for name, model in models.items()}
-    for name, r in results.items():
-        metrics[name]["comparison"] = {k: v for k, v in r.items() if k != "maps"}
+    # The judge is calibrated on training images before it scores any sweep; test images are its check.
+    referee = judge.calibrate(clf, x_train, y_train)
+    calibration = referee.calibration_report(x_test)
+    results = compare.compare_seeds(models, referee, x_test, y_test)  # {name: [metrics per seed]}
+    for name, runs in results.items():
+        per_seed = [{"seed": s, **{k: v for k, v in r.items() if k != "maps"}} for s, r in zip(seeds, runs)]
+        metrics[name]["comparison"] = per_seed[0]
+        metrics[name]["comparison_by_seed"] = per_seed
     metrics["classifier"] = {"test_accuracy": clf.accuracy}
-    labelled = {LABELS[n]: m for n, m in models.items()}
-    compare.comparison_figure(labelled, {LABELS[n]: r for n, r in results.items()}, x_test, y_test,
-                              path=cfg.out / "comparison.png")
-    claims = compare.judge_claims({LABELS[n]: r for n, r in results.items()}, vae=LABELS["vae"])
-    metrics["claims"] = [{k: c[k] for k in ("claim", "verdict", "per_model", "evidence")} for c in claims]
-    say(compare.metrics_table({LABELS[n]: r for n, r in results.items()}))
+    metrics["judge"] = {"radius": referee.radius, "min_contrast": referee.min_contrast, "jump": referee.jump,
+                        "calibration": calibration}
+    labelled = {LABELS[n]: r for n, r in results.items()}
+    compare.comparison_figure({LABELS[n]: m[0] for n, m in models.items()}, {k: r[0] for k, r in labelled.items()},
+                              x_test, y_test, path=cfg.out / "comparison.png")
+    claims = judge.judge_claims(labelled, vae=LABELS["vae"])
+    metrics["claims"] = {"seeds": seeds, "verdicts": claims}
+    say(judge.calibration_table(calibration))
+    say(compare.metrics_table(labelled))
+    say(judge.verdict_table(claims))
     say(f"classifier test accuracy {clf.accuracy:.1%}; wrote {cfg.out / 'comparison.png'}")
 
 
@@ -168,8 +181,19 @@ def beta(args: argparse.Namespace) -> dict:
     return result
 
 
+def _finite(obj):
+    """NaN (a measure that could not be taken) -> null, so metrics.json is strict JSON."""
+    if isinstance(obj, float):
+        return None if obj != obj or obj in (float("inf"), float("-inf")) else obj
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def _write_json(path: Path, obj) -> None:
-    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
+    atomic_write(path, lambda f: f.write(json.dumps(_finite(obj), indent=2, allow_nan=False).encode()))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,7 @@
-"""Measured comparison of latent spaces: where codes live, what the sweep shows, how smooth it is."""
+"""Measured comparison of latent spaces: where codes live, what the sweep shows, how smooth it is.
+
+What a tile shows is decided by labvae.judge (calibrated on real images); the claims live there too.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +15,9 @@ from torch import nn
 
 from .data import CLASSES
 from .grid import TILE, decode_grid, latent_grid, show_grid, sweep_extent, z_axes
+from .judge import AMBIGUOUS, DISTINCT_RMS, MIN_TILES, NOT_A_GARMENT, distinct, rms, spread
 from .models import latent_codes
 from .training import load_checkpoint, pick_device, save_checkpoint
-
-CONFIDENT = 0.9  # max class probability at or above this: the classifier is sure what the tile is
-AMBIGUOUS = 0.5  # below this: no class wins even half the probability
-DISTINCT_RMS = 0.1  # tiles closer than this (RMS pixel difference, pixels in [0, 1]) count as one
-
 
 # ---------------------------------------------------------------------------------------------
 # A small classifier that labels sweep tiles.
@@ -130,27 +129,6 @@ def _cell_index(codes: torch.Tensor, n: int, limit: float) -> torch.Tensor:
     return row * n + col
 
 
-def class_stats(probs: torch.Tensor) -> dict:
-    """What the classifier sees in the tiles: classes present, confidence, entropy."""
-    top, label = probs.max(dim=1)
-    entropy = -(probs * probs.clamp_min(1e-12).log()).sum(1)
-    per_class = torch.bincount(label, minlength=len(CLASSES))
-    return {
-        "classes_present": int((per_class > 0).sum()),
-        "tiles_per_class": dict(zip(CLASSES, per_class.tolist())),
-        "frac_confident": (top >= CONFIDENT).float().mean().item(),
-        "frac_ambiguous": (top < AMBIGUOUS).float().mean().item(),
-        "mean_entropy": entropy.mean().item(),  # nats; log(10) = 2.30 is a uniform guess
-        "class_map": label.tolist(),
-        "confidence_map": top.tolist(),
-    }
-
-
-def rms(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Pairwise RMS pixel distance between rows of a (A, 784) and b (B, 784) -> (A, B)."""
-    return torch.cdist(a, b) / a.shape[1] ** 0.5
-
-
 def continuity(tiles: torch.Tensor, n: int, codes: torch.Tensor, x: torch.Tensor) -> dict:
     """Pixel change between neighbouring tiles, against the change between latent neighbours in data."""
     grid = tiles.reshape(n, n, -1)
@@ -186,49 +164,64 @@ def _nearest_other(codes: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
     return torch.cat(out)
 
 
-def sharpness(images: torch.Tensor) -> torch.Tensor:
-    """Mean gradient magnitude per image (B,): blur lowers it."""
-    img = images.reshape(len(images), TILE, TILE)
-    gx = img[:, :, 1:] - img[:, :, :-1]
-    gy = img[:, 1:, :] - img[:, :-1, :]
-    return (gx[:, :-1, :] ** 2 + gy[:, :, :-1] ** 2).sqrt().mean((1, 2))
-
-
 def diversity(tiles: torch.Tensor, x: torch.Tensor, threshold: float = DISTINCT_RMS) -> dict:
-    """Distinct tiles, distance of each tile to the closest real image, sharpness against real images."""
+    """Distinct tiles (noise included) and each tile's RMS distance to the closest real image."""
     flat = x.reshape(len(x), -1)
-    pairwise = rms(tiles, tiles)
-    kept: list[int] = []  # greedy: a tile is new if it is >= threshold from every tile kept so far
-    for i in range(len(tiles)):
-        if not kept or pairwise[i, kept].min() >= threshold:
-            kept.append(i)
     nearest_real = torch.cat([rms(tiles, flat[j : j + 4096]) for j in range(0, len(flat), 4096)], 1).min(1).values
     real_nn = rms(flat[:441], flat)  # real images' own distance to their nearest other real image
     real_nn[torch.arange(len(real_nn)), torch.arange(len(real_nn))] = float("inf")
     return {
-        "distinct_tiles": len(kept),
-        "nearest_real_mean": nearest_real.mean().item(),
+        "distinct_tiles": distinct(tiles, threshold),
         "nearest_real_median": nearest_real.median().item(),
         "real_to_real_median": real_nn.min(1).values.median().item(),
-        "sharpness_tiles": sharpness(tiles).mean().item(),
-        "sharpness_real": sharpness(flat).mean().item(),
         "nearest_real_map": nearest_real.tolist(),
     }
 
 
-MAP_KEYS = ("class_map", "confidence_map", "continuity_map", "nearest_real_map")
+MAP_KEYS = ("labels", "confidence", "distance", "continuity_map", "nearest_real_map")
 
 
-def compare_model(model, classifier: Classifier, x_test, y_test=None, n: int = 21, limit: float = 4.0) -> dict:
-    """Every comparison metric for one model, as a plain dict (per-tile maps under 'maps')."""
+def sweep_tiles(model, n: int = 21, limit: float = 4.0) -> torch.Tensor:
+    """The n x n sweep as (n*n, 784) tiles in row-major order (top-left first)."""
     tiles = decode_grid(model.decode, n=n, limit=limit)  # (1, n*28, n*28)
-    tiles = tiles[0].reshape(n, TILE, n, TILE).permute(0, 2, 1, 3).reshape(n * n, -1)  # row-major tiles
+    return tiles[0].reshape(n, TILE, n, TILE).permute(0, 2, 1, 3).reshape(n * n, -1)
+
+
+def compare_model(model, judge, x_test, y_test=None, n: int = 21, limit: float = 4.0) -> dict:
+    """Every comparison metric for one model, as a plain dict (per-tile maps under 'maps').
+
+    judge: a calibrated labvae.judge.Judge; it decides which tiles are garments and what they show.
+    """
+    tiles = sweep_tiles(model, n, limit)
     codes = latent_codes(model, x_test)
-    out = {**code_stats(codes, n, limit), **class_stats(classifier.probs(tiles)),
+    out = {**code_stats(codes, n, limit), **judge.score(tiles), **judge.transitions(tiles, n),
            **continuity(tiles, n, codes, x_test), **diversity(tiles, x_test)}
     out["maps"] = {k: out.pop(k) for k in MAP_KEYS}
     out["n"], out["limit"] = n, limit
+    history = getattr(model, "history", None)
+    if history is not None and history.test:
+        out["test_loss"] = history.test[-1]["loss"]
     return out
+
+
+def compare_seeds(models: dict, judge, x_test, y_test=None) -> dict:
+    """compare_model for each model trained with each seed: {name: [metrics per seed]}."""
+    return {name: [compare_model(m, judge, x_test, y_test) for m in per_seed] for name, per_seed in models.items()}
+
+
+def weight_scale(model) -> dict:
+    """Each decoder weight matrix's norm against the same matrix at initialisation (1.0 = not moved)."""
+    initial = model.config.build().decoder.state_dict()  # same seed, so the very weights it started from
+    return {k: (v.norm() / initial[k].norm()).item() for k, v in model.decoder.state_dict().items()
+            if k.endswith("weight")}
+
+
+def still_improving(history, last: int = 1) -> float:
+    """Relative fall of the training loss over the last `last` epochs (0.01 = still 1% better per epoch)."""
+    loss = [e["loss"] for e in history.train]
+    if len(loss) <= last:
+        return float("nan")
+    return (loss[-1 - last] - loss[-1]) / abs(loss[-1 - last]) / last
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,7 +302,7 @@ def _window(ax, codes: torch.Tensor, limit: float, n: int, prior: bool, title: s
 
 def plot_map(values, ax=None, limit: float = 4.0, kind: str = "class", title: str | None = None,
              vmax: float | None = None):
-    """A per-tile map over the sweep: 'class' (colour = predicted class, faded where unsure) or a heat map."""
+    """A per-tile map over the sweep: 'class' (colour = judged class, white = not a garment) or a heat map."""
     import matplotlib.pyplot as plt
 
     values = np.asarray(values, dtype=float)
@@ -318,8 +311,8 @@ def plot_map(values, ax=None, limit: float = 4.0, kind: str = "class", title: st
         _, ax = plt.subplots(figsize=(5, 5))
     extent = sweep_extent(n, limit)
     if kind == "class":
-        im = ax.imshow(values.reshape(n, n), cmap="tab10", vmin=-0.5, vmax=9.5, extent=extent,
-                       interpolation="nearest")
+        shown = np.ma.masked_equal(values.reshape(n, n), NOT_A_GARMENT)  # masked tiles stay white
+        im = ax.imshow(shown, cmap="tab10", vmin=-0.5, vmax=9.5, extent=extent, interpolation="nearest")
         cbar = ax.figure.colorbar(im, ax=ax, ticks=range(10), fraction=0.046, pad=0.04)
         cbar.ax.set_yticklabels(CLASSES, fontsize=7)
     else:
@@ -329,13 +322,13 @@ def plot_map(values, ax=None, limit: float = 4.0, kind: str = "class", title: st
     return z_axes(ax, limit, title)
 
 
-def plot_ambiguous(confidence, ax, limit: float = 4.0) -> None:
-    """Hatch the tiles where the classifier is unsure (max p < AMBIGUOUS) over a class map."""
-    conf = np.asarray(confidence).reshape(-1)
+def plot_unsure(labels, confidence, ax, limit: float = 4.0) -> None:
+    """Over a class map: x where a garment tile's class is unsure (max p < AMBIGUOUS)."""
+    labels, conf = np.asarray(labels).reshape(-1), np.asarray(confidence).reshape(-1)
     n = int(round(len(conf) ** 0.5))
     z = latent_grid(n, limit).numpy()
-    unsure = conf < AMBIGUOUS
-    ax.scatter(z[unsure, 0], z[unsure, 1], marker="x", c="k", s=10, lw=0.8, label=f"max p < {AMBIGUOUS}")
+    unsure = (labels != NOT_A_GARMENT) & (conf < AMBIGUOUS)
+    ax.scatter(z[unsure, 0], z[unsure, 1], marker="x", c="k", s=10, lw=0.8, label=f"garment, max p < {AMBIGUOUS}")
     if unsure.any():
         ax.legend(loc="upper right", fontsize=7)
 
@@ -348,10 +341,10 @@ def comparison_figure(models: dict, results: dict, x_test, y_test, limit: float 
     for row, (name, model) in zip(axes, models.items()):
         r = results[name]
         show_grid(decode_grid(model.decode, n=r["n"], limit=limit), ax=row[0], limit=limit, title=f"{name}: sweep")
-        plot_map(r["maps"]["class_map"], ax=row[1], limit=limit,
-                 title=f"{name}: classifier's label per tile\n{r['classes_present']}/10 classes, "
-                       f"{r['frac_ambiguous']:.0%} ambiguous, {r['frac_confident']:.0%} confident")
-        plot_ambiguous(r["maps"]["confidence_map"], row[1], limit)
+        plot_map(r["maps"]["labels"], ax=row[1], limit=limit,
+                 title=f"{name}: what the judge sees (white = not a garment)\n{r['frac_garment']:.0%} garments, "
+                       f"{r['classes']} classes with >= {MIN_TILES} confident tiles")
+        plot_unsure(r["maps"]["labels"], r["maps"]["confidence"], row[1], limit)
         plot_codes(latent_codes(model, x_test), y_test, ax=row[2], limit=limit, n=r["n"],
                    prior=model.config.kind == "vae",
                    title=f"{name}: test codes, {r['frac_codes_inside']:.0%} inside the window")
@@ -362,90 +355,41 @@ def comparison_figure(models: dict, results: dict, x_test, y_test, limit: float 
 
 
 # ---------------------------------------------------------------------------------------------
-# The seed report's claims, judged from the numbers.
+# The numbers side by side, with their spread over seeds.
 
 TABLE_ROWS = (  # (key, label, format)
+    ("test_loss", "test loss (nats per image)", "{:.1f}"),
     ("frac_codes_inside", "test codes inside [-4, 4]^2", "{:.0%}"),
     ("frac_cells_hit", "sweep cells holding a test code", "{:.0%}"),
-    ("classes_present", "classes seen in the sweep (of 10)", "{:d}"),
-    ("frac_confident", "tiles classified with p >= 0.9", "{:.0%}"),
-    ("frac_ambiguous", "ambiguous tiles (max p < 0.5)", "{:.0%}"),
-    ("mean_entropy", "mean predictive entropy (nats)", "{:.2f}"),
-    ("distinct_tiles", f"distinct tiles (RMS >= {DISTINCT_RMS})", "{:d}"),
-    ("tile_step_mean", "mean pixel change, neighbour tiles", "{:.3f}"),
+    ("frac_garment", "tiles judged garments", "{:.0%}"),
+    ("classes", f"classes, >= {MIN_TILES} confident tiles", "{:.0f}"),
+    ("effective_classes", "effective number of classes", "{:.1f}"),
+    ("frac_confident", "confident garment tiles", "{:.0%}"),
+    ("frac_unsure", "garment tiles, max p < 0.5", "{:.0%}"),
+    ("frac_distinct_garments", f"distinct garment tiles (RMS >= {DISTINCT_RMS})", "{:.0%}"),
+    ("garment_spread", "spread of garment tiles / real", "{:.2f}"),
+    ("sharpness_rel", "sharpness / nearest real image", "{:.2f}"),
+    ("grey_rel", "mid-grey share - nearest real's", "{:+.2f}"),
+    ("frac_jumps", "neighbour steps that jump", "{:.0%}"),
+    ("frac_off_data_steps", "neighbour steps off the data", "{:.0%}"),
     ("tile_step_max", "max pixel change, neighbour tiles", "{:.3f}"),
+    ("distinct_tiles", f"distinct tiles, noise too (RMS >= {DISTINCT_RMS})", "{:.0f}"),
     ("nearest_real_median", "tile -> nearest real image (RMS)", "{:.3f}"),
-    ("real_to_real_median", "real -> nearest other real (RMS)", "{:.3f}"),
-    ("sharpness_tiles", "sharpness of tiles", "{:.3f}"),
-    ("sharpness_real", "sharpness of real images", "{:.3f}"),
 )
 
 
-def metrics_table(results: dict) -> str:
-    """The metrics of several models side by side, as monospace text."""
+def metrics_table(results: dict, rows=TABLE_ROWS) -> str:
+    """Models side by side; results[name] is one metrics dict or a list of them (one per seed)."""
     names = list(results)
-    lines = [f"{'':36s}" + "".join(f"{n:>18s}" for n in names)]
-    for key, label, fmt in TABLE_ROWS:
-        lines.append(f"{label:36s}" + "".join(f"{fmt.format(results[n][key]):>18s}" for n in names))
+    runs = {k: r if isinstance(r, list) else [r] for k, r in results.items()}
+    width = max(24, *(len(n) + 2 for n in names))
+    lines = [f"{'':42s}" + "".join(f"{n:>{width}s}" for n in names)]
+    for key, label, fmt in rows:
+        if all(key not in r for rs in runs.values() for r in rs):
+            continue
+        cells = [spread([r.get(key) for r in runs[n]], fmt) for n in names]
+        lines.append(f"{label:42s}" + "".join(f"{c:>{width}s}" for c in cells))
+    seeds = max(len(rs) for rs in runs.values())
+    if seeds > 1:
+        lines.append(f"(mean over {seeds} seeds, min..max in brackets)")
     return "\n".join(lines)
-
-
-def _verdict(flags: list[bool]) -> str:
-    return "holds" if all(flags) else "does not hold" if not any(flags) else "depends"
-
-
-def judge_claims(results: dict, vae: str = "VAE") -> list[dict]:
-    """Each claim of the seed report against every AE in results: holds / does not hold / depends."""
-    v = results[vae]
-    aes = {k: r for k, r in results.items() if k != vae}
-
-    def claim(text, test, evidence, figure):
-        flags = {k: bool(test(r)) for k, r in aes.items()}
-        which = ", ".join(f"{k}: {'yes' if f else 'no'}" for k, f in flags.items())
-        return {"claim": text, "verdict": _verdict(list(flags.values())), "per_model": which,
-                "evidence": evidence, "figure": figure}
-
-    def far(r):  # median tile farther from real images than real images are from each other
-        return r["nearest_real_median"] > 1.5 * r["real_to_real_median"]
-
-    return [
-        claim("The VAE's sweep is more diverse than the AE's",
-              lambda r: v["distinct_tiles"] > r["distinct_tiles"] and v["classes_present"] >= r["classes_present"],
-              "distinct tiles " + _cmp(results, "distinct_tiles") + "; classes " + _cmp(results, "classes_present"),
-              "grids, class maps"),
-        claim("The AE's images are ambiguous and cannot be deciphered",
-              lambda r: r["frac_ambiguous"] > v["frac_ambiguous"] or far(r),
-              "ambiguous " + _cmp(results, "frac_ambiguous", "{:.0%}") + "; tile->real RMS "
-              + _cmp(results, "nearest_real_median", "{:.3f}") + f" (real->real {v['real_to_real_median']:.3f})",
-              "class maps (x = ambiguous), grids"),
-        claim("The AE's sweep shows less variation",
-              lambda r: r["distinct_tiles"] < v["distinct_tiles"],
-              "distinct tiles " + _cmp(results, "distinct_tiles"), "grids"),
-        claim("The AE's sweep is more blurred",
-              lambda r: r["sharpness_tiles"] < v["sharpness_tiles"],
-              "sharpness " + _cmp(results, "sharpness_tiles", "{:.3f}") + f" (real images {v['sharpness_real']:.3f})",
-              "grids"),
-        claim("The AE's transitions are unrealistic",
-              lambda r: far(r) or r["tile_step_max"] > 1.5 * v["tile_step_max"],
-              "tile->real RMS " + _cmp(results, "nearest_real_median", "{:.3f}") + "; max neighbour change "
-              + _cmp(results, "tile_step_max", "{:.3f}"),
-              "continuity maps, grids"),
-        claim("The AE's codes are not shaped by a prior: they miss the swept window",
-              lambda r: r["frac_codes_inside"] < v["frac_codes_inside"] - 0.05 or r["frac_cells_hit"] < v["frac_cells_hit"] - 0.05,
-              "inside window " + _cmp(results, "frac_codes_inside", "{:.0%}") + "; cells hit "
-              + _cmp(results, "frac_cells_hit", "{:.0%}"),
-              "latent scatters"),
-    ]
-
-
-def _cmp(results: dict, key: str, fmt: str = "{}") -> str:
-    return " / ".join(f"{k} {fmt.format(r[key])}" for k, r in results.items())
-
-
-def claims_table(claims: list[dict]) -> str:
-    """Claims with their verdicts, as monospace text."""
-    out = []
-    for c in claims:
-        out.append(f"* {c['claim']}\n    verdict: {c['verdict'].upper()}  ({c['per_model']})\n"
-                   f"    numbers: {c['evidence']}\n    see: {c['figure']}")
-    return "\n".join(out)

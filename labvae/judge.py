@@ -64,6 +64,16 @@ def distinct(x: torch.Tensor, threshold: float = DISTINCT_RMS) -> int:
     return len(kept)
 
 
+def spread(values, fmt: str = "{:.3f}") -> str:
+    """One value, or 'mean (min..max)' of several; NaN (not measurable) as 'n/a'."""
+    values = [v for v in values if v is not None and v == v]
+    if not values:
+        return "n/a"
+    if len(values) == 1 or min(values) == max(values):
+        return fmt.format(values[0])
+    return f"{fmt.format(sum(values) / len(values))} ({fmt.format(min(values))}..{fmt.format(max(values))})"
+
+
 @dataclass
 class Judge:
     """Names what a tile shows, or says 'not a garment'; every threshold comes from real images."""
@@ -75,7 +85,7 @@ class Judge:
     jump: float  # RMS step between neighbour tiles that no pair of similar real images makes
     real_spread: float  # median RMS of real images from their mean image
     holdout: torch.Tensor  # (H, 784) real images used neither as reference nor for thresholds
-    holdout_labels: torch.Tensor | None = None
+    holdout_labels: torch.Tensor | None = None  # classes of the held-out images, for the class means
 
     def __post_init__(self):
         self._unit = _shape(self.reference)
@@ -151,14 +161,14 @@ class Judge:
             means = torch.stack([self.holdout[self.holdout_labels == c].mean(0) for c in range(len(CLASSES))
                                  if (self.holdout_labels == c).any()])
             rows.append(("class means (held-out images)", means, "(reported as measured)"))
-        rows.append(("held-out real images", self.holdout, "mostly garments"))
+        rows.append(("held-out real images", self.holdout[:441], "mostly garments"))  # one sweep's worth
         if x_extra is not None:
             rows.append(("test images", _flat(x_extra), "mostly garments"))
         out = []
         for name, x, expect in rows:
             s = self.score(x)
             out.append({"input": name, "n": len(x), "expected": expect, "frac_garment": s["frac_garment"],
-                        "frac_confident": s["frac_confident"],
+                        "frac_confident": s["frac_confident"], "classes": s["classes"],
                         "classifier_alone_confident": (self.classifier.probs(x).max(1).values >= CONFIDENT)
                         .float().mean().item()})
         return out
@@ -166,7 +176,12 @@ class Judge:
 
 def calibrate(classifier, x_real, y_real=None, *, n_holdout: int = 500, n_fit: int = 1000,
               max_reference: int = 20000, seed: int = 0) -> Judge:
-    """Fit the judge's thresholds on real images: a shuffled split into reference, threshold-fit and held-out."""
+    """Fit the judge's thresholds on real images: a shuffled split into reference, threshold-fit and held-out.
+
+    n_holdout=500 reads a share of garments to about +-2%; n_fit=1000 leaves 10 images beyond each 99th
+    percentile, so the thresholds do not hang on one odd image; max_reference=20000 keeps one sweep's
+    score under a second while still holding a near neighbour for nearly every real image.
+    """
     x = _flat(x_real)
     if len(x) < 50:
         raise ValueError(f"calibrating the judge needs at least 50 real images, got {len(x)}.")
@@ -189,9 +204,170 @@ def calibrate(classifier, x_real, y_real=None, *, n_holdout: int = 500, n_fit: i
 
 def calibration_table(rows: list[dict]) -> str:
     """The calibration report as monospace text."""
-    lines = [f"{'input':34s}{'n':>6s}{'judged garment':>16s}{'confident garment':>19s}"
+
+    def classes(r):  # too few inputs for every class to reach MIN_TILES: the count says nothing
+        return str(r["classes"]) if r["n"] >= len(CLASSES) * MIN_TILES else "-"
+
+    lines = [f"{'input':31s}{'n':>6s}{'garment':>9s}{'confident garment':>19s}{'classes':>9s}"
              f"{'classifier alone: p>=0.9':>26s}   expected"]
     for r in rows:
-        lines.append(f"{r['input']:34s}{r['n']:6d}{r['frac_garment']:16.0%}{r['frac_confident']:19.0%}"
-                     f"{r['classifier_alone_confident']:26.0%}   {r['expected']}")
+        lines.append(f"{r['input']:31s}{r['n']:6d}{r['frac_garment']:9.0%}{r['frac_confident']:19.0%}"
+                     f"{classes(r):>9s}{r['classifier_alone_confident']:26.0%}   {r['expected']}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# The report's claims. Each has ONE primary measure, declared (with its threshold and reason) before
+# any number is computed, and a secondary one; when the two disagree the verdict is "mixed".
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A metric, the direction in which the AE's value supports the claim, and by how much."""
+
+    key: str  # the metric in a model's results (compare.compare_model)
+    name: str  # what it is, in words
+    ae_side: str  # "lower" or "higher": the AE's value must be this side of the VAE's
+    margin: float  # ... by at least this much, in the metric's own units
+    why: str
+
+    def supports(self, vae: dict, ae: dict) -> bool | None:
+        """True / False, or None when either value is missing or not measurable (NaN)."""
+        v, a = vae.get(self.key), ae.get(self.key)
+        if v is None or a is None or v != v or a != a:
+            return None
+        return (v - a if self.ae_side == "lower" else a - v) >= self.margin - 1e-9  # float sums: 1.0 - 0.9
+
+    def rule(self) -> str:
+        return f"{self.name}: AE {self.ae_side} than the VAE by >= {self.margin:g}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    text: str
+    primary: Measure
+    secondary: Measure
+    see: str  # the figure that shows it
+
+
+CLAIMS = (
+    Claim("diverse", "The VAE's sweep is more diverse than the AE's",
+          Measure("classes", "classes shown", "lower", 2,
+                  f"kinds of garment the judge names with >= {MIN_TILES} confident tiles; one class more or "
+                  "less can come from a few tiles at a region's edge, two is a difference a reader sees"),
+          Measure("effective_classes", "effective number of classes", "lower", 1.0,
+                  "exp(entropy) of the classes over confident garment tiles: how evenly the sweep spreads "
+                  "over them; 1.0 is one class fewer in equal shares"),
+          "sweeps, class maps"),
+    Claim("ambiguous", "The AE's images are ambiguous and cannot be deciphered",
+          Measure("frac_not_garment", "share of tiles that are not a garment", "higher", 0.10,
+                  "a tile the judge refuses to name cannot be deciphered; 0.10 of 441 tiles is 44, "
+                  "a 7x7 patch of the sweep, visible by eye"),
+          Measure("frac_unsure", "share of garment tiles with max p < 0.5", "higher", 0.10,
+                  "ambiguous in the literal sense: it looks like a garment but no class gets half the "
+                  "probability; the same 0.10 as the primary"),
+          "class maps (white = not a garment, x = unsure)"),
+    Claim("less_variation", "The AE's sweep shows less variation",
+          Measure("frac_distinct_garments", "distinct garment tiles, share of the sweep", "lower", 0.05,
+                  f"different garments the sweep shows: garment tiles left after merging any two closer "
+                  f"than RMS {DISTINCT_RMS} (noise is not variation); 0.05 is 22 different images"),
+          Measure("garment_spread", "spread of garment tiles, in units of real images' spread", "lower", 0.10,
+                  "median RMS of garment tiles from their mean image, divided by the same for real "
+                  "images; 0.10 is a tenth of real data's spread"),
+          "sweeps"),
+    Claim("blurred", "The AE's sweep is more blurred",
+          Measure("sharpness_rel", "sharpness of garment tiles / their nearest real image", "lower", 0.10,
+                  "only garment tiles count, so noise cannot pass for detail; each is compared with the "
+                  "real image it resembles most (1.0 = as sharp); 0.10 is a tenth of real sharpness"),
+          Measure("grey_rel", "mid-grey pixel share above the nearest real image's", "higher", 0.05,
+                  "blur turns edges into grey ramps; 0.05 is 39 more mid-grey pixels of 784"),
+          "sweeps"),
+    Claim("transitions", "The AE's transitions are unrealistic",
+          Measure("frac_jumps", "share of neighbour steps that jump", "higher", 0.05,
+                  "a jump is a step between neighbouring tiles (0.4 apart in z) larger (RMS) than 99% of "
+                  "the gaps between a real image and its nearest real neighbour; 0.05 is 42 of 840 steps"),
+          Measure("frac_off_data_steps", "share of neighbour steps that leave the data", "higher", 0.10,
+                  "a step that starts or ends on a tile that is not a garment walks outside the data, "
+                  "however small it is"),
+          "continuity maps, sweeps"),
+    Claim("window", "The AE's codes are not shaped by a prior: they miss the swept window",
+          Measure("frac_codes_inside", "share of test codes inside [-4, 4]^2", "lower", 0.10,
+                  "N(0, I) leaves about 0.01% of its mass outside [-4, 4]^2; an AE with a tenth more of "
+                  "its codes outside has images the sweep never shows"),
+          Measure("frac_cells_hit", "share of the 441 sweep cells holding a test code", "lower", 0.10,
+                  "codes inside the window but squeezed into a band still leave most of it empty"),
+          "latent scatters"),
+)
+
+SEED_DEPENDENT = "depends on the seed"
+
+
+def verdict(claim: Claim, vae: dict, ae: dict) -> dict:
+    """One claim, one AE, one seed: holds / does not hold / mixed (the two measures disagree) / cannot tell."""
+    p, s = claim.primary.supports(vae, ae), claim.secondary.supports(vae, ae)
+    if p is None:
+        word = "cannot tell"  # the primary is not measurable (e.g. too few garment tiles)
+    elif s is None or s == p:
+        word = "holds" if p else "does not hold"
+    else:
+        word = "mixed"
+    return {"verdict": word, "primary": p, "secondary": s}
+
+
+def over_seeds(verdicts: list[str]) -> str:
+    """The verdict if every seed gives the same one, else 'depends on the seed'."""
+    return verdicts[0] if len(set(verdicts)) == 1 else SEED_DEPENDENT
+
+
+def _json(v):
+    return None if isinstance(v, float) and v != v else v  # NaN is not JSON: not measurable -> null
+
+
+def judge_claims(results: dict, vae: str = "VAE", claims=CLAIMS) -> list[dict]:
+    """Every claim for every AE in results, seed by seed; results[name] is a list (one dict per seed)."""
+    runs = {k: r if isinstance(r, list) else [r] for k, r in results.items()}
+    if vae not in runs:
+        raise ValueError(f"no results for {vae!r}; the claims compare each AE with it (have: {', '.join(runs)}).")
+    aes = [k for k in runs if k != vae]
+    for k in aes:
+        if len(runs[k]) != len(runs[vae]):
+            raise ValueError(f"{k} has {len(runs[k])} seeds and {vae} {len(runs[vae])}; pair them seed by seed.")
+    out = []
+    for c in claims:
+        per_seed = {k: [verdict(c, v, a) for v, a in zip(runs[vae], runs[k])] for k in aes}
+        out.append({
+            "claim": c.text, "key": c.key, "primary": c.primary.rule(), "secondary": c.secondary.rule(),
+            "verdicts": {k: over_seeds([s["verdict"] for s in per_seed[k]]) for k in aes},
+            "per_seed": {k: [s["verdict"] for s in per_seed[k]] for k in aes},
+            "values": {k: {"primary": [_json(r.get(c.primary.key)) for r in runs[k]],
+                           "secondary": [_json(r.get(c.secondary.key)) for r in runs[k]]} for k in runs},
+            "see": c.see,
+        })
+    return out
+
+
+def claims_declaration(claims=CLAIMS) -> str:
+    """The claims with their measures, thresholds and reasons: printed before any number."""
+    out = []
+    for i, c in enumerate(claims, 1):
+        out.append(f"{i}. {c.text}\n   primary:   {c.primary.rule()}\n              why: {c.primary.why}\n"
+                   f"   secondary: {c.secondary.rule()}\n              why: {c.secondary.why}")
+    return "\n".join(out)
+
+
+def verdict_table(judged: list[dict]) -> str:
+    """Verdicts per AE with the per-seed verdicts and both measures' values, as monospace text."""
+    out = []
+    for c in judged:
+        lines = [f"* {c['claim']}"]
+        for ae, word in c["verdicts"].items():
+            seeds = " / ".join(c["per_seed"][ae])
+            lines.append(f"    {ae}: {word.upper()}" + (f"   (seeds: {seeds})" if len(c["per_seed"][ae]) > 1 else ""))
+        for which in ("primary", "secondary"):
+            nums = "; ".join(f"{k} {spread([v for v in vals[which] if v is not None])}"
+                             for k, vals in c["values"].items())
+            lines.append(f"    {which}: {c[which]}\n        {nums}")
+        lines.append(f"    see: {c['see']}")
+        out.append("\n".join(lines))
+    return "\n".join(out)

@@ -25,6 +25,25 @@ def test_sweep_on_synthetic_data(tmp_path):
     for key in ("train_recon", "test_recon", "test_kl", "test_loss", "epochs", "seconds"):
         assert key in metrics["vae"]
     assert (out / "vae.pt").is_file() and (out / "ae.pt").is_file()
+    assert (out / "seed1" / "vae.pt").is_file() and (out / "seed2" / "ae.pt").is_file()  # no collisions
+
+
+def test_sweep_verdicts_rest_on_three_seeds(synthetic_root, tmp_path):
+    r = run("sweep", "--data", str(synthetic_root), "--epochs", "1", "--out", str(tmp_path), "--quiet")
+    assert r.returncode == 0, r.stderr
+
+    def no_nan(token):
+        raise AssertionError(f"metrics.json holds {token}: not strict JSON")
+
+    metrics = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=no_nan)
+    assert metrics["claims"]["seeds"] == [0, 1, 2]
+    assert [s["seed"] for s in metrics["ae"]["comparison_by_seed"]] == [0, 1, 2]
+    words = {"holds", "does not hold", "mixed", "cannot tell", "depends on the seed"}
+    for c in metrics["claims"]["verdicts"]:
+        assert set(c["verdicts"]) == {"lab AE (linear)"} and c["verdicts"]["lab AE (linear)"] in words
+        assert len(c["per_seed"]["lab AE (linear)"]) == 3 and c["primary"] and c["secondary"]
+    grey = next(row for row in metrics["judge"]["calibration"] if row["input"] == "flat grey 0.50")
+    assert grey["frac_garment"] == 0
 
 
 def test_sweep_with_labvae_data(synthetic_root, tmp_path):

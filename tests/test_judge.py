@@ -1,0 +1,188 @@
+import json
+
+import pytest
+import torch
+
+import labvae
+from labvae import compare
+from labvae import judge as J
+
+NAN = float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# The judge on inputs whose answer we know.
+
+
+def test_noise_is_not_a_garment(judge):
+    gen = torch.Generator().manual_seed(1)
+    for x in (torch.rand(300, 784, generator=gen), 0.3 * torch.rand(300, 1, 28, 28, generator=gen)):
+        s = judge.score(x)
+        assert s["frac_garment"] == 0 and s["classes"] == 0 and set(s["labels"]) == {J.NOT_A_GARMENT}
+
+
+@pytest.mark.parametrize("level", [0.0, 0.1, 0.25, 0.5, 0.75, 1.0])
+def test_flat_grey_is_not_a_garment(judge, level):
+    s = judge.score(torch.full((4, 1, 28, 28), level))
+    assert s["frac_garment"] == 0 and s["labels"] == [J.NOT_A_GARMENT] * 4
+
+
+def test_noise_is_never_a_confident_class(judge):
+    """Whatever the bare classifier says about noise or grey, the judge names no class for it."""
+    x = torch.cat([torch.rand(200, 784, generator=torch.Generator().manual_seed(2)), torch.full((5, 784), 0.5)])
+    s = judge.score(x)
+    assert s["frac_confident"] == 0 and sum(s["tiles_per_class"].values()) == 0
+    assert all(0 <= r["classifier_alone_confident"] <= 1 for r in judge.calibration_report())
+
+
+def test_real_images_are_mostly_garments(judge, data):
+    _, _, x_test, _ = data
+    assert judge.score(x_test)["frac_garment"] > 0.9
+
+
+def test_calibration_report_rows(judge, data):
+    _, _, x_test, _ = data
+    rows = {r["input"]: r for r in judge.calibration_report(x_test)}
+    for name, r in rows.items():
+        if name.startswith(("uniform noise", "flat grey")):
+            assert r["frac_garment"] == 0, name
+    assert rows["held-out real images"]["frac_garment"] > 0.9 and rows["test images"]["frac_garment"] > 0.9
+    assert rows["class means (held-out images)"]["n"] == 10
+    table = J.calibration_table(list(rows.values()))
+    assert "flat grey 0.50" in table and "not a garment" in table
+
+
+def test_thresholds_come_from_the_real_images(classifier, data):
+    x_train, y_train, _, _ = data
+    a = J.calibrate(classifier, x_train, y_train)
+    b = J.calibrate(classifier, x_train * 0.5, y_train)  # fainter real data: fainter is normal
+    assert b.min_contrast == pytest.approx(a.min_contrast * 0.5, rel=1e-4)
+    assert a.radius > 0 and a.jump > 0 and len(a.holdout) == 400  # a fifth of 2000, kept out of both
+
+
+def test_a_class_counts_only_with_enough_confident_tiles(judge, data):
+    _, _, x_test, _ = data
+    probs = judge.classifier.probs(x_test)
+    sure = (probs.max(1).values >= J.CONFIDENT) & judge.garments(x_test)
+    one = x_test[sure.nonzero()[0, 0]]  # a real image the judge names confidently
+    assert judge.score(one.expand(J.MIN_TILES - 1, 1, 28, 28))["classes"] == 0
+    assert judge.score(one.expand(J.MIN_TILES, 1, 28, 28))["classes"] == 1
+
+
+def test_bad_input_is_one_sentence(judge, classifier):
+    with pytest.raises(ValueError, match="28x28"):
+        judge.score(torch.rand(3, 10))
+    with pytest.raises(ValueError, match="at least 50"):
+        J.calibrate(classifier, torch.rand(10, 784))
+    with pytest.raises(ValueError, match="n\\*n"):
+        judge.transitions(torch.rand(10, 784), n=3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdicts from fabricated metric dicts: for each claim, holds / does not hold / mixed.
+
+VAE = {"classes": 8, "effective_classes": 6.0, "frac_not_garment": 0.10, "frac_unsure": 0.10,
+       "frac_distinct_garments": 0.30, "garment_spread": 1.0, "sharpness_rel": 0.8, "grey_rel": 0.05,
+       "frac_jumps": 0.0, "frac_off_data_steps": 0.15, "frac_codes_inside": 1.0, "frac_cells_hit": 0.5}
+
+CASES = [  # (claim, the AE's values that differ from the VAE's, expected verdict)
+    ("diverse", {"classes": 2, "effective_classes": 2.0}, "holds"),
+    ("diverse", {"classes": 7, "effective_classes": 5.5}, "does not hold"),
+    ("diverse", {"classes": 3, "effective_classes": 6.2}, "mixed"),  # fewer classes, evenly spread
+    ("ambiguous", {"frac_not_garment": 0.8, "frac_unsure": 0.4}, "holds"),
+    ("ambiguous", {"frac_not_garment": 0.12, "frac_unsure": 0.05}, "does not hold"),
+    ("ambiguous", {"frac_not_garment": 0.8, "frac_unsure": 0.1}, "mixed"),  # off the data, but clear when on it
+    ("less_variation", {"frac_distinct_garments": 0.02, "garment_spread": 0.3}, "holds"),
+    ("less_variation", {"frac_distinct_garments": 0.28, "garment_spread": 0.95}, "does not hold"),
+    ("less_variation", {"frac_distinct_garments": 0.10, "garment_spread": 1.1}, "mixed"),
+    ("blurred", {"sharpness_rel": 0.5, "grey_rel": 0.2}, "holds"),
+    ("blurred", {"sharpness_rel": 1.5, "grey_rel": 0.05}, "does not hold"),  # noise is not blur
+    ("blurred", {"sharpness_rel": 1.5, "grey_rel": 0.5}, "mixed"),
+    ("transitions", {"frac_jumps": 0.2, "frac_off_data_steps": 0.8}, "holds"),
+    ("transitions", {"frac_jumps": 0.0, "frac_off_data_steps": 0.2}, "does not hold"),
+    ("transitions", {"frac_jumps": 0.0, "frac_off_data_steps": 0.8}, "mixed"),  # smooth, but through noise
+    ("window", {"frac_codes_inside": 0.7, "frac_cells_hit": 0.15}, "holds"),
+    ("window", {"frac_codes_inside": 0.95, "frac_cells_hit": 0.45}, "does not hold"),
+    ("window", {"frac_codes_inside": 0.8, "frac_cells_hit": 0.6}, "mixed"),  # fewer inside, more cells hit
+]
+
+
+def claim(key):
+    return next(c for c in J.CLAIMS if c.key == key)
+
+
+@pytest.mark.parametrize("key, ae, expected", CASES, ids=[f"{c[0]}-{c[2]}" for c in CASES])
+def test_verdict_per_claim(key, ae, expected):
+    assert J.verdict(claim(key), VAE, {**VAE, **ae})["verdict"] == expected
+
+
+def test_every_claim_has_all_three_cases():
+    for c in J.CLAIMS:
+        assert {e for k, _, e in CASES if k == c.key} == {"holds", "does not hold", "mixed"}, c.key
+
+
+def test_an_unmeasurable_primary_cannot_tell():
+    assert J.verdict(claim("blurred"), VAE, {**VAE, "sharpness_rel": NAN})["verdict"] == "cannot tell"
+    # an unmeasurable secondary leaves the primary's verdict
+    assert J.verdict(claim("ambiguous"), VAE, {**VAE, "frac_not_garment": 0.9, "frac_unsure": NAN})["verdict"] == "holds"
+
+
+def test_margins_are_thresholds_not_any_difference():
+    c = claim("window")
+    just = {**VAE, "frac_codes_inside": 1.0 - c.primary.margin, "frac_cells_hit": 0.5 - c.secondary.margin}
+    assert J.verdict(c, VAE, just)["verdict"] == "holds"
+    short = {**VAE, "frac_codes_inside": 0.95, "frac_cells_hit": 0.45}
+    assert J.verdict(c, VAE, short)["verdict"] == "does not hold"
+
+
+def test_diverse_and_less_variation_rest_on_different_measures():
+    keys = {c.key: {c.primary.key, c.secondary.key} for c in J.CLAIMS}
+    assert not keys["diverse"] & keys["less_variation"]
+    primaries = [c.primary.key for c in J.CLAIMS]
+    assert len(set(primaries)) == len(primaries)
+
+
+def test_declaration_states_every_measure_and_reason():
+    text = J.claims_declaration()
+    for c in J.CLAIMS:
+        assert c.text in text and c.primary.rule() in text and c.secondary.rule() in text and c.primary.why in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeds and several AEs.
+
+
+def test_seeds_that_disagree_depend_on_the_seed():
+    holds = {**VAE, "frac_codes_inside": 0.7, "frac_cells_hit": 0.15}
+    results = {"VAE": [VAE] * 3, "lab AE": [holds, VAE, holds], "AE-512": [holds] * 3, "AE-x": [VAE] * 3}
+    window = next(c for c in J.judge_claims(results) if c["key"] == "window")
+    assert window["verdicts"] == {"lab AE": "depends on the seed", "AE-512": "holds", "AE-x": "does not hold"}
+    assert window["per_seed"]["lab AE"] == ["holds", "does not hold", "holds"]
+    assert window["values"]["lab AE"]["primary"] == [0.7, 1.0, 0.7]
+
+
+def test_seeds_are_paired_and_json_is_strict():
+    with pytest.raises(ValueError, match="seed by seed"):
+        J.judge_claims({"VAE": [VAE] * 3, "AE": [VAE] * 2})
+    with pytest.raises(ValueError, match="no results for"):
+        J.judge_claims({"AE": [VAE]}, vae="VAE")
+    judged = J.judge_claims({"VAE": VAE, "AE": {**VAE, "sharpness_rel": NAN}})  # one dict = one seed
+    json.dumps(judged, allow_nan=False)
+    assert next(c for c in judged if c["key"] == "blurred")["verdicts"]["AE"] == "cannot tell"
+    assert "CANNOT TELL" in J.verdict_table(judged)
+
+
+def test_verdict_table_shows_both_measures_and_seeds():
+    results = {"VAE": [VAE] * 3, "AE": [{**VAE, "frac_jumps": 0.0, "frac_off_data_steps": 0.8}] * 3}
+    text = J.verdict_table(J.judge_claims(results))
+    assert "MIXED   (seeds: mixed / mixed / mixed)" in text and "primary:" in text and "secondary:" in text
+
+
+def test_claims_on_trained_models_follow_the_numbers(trained_vae, judge, data):
+    _, _, x_test, y_test = data
+    results = compare.compare_seeds({"VAE": [trained_vae], "AE": [labvae.Autoencoder()]}, judge, x_test, y_test)
+    judged = J.judge_claims(results)
+    assert len(judged) == len(J.CLAIMS)
+    ambiguous = next(c for c in judged if c["key"] == "ambiguous")
+    assert ambiguous["values"]["AE"]["primary"][0] > ambiguous["values"]["VAE"]["primary"][0]  # untrained: grey
+    json.dumps(judged, allow_nan=False)
