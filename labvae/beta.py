@@ -69,9 +69,11 @@ def family_metrics(models: dict, x_test, judge=None, n: int = 21, limit: float =
 
 
 def trend(rows: dict, key: str) -> str:
-    """How key moves as beta grows over the learned-sigma models: 'rises', 'falls' or 'not monotone'."""
+    """How key moves as beta grows over the learned-sigma models: 'rises', 'falls', 'flat' or 'not monotone'."""
     points = sorted((r["beta"], r[key]) for r in rows.values() if r["posterior_sigma"] is None)
     steps = [b[1] - a[1] for a, b in zip(points, points[1:])]
+    if all(d == 0 for d in steps):
+        return "flat"
     if all(d >= 0 for d in steps):
         return "rises"
     if all(d <= 0 for d in steps):
@@ -82,10 +84,10 @@ def trend(rows: dict, key: str) -> str:
 def beta_table(rows: dict) -> str:
     """The beta table as monospace text: one line per model."""
     metrics = [m for m in METRICS if all(m[0] in r for r in rows.values())]
-    lines = [f"{'model':22s}{'beta':>6s}{'sigma':>8s}" + "".join(f"{m[1]:>10s}" for m in metrics)]
+    lines = [f"{'model':22s}{'beta':>6s}{'sigma':>8s}{'median sigma':>14s}" + "".join(f"{m[1]:>10s}" for m in metrics)]
     for name, r in rows.items():
         sigma = "learned" if r["posterior_sigma"] is None else f"{r['posterior_sigma']:g}"
-        lines.append(f"{LABELS.get(name, name):22s}{r['beta']:>6g}{sigma:>8s}"
+        lines.append(f"{LABELS.get(name, name):22s}{r['beta']:>6g}{sigma:>8s}{r['sigma_median']:>14.2g}"
                      + "".join(f"{fmt.format(r[key]):>10s}" for key, _, fmt, _ in metrics))
     return "\n".join(lines)
 
@@ -163,6 +165,8 @@ def write_json(path, obj: dict) -> Path:
 
 def run(cfg, say=print) -> dict:
     """Train (or load) the family, judge it, write beta.png and beta.json into cfg.out; return the JSON."""
+    import matplotlib.pyplot as plt
+
     from .compare import load_or_train_classifier
     from .judge import calibrate
 
@@ -173,7 +177,7 @@ def run(cfg, say=print) -> dict:
                                           seed=cfg.seed, device=cfg.device)
     judge = calibrate(classifier, x_train, y_train, seed=cfg.seed)  # thresholds from real images
     rows = family_metrics(models, x_test, judge, seed=cfg.seed)
-    beta_figure(models, rows, x_test, y_test, path=cfg.out / "beta.png")
+    plt.close(beta_figure(models, rows, x_test, y_test, path=cfg.out / "beta.png"))  # written; free it
     settings = {"data": str(cfg.data_folder()), "epochs": cfg.epochs, "batch_size": cfg.batch_size,
                 "lr": cfg.lr, "seed": cfg.seed, "classifier_test_accuracy": classifier.accuracy,
                 "precision": {name: m.history.precision for name, m in models.items()}}

@@ -168,7 +168,8 @@ def test_table_names_every_model(family_run):
     _, _, rows = family_run
     table = family.beta_table(rows)
     assert len(table.splitlines()) == 1 + len(rows)
-    for word in ("β=0", "β=0.1", "σ fixed 0.01", "recon", "KL", "inside", "cells", "garments", "classes"):
+    for word in ("β=0", "β=0.1", "σ fixed 0.01", "median sigma", "recon", "KL", "inside", "cells", "garments",
+                 "classes"):
         assert word in table
 
 
@@ -195,6 +196,7 @@ def test_trend():
     assert family.trend(rows([(0, 0.3), (1, 0.9), (4, 1.0), (2, 0.95)]), "k") == "rises"
     assert family.trend(rows([(0, 30.0), (1, 6.0), (4, 4.0)]), "k") == "falls"
     assert family.trend(rows([(0, 0.5), (1, 0.6), (4, 0.3)]), "k") == "not monotone"
+    assert family.trend(rows([(0, 1.0), (1, 1.0), (4, 1.0)]), "k") == "flat"
 
 
 def test_plot_codes_draws_sigma_ellipses():
