@@ -189,9 +189,8 @@ labvae.beta_explorer(family)
 #
 # **Fixed σ: the prior places, the noise fills.** With $\sigma$ fixed at 0.01, the KL still pulls
 # $\mu$ towards the origin, so every code is inside the window, like β = 1: **placing the codes is
-# the prior's work**. But its reconstruction is as good as β = 0's, its codes form tighter clusters
-# that hit fewer sweep cells than the lab's VAE, and its sweep is harsher, with saturated shapes
-# where no code lies. In this 2-d space the decoder, a smooth MLP, still draws garment-like tiles
+# the prior's work**. But its codes form tighter clusters that hit fewer sweep cells than the lab's
+# VAE, and its sweep is harsher, with saturated shapes where no code lies. In this 2-d space the decoder, a smooth MLP, still draws garment-like tiles
 # in the gaps, so the judge rates its sweep as highly as β = 2's: on this data, the noise's job of
 # filling the gaps is smaller than the usual story suggests, while placing the codes is what makes
 # the window $[-4, 4]^2$ the right place to sweep.
