@@ -1,9 +1,9 @@
 """labvae: exploring the 2-d latent spaces of a VAE and an autoencoder on Fashion-MNIST."""
 
-from .config import LABELS, MODELS, LabConfig, lab_config
+from .config import BETAS, LABELS, MODELS, LabConfig, lab_config
 from .data import CLASSES, DataError, load_fashion_mnist, make_synthetic_fashion
 from .grid import decode_grid, latent_grid, save_grid, show_grid, show_images
-from .models import VAE, Autoencoder, ModelConfig, latent_codes
+from .models import VAE, Autoencoder, ModelConfig, latent_codes, posterior_std
 from .training import (
     CheckpointError,
     History,
@@ -14,11 +14,11 @@ from .training import (
     load_or_train,
     save_checkpoint,
 )
-from .widgets import ZExplorer, z_explorer
+from .widgets import BetaExplorer, ZExplorer, beta_explorer, z_explorer
 
 __all__ = [
-    "CLASSES", "LABELS", "MODELS", "VAE", "Autoencoder", "CheckpointError", "DataError", "History",
-    "LabConfig", "ModelConfig", "TrainingError", "decode_grid", "evaluate", "fit", "lab_config",
+    "BETAS", "CLASSES", "LABELS", "MODELS", "VAE", "Autoencoder", "BetaExplorer", "CheckpointError", "DataError", "History",
+    "LabConfig", "ModelConfig", "TrainingError", "beta_explorer", "decode_grid", "evaluate", "fit", "lab_config",
     "latent_codes", "latent_grid", "load_checkpoint", "load_fashion_mnist", "load_or_train",
-    "make_synthetic_fashion", "save_checkpoint", "save_grid", "show_grid", "show_images", "ZExplorer", "z_explorer",
+    "make_synthetic_fashion", "posterior_std", "save_checkpoint", "save_grid", "show_grid", "show_images", "ZExplorer", "z_explorer",
 ]

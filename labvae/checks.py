@@ -421,6 +421,8 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("predict-03", "predict: the AE's codes in the window", "03_ae_sweep", "", 0, None, manual=True),
     Exercise("predict-04", "predict: prior samples through each decoder", "04_comparison", "", 0, None, manual=True),
     Exercise("2.2-comparison", "the written comparison", "04_comparison", "", 1, None, manual=True),
+    Exercise("predict-05", "predict: codes in the window and KL as beta grows", "05_beta", "", 0, None,
+             manual=True),
 )
 
 

@@ -51,10 +51,25 @@ $LABVAE_DATA, else ~/.cache/labvae/data, downloading there if it can. --data syn
 generated garment-like images (no download) for a quick demo."""
 
 
+BETA_HELP = """\
+writes into --out:
+  beta.png    the sweeps of VAEs trained with KL weight beta in 0, 0.1, 0.5, 1, 2, 4 and of a VAE
+              with its posterior sigma fixed small, side by side; their test codes with sigma
+              ellipses; test recon, KL, codes inside [-4, 4]^2, sweep cells hit and the judged
+              quality of the sweep, each against beta
+  beta.json   the same numbers per model, the settings, and whether codes inside and KL move
+              one way as beta grows
+  vae-beta*.pt, vae-sigma*.pt, vae.pt, classifier.pt
+              checkpoints (beta = 1 is the lab's VAE, vae.pt, shared with `sweep`)
+
+data: as for `sweep` (--data ROOT, else $LABVAE_DATA, else ~/.cache/labvae/data)."""
+
+
 EXAMPLES = """\
 examples:
   python -m labvae sweep                      Fashion-MNIST from $LABVAE_DATA (else ~/.cache/labvae/data)
   python -m labvae sweep --data synthetic     generated garments: no data or network needed
+  python -m labvae beta                       VAEs from beta = 0 (an AE with noise) to beta = 4, compared
   python -m labvae sweep --help               every option, and what is written where"""
 
 
@@ -71,19 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")  # subparsers are _Parser too
     sweep_parser = sub.add_parser("sweep", help="train the VAE and the lab AE, write both sweep images",
-                           description=DESCRIPTION, epilog=SWEEP_HELP,
+                                  description=DESCRIPTION, epilog=SWEEP_HELP,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    sweep_parser.add_argument("--data", metavar="ROOT|synthetic", type=_nonempty, default=None,
-                              help="folder holding FashionMNIST/raw/, or 'synthetic' (default: $LABVAE_DATA)")
-    sweep_parser.add_argument("--epochs", type=_positive_int, default=10,
-                              help="training epochs per model (default: 10, the lab's)")
-    sweep_parser.add_argument("--out", type=_folder, default=Path("results"), help="output folder (default: results)")
-    sweep_parser.add_argument("--seed", type=_seed, default=0, help="seed for weights, data order and noise; the comparison also trains seeds N+1 and N+2 (default: 0)")
-    sweep_parser.add_argument("--device", default="auto", help="auto (CUDA or MPS if present, else CPU), cpu, cuda or mps")
-    sweep_parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                              help="training arithmetic: auto = bf16 matmuls where the hardware has them natively, else fp32")
-    sweep_parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    _run_options(sweep_parser, seed_help="seed for weights, data order and noise; the comparison also "
+                                         "trains seeds N+1 and N+2 (default: 0)")
     sweep_parser.set_defaults(run=sweep)
+    beta_parser = sub.add_parser(
+        "beta", help="train VAEs with KL weight beta from 0 to 4, write beta.png and beta.json",
+        description="The KL weight beta, from an AE with noise (0) through the lab's VAE (1) "
+                    "to a strong pull towards the prior (4).", epilog=BETA_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _run_options(beta_parser)
+    beta_parser.set_defaults(run=beta)
     student_parser = sub.add_parser(
         "student", help="write the student edition of the notebooks (solutions replaced)",
         description="Write every lesson notebook with its solution regions replaced by "
@@ -94,6 +108,20 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="folder holding the solution notebooks (default: notebooks)")
     student_parser.set_defaults(run=student)
     return parser
+
+
+def _run_options(parser: argparse.ArgumentParser,
+                 seed_help: str = "seed for weights, data order and noise (default: 0)") -> None:
+    """The options every training command takes: data, epochs, output folder, seed, device, quiet."""
+    parser.add_argument("--data", metavar="ROOT|synthetic", type=_nonempty, default=None,
+                        help="folder holding FashionMNIST/raw/, or 'synthetic' (default: $LABVAE_DATA)")
+    parser.add_argument("--epochs", type=_positive_int, default=10, help="training epochs per model (default: 10, the lab's)")
+    parser.add_argument("--out", type=_folder, default=Path("results"), help="output folder (default: results)")
+    parser.add_argument("--seed", type=_seed, default=0, help=seed_help)
+    parser.add_argument("--device", default="auto", help="auto (CUDA or MPS if present, else CPU), cpu, cuda or mps")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="training arithmetic: auto = bf16 matmuls where the hardware has them natively, else fp32")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _positive_int(text: str) -> int:
@@ -127,21 +155,25 @@ def _folder(text: str) -> Path:
     return Path(_nonempty(text)).expanduser()
 
 
-def sweep(args: argparse.Namespace) -> dict:
-    """Train (or load) both models, write grids, checkpoints and metrics.json; return the metrics."""
+def _lab_config(args: argparse.Namespace) -> LabConfig:
+    """The run settings from the command line; everything checkable before training is checked now."""
     data = args.data if args.data is not None else os.environ.get("LABVAE_DATA") or None
     if args.data not in (None, "synthetic") and not Path(args.data).expanduser().is_dir():
         raise DataError(f"--data {args.data} is not a folder; give a folder holding FashionMNIST/raw/, or 'synthetic'.")
-    cfg = LabConfig(data=data, epochs=args.epochs, seed=args.seed, out=args.out,
-                    device=args.device, precision=args.precision, progress=not args.quiet)
-    # Everything that can be checked before minutes of training is checked now.
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} is a file; give a folder for the results.")
     pick_precision(args.precision, pick_device(args.device))
+    check_writable(args.out)
+    return LabConfig(data=data, epochs=args.epochs, seed=args.seed, out=args.out,
+                     device=args.device, precision=args.precision, progress=not args.quiet)
+
+
+def sweep(args: argparse.Namespace) -> dict:
+    """Train (or load) both models, write grids, checkpoints and metrics.json; return the metrics."""
     if args.seed + len(SEEDS) - 1 > MAX_SEED:  # the comparison also trains the next seeds
         raise ValueError(f"--seed {args.seed} is too large: the comparison also trains seeds up to "
                          f"{args.seed + len(SEEDS) - 1}; use at most {MAX_SEED - len(SEEDS) + 1}.")
-    check_writable(args.out)
+    cfg = _lab_config(args)
     x_train, y_train, x_test, y_test = cfg.load_data()
     say = (lambda *a: None) if args.quiet else print
     say(f"data: {cfg.data_folder()} ({len(x_train)} train, {len(x_test)} test images)")
@@ -205,6 +237,19 @@ def _write_json(path: Path, obj) -> None:
     """Strict JSON: a number that is not finite (e.g. a spread over one image) is written as null."""
     text = json.dumps(_finite(obj), indent=2, allow_nan=False)
     atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def beta(args: argparse.Namespace) -> dict:
+    """Train (or load) the beta family, write beta.png and beta.json; return what beta.json holds."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no window
+    from . import beta as family
+
+    result = family.run(_lab_config(args), say=(lambda *a: None) if args.quiet else print)
+    print(family.beta_table(result["models"]))  # the command's answer: printed even with --quiet
+    print("as beta grows: " + "; ".join(f"{k} {v}" for k, v in result["trends"].items()))
+    return result
 
 
 def _finite(obj):

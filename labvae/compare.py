@@ -229,15 +229,30 @@ def still_improving(history, last: int = 1) -> float:
 
 
 def plot_codes(codes: torch.Tensor, y=None, ax=None, limit: float = 4.0, n: int = 21,
-               prior: bool = False, title: str | None = None, max_points: int = 5000):
-    """Encoded images coloured by class, with the swept window and its sweep points drawn."""
+               prior: bool = False, title: str | None = None, max_points: int = 5000,
+               sigma: torch.Tensor | None = None, max_ellipses: int = 150):
+    """Encoded images coloured by class, with the swept window and its sweep points drawn.
+
+    sigma: the VAE's posterior std per code (N, 2), e.g. models.posterior_std; draws the 1-sigma
+    ellipse of the first max_ellipses codes (the region the decoder saw around each code in training).
+    """
     import matplotlib.pyplot as plt
+    from matplotlib.collections import EllipseCollection
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 6))
+    if sigma is not None and (sigma.shape[1:] != (2,) or len(sigma) != len(codes)):
+        raise ValueError(f"sigma must hold one (sigma1, sigma2) per code, shape ({len(codes)}, 2); got {tuple(sigma.shape)}.")
     codes = codes[:max_points]
     colours = None if y is None else y[:max_points].numpy()
     sc = ax.scatter(codes[:, 0], codes[:, 1], c=colours, cmap="tab10", vmin=-0.5, vmax=9.5, s=3, alpha=0.6)
+    if sigma is not None:
+        k = min(max_ellipses, len(codes))  # a subsample: thousands of ellipses would hide the codes
+        ax.add_collection(EllipseCollection(
+            2 * sigma[:k, 0].numpy(), 2 * sigma[:k, 1].numpy(), np.zeros(k), units="xy",
+            offsets=codes[:k].numpy(), offset_transform=ax.transData, facecolors="none",
+            edgecolors="0.2", linewidths=0.6, alpha=0.7))
+        ax.plot([], [], "o", mfc="none", c="0.2", label=f"posterior 1$\\sigma$ ({k} codes)")  # legend entry
     _window(ax, codes, limit, n, prior, title)
     if y is not None:
         cbar = ax.figure.colorbar(sc, ax=ax, ticks=range(10), fraction=0.046, pad=0.04)

@@ -18,6 +18,28 @@ MODELS = {
 }
 LABELS = {"vae": "VAE", "ae": "lab AE (linear)", "ae512": "AE, 512 hidden"}
 
+# The beta family (notebook 5, `python -m labvae beta`): the lab's VAE with another KL weight, or
+# with its posterior sigma fixed. From an AE with noise (0) through the lab's ELBO (1) to a strong
+# pull towards the prior (4); beta = 1 is the lab's VAE itself and reuses its checkpoint "vae".
+BETAS = (0.0, 0.1, 0.5, 1.0, 2.0, 4.0)
+# A tenth of the sigma the lab's VAE learns (median about 0.1 on Fashion-MNIST): the prior still
+# places the codes, but the noise is too small to fill the gaps between them.
+FIXED_SIGMA = 0.01
+
+
+def beta_model_name(beta: float) -> str:
+    """The model name for one beta: 'vae' for the lab's beta = 1, else e.g. 'vae-beta0.5'."""
+    return "vae" if beta == 1 else f"vae-beta{beta:g}"
+
+
+FIXED_SIGMA_NAME = f"vae-sigma{FIXED_SIGMA:g}"
+VARIANTS = {  # models beyond the lab's three, by name; LabConfig.model trains and caches them too
+    **{beta_model_name(b): ModelConfig("vae", beta=b) for b in BETAS if b != 1},
+    FIXED_SIGMA_NAME: ModelConfig("vae", posterior_sigma=FIXED_SIGMA),
+}
+LABELS.update({beta_model_name(b): f"VAE, β={b:g}" for b in BETAS if b != 1})
+LABELS[FIXED_SIGMA_NAME] = f"VAE, σ fixed {FIXED_SIGMA:g}"
+
 # Smoke mode: small synthetic data, few epochs; enough for every cell to run and show structure.
 SMOKE_SIZES = (3000, 500)
 SMOKE_EPOCHS = 3
@@ -64,16 +86,17 @@ class LabConfig:
         return x_train, y_train, x_test, y_test
 
     def model(self, name: str, x_train, x_test=None, epochs: int | None = None):
-        """Load the named model ('vae', 'ae', 'ae512') from out/, or train and save it.
+        """Load the named model ('vae', 'ae', 'ae512' or a VARIANTS name) from out/, or train and save it.
 
         epochs: train this long instead of the config's; the checkpoint is then out/<name>-<epochs>ep.pt.
         """
-        if name not in MODELS:
-            raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}.")
+        known = {**MODELS, **VARIANTS}
+        if name not in known:
+            raise ValueError(f"unknown model {name!r}; choose one of {', '.join(known)}.")
         epochs = self.epochs if epochs is None else epochs
         file = f"{name}.pt" if epochs == self.epochs else f"{name}-{epochs}ep.pt"
         return load_or_train(
-            replace(MODELS[name], seed=self.seed), self.out / file, x_train, x_test,
+            replace(known[name], seed=self.seed), self.out / file, x_train, x_test,
             epochs=epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
             device=self.device, precision=self.precision, progress=self.progress,
         )

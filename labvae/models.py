@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -20,6 +21,12 @@ class ModelConfig:
     latent_dim: int = 2  # 2 so the latent space can be drawn as a picture
     hidden_dim: int | None = 512  # the lab's width; None = the lab AE's purely linear maps
     seed: int = 0  # weight initialisation, so the same config always starts from the same weights
+    # KL weight in the loss recon + beta * KL. 1 is the lab's: recon + KL is exactly the negative
+    # ELBO. 0 keeps the noise but drops the prior; larger values pull the codes harder to N(0, I).
+    beta: float = 1.0
+    # None = the lab's learned posterior sigma. A number fixes sigma for every image and dimension,
+    # so the KL term depends on mu only: the prior still places the codes, but the noise is tiny.
+    posterior_sigma: float | None = None
 
     def __post_init__(self):
         if self.kind not in ("vae", "ae"):
@@ -30,14 +37,38 @@ class ModelConfig:
             raise ValueError(f"hidden_dim must be a positive integer or None, not {self.hidden_dim!r}.")
         if self.kind == "vae" and self.hidden_dim is None:
             raise ValueError("the VAE needs a hidden layer: give hidden_dim a positive integer.")
+        if not _is_number(self.beta) or not (math.isfinite(self.beta) and self.beta >= 0):
+            raise ValueError(f"beta is the KL weight and must be a finite number >= 0, not {self.beta!r}.")
+        if self.posterior_sigma is not None and not (
+            _is_number(self.posterior_sigma) and math.isfinite(self.posterior_sigma) and self.posterior_sigma > 0
+        ):
+            raise ValueError(f"posterior_sigma must be a finite number > 0, or None to learn it, not {self.posterior_sigma!r}.")
+        if self.kind == "ae" and (self.beta != 1.0 or self.posterior_sigma is not None):
+            raise ValueError("beta and posterior_sigma belong to the VAE; an AE has no KL term or posterior.")
 
     def build(self) -> nn.Module:
         """A freshly initialised model for this config."""
-        cls = VAE if self.kind == "vae" else Autoencoder
-        return cls(latent_dim=self.latent_dim, hidden_dim=self.hidden_dim, seed=self.seed)
+        if self.kind == "ae":
+            return Autoencoder(latent_dim=self.latent_dim, hidden_dim=self.hidden_dim, seed=self.seed)
+        return VAE(latent_dim=self.latent_dim, hidden_dim=self.hidden_dim, seed=self.seed, beta=self.beta,
+                   posterior_sigma=self.posterior_sigma)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict; beta and posterior_sigma only when they differ from the lab's.
+
+        Leaving the lab's defaults out keeps the dict of every lab model exactly what it was before
+        these options existed, so checkpoints cached under it still match and need no retraining.
+        """
+        d = asdict(self)
+        if d["beta"] == 1.0:
+            del d["beta"]
+        if d["posterior_sigma"] is None:
+            del d["posterior_sigma"]
+        return d
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -92,23 +123,34 @@ class _LatentModel(nn.Module):
 
 
 class VAE(_LatentModel):
-    """MLP VAE: 784 -> hidden -> (mu, logvar); decoder latent -> hidden -> 784 with sigmoid."""
+    """MLP VAE: 784 -> hidden -> (mu, logvar); decoder latent -> hidden -> 784 with sigmoid.
 
-    def __init__(self, latent_dim: int = 2, hidden_dim: int = 512, seed: int = 0):
+    beta weights the KL term (1 = the lab's ELBO); posterior_sigma, when given, fixes sigma.
+    """
+
+    def __init__(self, latent_dim: int = 2, hidden_dim: int = 512, seed: int = 0, beta: float = 1.0,
+                 posterior_sigma: float | None = None):
         super().__init__()
+        config = ModelConfig("vae", latent_dim, hidden_dim, seed, beta, posterior_sigma)  # validates
 
         def build():
             self.encoder = nn.Sequential(nn.Linear(IMAGE_PIXELS, hidden_dim), nn.ReLU())
             self.to_mu = nn.Linear(hidden_dim, latent_dim)
+            # Built even when sigma is fixed (then unused), so every VAE of one seed starts from the
+            # same encoder and decoder weights and a comparison varies only what it means to.
             self.to_logvar = nn.Linear(hidden_dim, latent_dim)
             self.decoder = _mlp([latent_dim, hidden_dim, IMAGE_PIXELS])
 
-        self._init(ModelConfig("vae", latent_dim, hidden_dim, seed), build)
+        self._init(config, build)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, 1, 28, 28) -> mu, logvar, each (B, latent_dim)."""
         h = self.encoder(_as_batch(x))  # (B, 784) -> (B, hidden)
-        return self.to_mu(h), self.to_logvar(h)
+        mu = self.to_mu(h)
+        sigma = self.config.posterior_sigma
+        if sigma is not None:  # the same log sigma^2 for every image: no gradient reaches it
+            return mu, torch.full_like(mu, 2 * math.log(sigma))
+        return mu, self.to_logvar(h)
 
     def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """z = mu + sigma * eps: the noise is an input, so gradients flow to mu and logvar."""
@@ -120,14 +162,17 @@ class VAE(_LatentModel):
         return self.decode(z), mu, logvar
 
     def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Negative ELBO in nats per image: recon (BCE) + KL(q(z|x) || N(0, I))."""
+        """recon (BCE) + beta * KL(q(z|x) || N(0, I)) in nats per image; beta = 1 is the negative ELBO.
+
+        "kl" is reported unweighted, so models trained with different beta can be compared on it.
+        """
         x = _as_batch(x)
         mu, logvar = self.encode(x)
         logits = self.decode_logits(self.reparameterize(mu, logvar))
         recon = _bce_nats(logits, x)
         # Closed form for diagonal Gaussians against N(0, I), summed over dims, mean over batch.
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
-        return {"loss": recon + kl, "recon": recon, "kl": kl}
+        return {"loss": recon + self.config.beta * kl, "recon": recon, "kl": kl}
 
 
 class Autoencoder(_LatentModel):
@@ -164,4 +209,16 @@ def latent_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> t
         for i in range(0, len(x), batch_size):
             code = model.encode(x[i : i + batch_size].to(model.device))
             out.append((code[0] if isinstance(code, tuple) else code).cpu())
+    return torch.cat(out) if out else torch.empty(0, model.config.latent_dim)
+
+
+def posterior_std(model: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    """The VAE's posterior sigma per image and dimension, exp(logvar / 2): (N, latent_dim), CPU."""
+    if getattr(model.config, "kind", None) != "vae":
+        raise ValueError("posterior_std needs a VAE: an autoencoder maps each image to one point, with no sigma.")
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            _, logvar = model.encode(x[i : i + batch_size].to(model.device))
+            out.append(torch.exp(0.5 * logvar).cpu())
     return torch.cat(out) if out else torch.empty(0, model.config.latent_dim)

@@ -54,16 +54,14 @@ class ZExplorer(widgets.VBox):
         self.z1_slider = widgets.FloatSlider(description="z1", **slider)
         self.z2_slider = widgets.FloatSlider(description="z2", **slider)
         self.z_label = widgets.HTML()
-        self.images, self.maps, self._sweeps = {}, {}, {}
+        self.images, self.maps, self.titles, self._sweeps = {}, {}, {}, {}
         panels = []
         for name, model in self.models.items():
-            model.eval()
-            sweep = Image.fromarray(to_uint8(decode_grid(model.decode, n=n, limit=limit)))
-            self._sweeps[name] = _paletted(sweep.resize((MAP_PX, MAP_PX), Image.BILINEAR))
+            self._sweeps[name] = self._thumbnail(model)
             self.images[name] = widgets.Image(format="png", width=SHOW_PX, height=SHOW_PX)
             self.maps[name] = widgets.Image(format="png", width=MAP_PX, height=MAP_PX)
-            title = widgets.HTML(f"<b>{name}</b>: decode(z), and z on the sweep")
-            panels.append(widgets.VBox([title, widgets.HBox([self.images[name], self.maps[name]])],
+            self.titles[name] = widgets.HTML(f"<b>{name}</b>: decode(z), and z on the sweep")
+            panels.append(widgets.VBox([self.titles[name], widgets.HBox([self.images[name], self.maps[name]])],
                                        layout=widgets.Layout(margin="0 24px 12px 0")))
         self._decoded: dict[str, torch.Tensor] = {}
         self._hold = False
@@ -79,9 +77,17 @@ class ZExplorer(widgets.VBox):
             image.add_class("labvae-decoded")
         for image in self.maps.values():
             image.add_class("labvae-sweep-marker")
+        for title in self.titles.values():
+            title.add_class("labvae-title")
         self.z1_slider.observe(self._on_slide, names="value")
         self.z2_slider.observe(self._on_slide, names="value")
         self.redraw()
+
+    def _thumbnail(self, model) -> Image.Image:
+        """The model's sweep, shrunk to MAP_PX and paletted, ready for the marker."""
+        model.eval()
+        sweep = Image.fromarray(to_uint8(decode_grid(model.decode, n=self.n, limit=self.limit)))
+        return _paletted(sweep.resize((MAP_PX, MAP_PX), Image.BILINEAR))
 
     @property
     def z(self) -> torch.Tensor:
@@ -126,6 +132,62 @@ class ZExplorer(widgets.VBox):
         r = max(tile * 0.6, 4)
         ImageDraw.Draw(img).ellipse([x - r, y - r, x + r, y + r], outline=MARKER, width=2)
         return img
+
+
+class BetaExplorer(ZExplorer):
+    """The z sliders plus a beta slider that switches the panel between models trained beforehand."""
+
+    def __init__(self, family: dict, limit: float = 4.0, n: int = 21, step: float = 0.05,
+                 beta: float | None = None, name: str = "VAE"):
+        if not isinstance(family, dict) or not family or not all(
+                isinstance(b, (int, float)) and not isinstance(b, bool) and b == b for b in family):
+            raise ValueError("beta_explorer needs a dict of beta -> model, e.g. {0.0: vae_beta0, 1.0: vae}.")
+        self.family = {b: family[b] for b in sorted(family)}
+        if beta is None:
+            beta = 1.0 if 1.0 in self.family else next(iter(self.family))  # the lab's VAE when present
+        if beta not in self.family:
+            raise ValueError(f"beta={beta!r} is not one of the models given ({', '.join(f'{b:g}' for b in self.family)}).")
+        for b, model in self.family.items():
+            if getattr(getattr(model, "config", None), "latent_dim", None) != 2:
+                raise ValueError(f"the model for beta={b:g} must be a labvae model with a 2-d latent space.")
+        self.name = name
+        super().__init__({name: self.family[beta]}, limit=limit, n=n, step=step)
+        # Every model's sweep thumbnail up front, so moving the beta slider only decodes one z.
+        self._family_sweeps = {b: self._sweeps[name] if b == beta else self._thumbnail(m)
+                               for b, m in self.family.items()}
+        self.beta_slider = widgets.SelectionSlider(
+            options=[(f"{b:g}", b) for b in self.family], value=beta, description="β",
+            continuous_update=True, layout=widgets.Layout(width="240px"))
+        self.beta_slider.add_class("labvae-beta")
+        controls = self.children[0]
+        controls.children = (*controls.children[:2], self.beta_slider, *controls.children[2:])
+        self.beta_slider.observe(self._on_beta, names="value")
+        self._show_beta(beta)
+
+    @property
+    def beta(self) -> float:
+        """The beta of the model shown now."""
+        return self.beta_slider.value
+
+    def set_beta(self, beta: float) -> None:
+        """Show the model trained with this beta (one of the family's)."""
+        if beta not in self.family:
+            raise ValueError(f"beta={beta!r} is not one of the models given ({', '.join(f'{b:g}' for b in self.family)}).")
+        self.beta_slider.value = beta
+
+    def _on_beta(self, change) -> None:
+        self._show_beta(change["new"])
+        self.redraw()
+
+    def _show_beta(self, beta: float) -> None:
+        self.models[self.name] = self.family[beta].eval()
+        self._sweeps[self.name] = self._family_sweeps[beta]
+        self.titles[self.name].value = f"<b>{self.name}, β = {beta:g}</b>: decode(z), and z on its sweep"
+
+
+def beta_explorer(family: dict, limit: float = 4.0, n: int = 21, beta: float | None = None) -> BetaExplorer:
+    """Sliders over z and over beta, for a dict beta -> model; display the result in a notebook."""
+    return BetaExplorer(family, limit=limit, n=n, beta=beta)
 
 
 def z_explorer(models, limit: float = 4.0, n: int = 21) -> ZExplorer:

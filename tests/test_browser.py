@@ -28,8 +28,9 @@ if CHROMIUM is None:
                 allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ["02_vae_sweep.ipynb", "03_ae_sweep.ipynb", "04_comparison.ipynb"]
+NOTEBOOKS = ["02_vae_sweep.ipynb", "03_ae_sweep.ipynb", "04_comparison.ipynb", "05_beta.ipynb"]
 MULTI_MODEL = {"04_comparison.ipynb"}  # these must drive two or more models from one pair of sliders
+BETA_SLIDER = {"05_beta.ipynb"}  # these also have a beta slider that switches the decoder
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
@@ -312,6 +313,23 @@ def move_z1(page, explorer, rel_path, deadline):
     return expected
 
 
+def move_beta(page, explorer, rel_path, deadline):
+    """Press one arrow key on the beta slider's handle; wait until the panel's title names the new beta."""
+    start = explorer.locator(".labvae-beta .widget-readout").inner_text().strip()
+    explorer.locator(".labvae-beta").locator(".noUi-handle, .ui-slider-handle").first.focus()
+    page.keyboard.press("ArrowLeft")
+    shown = explorer.locator(".labvae-beta .widget-readout").inner_text().strip()
+    assert shown != start, f"ArrowLeft on the focused beta handle did not move the slider (still {start})"
+    try:
+        page.wait_for_function(
+            """([path, title, text]) => title.textContent.includes(text) && (""" + KERNEL_IDLE_JS + ")(path)",
+            arg=[rel_path, explorer.locator(".labvae-title").first.element_handle(), f"\u03b2 = {shown}"],
+            timeout=min(ms_left(deadline), 20_000))
+    except sync_api.TimeoutError:
+        pass  # the assertions on what the user sees say what went wrong
+    return start, shown
+
+
 def screenshot_explorer(page, explorer, path):
     """Save an element screenshot of the whole explorer, growing the window first so it fits on screen."""
     height = explorer.bounding_box()["height"]
@@ -350,4 +368,12 @@ def test_explorer_in_jupyterlab(page, lab, name):
     assert after["z"] == expected_z, f"the z label does not follow the sliders {moved}"
     unmoved = [i for i, (a, b) in enumerate(zip(before["markers"], after["markers"])) if a == b]
     assert not unmoved, f"the red marker on sweep thumbnail(s) {unmoved} did not move {moved}"
+    if name in BETA_SLIDER:
+        start, shown = move_beta(page, explorer, rel_path, deadline)
+        switched = snapshot(explorer)
+        title = explorer.locator(".labvae-title").first.inner_text()
+        assert f"\u03b2 = {shown}" in title, f"moving beta {start} -> {shown} left the title at {title!r}"
+        assert switched["z"] == after["z"], "moving beta must keep z"
+        assert switched["pixels"][0] != after["pixels"][0], f"beta {start} -> {shown}: the decoded image did not change"
+        assert switched["markers"][0] != after["markers"][0], f"beta {start} -> {shown}: the sweep did not switch"
     assert not output_problems(page), output_problems(page)

@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
 
 
@@ -79,3 +80,28 @@ def test_help_explains_the_outputs():
 def test_top_level_help_points_to_the_command():
     r = run("--help")
     assert r.returncode == 0 and "sweep" in r.stdout and "--data synthetic" in r.stdout
+
+
+def test_beta_writes_figure_table_and_strict_json(synthetic_root, tmp_path):
+    out = tmp_path / "beta"
+    r = run("beta", "--data", str(synthetic_root), "--epochs", "1", "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    with Image.open(out / "beta.png") as im:
+        assert im.size[0] > 1000
+    result = json.loads((out / "beta.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert list(result["models"]) == ["vae-beta0", "vae-beta0.1", "vae-beta0.5", "vae", "vae-beta2", "vae-beta4",
+                                      "vae-sigma0.01"]
+    assert set(result["trends"]) == {"frac_codes_inside", "test_kl"}
+    assert result["settings"]["epochs"] == 1
+    for row in result["models"].values():
+        assert {"beta", "test_recon", "test_kl", "frac_codes_inside", "frac_cells_hit", "frac_garment",
+                "classes"} <= set(row)
+    assert "β=0.5" in r.stdout and "inside" in r.stdout  # the table is printed even with --quiet
+    assert (out / "vae.pt").is_file() and (out / "vae-beta4.pt").is_file()
+
+
+def test_beta_bad_arguments(tmp_path):
+    r = run("beta", "--data", str(tmp_path / "missing-folder"))
+    assert r.returncode == 1 and "is not a folder" in r.stderr and "Traceback" not in r.stderr
+    r = run("beta", "--help")
+    assert r.returncode == 0 and "beta.png" in r.stdout and "beta.json" in r.stdout

@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-EXPECTED = ["01_training", "02_vae_sweep", "03_ae_sweep", "04_comparison"]
+EXPECTED = ["01_training", "02_vae_sweep", "03_ae_sweep", "04_comparison", "05_beta"]
 
 
 def test_the_four_notebooks_exist():

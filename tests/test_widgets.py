@@ -78,3 +78,47 @@ def test_bad_explorer_arguments(trained_vae):
         labvae.z_explorer(trained_vae, limit=0)
     with pytest.raises(ValueError, match="2-d latent"):
         labvae.z_explorer({"big": labvae.VAE(latent_dim=3)})
+
+
+@pytest.fixture
+def beta_family():
+    """Three VAEs with different weights, standing in for models trained with beta 0, 1 and 4."""
+    return {0.0: labvae.VAE(seed=1, beta=0.0), 1.0: labvae.VAE(seed=2), 4.0: labvae.VAE(seed=3, beta=4.0)}
+
+
+def test_beta_slider_sits_beside_the_z_sliders(beta_family):
+    ex = labvae.beta_explorer(beta_family)
+    assert isinstance(ex, labvae.ZExplorer)
+    assert ex.beta_slider in ex.children[0].children and ex.z1_slider in ex.children[0].children
+    assert [label for label, _ in ex.beta_slider.options] == ["0", "1", "4"]
+    assert ex.beta == 1.0  # starts on the lab's VAE
+
+
+def test_moving_the_beta_slider_shows_that_models_decode(beta_family):
+    ex = labvae.beta_explorer(beta_family)
+    ex.set_z(1.5, -0.5)
+    z = torch.tensor([[1.5, -0.5]])
+    before, map_before = ex.images["VAE"].value, ex.maps["VAE"].value
+    ex.beta_slider.value = 4.0  # what a drag does in the browser
+    assert torch.equal(ex.decoded()["VAE"], beta_family[4.0].decode(z)[0])
+    assert ex.images["VAE"].value != before and ex.maps["VAE"].value != map_before  # its own sweep
+    assert "β = 4" in ex.titles["VAE"].value
+    tiles = shown_pixels(ex.images["VAE"])[::10, ::10]
+    assert np.array_equal(tiles, labvae.grid.to_uint8(beta_family[4.0].decode(z)[0]))
+    ex.z1_slider.value = -2.0  # the z sliders now drive the beta = 4 model
+    assert torch.equal(ex.decoded()["VAE"], beta_family[4.0].decode(torch.tensor([[-2.0, -0.5]]))[0])
+    ex.set_beta(0.0)
+    assert torch.equal(ex.decoded()["VAE"], beta_family[0.0].decode(torch.tensor([[-2.0, -0.5]]))[0])
+
+
+def test_bad_beta_explorer_arguments(beta_family):
+    with pytest.raises(ValueError, match="dict of beta -> model"):
+        labvae.beta_explorer({})
+    with pytest.raises(ValueError, match="dict of beta -> model"):
+        labvae.beta_explorer({"one": labvae.VAE()})
+    with pytest.raises(ValueError, match="not one of the models"):
+        labvae.beta_explorer(beta_family, beta=2.0)
+    with pytest.raises(ValueError, match="2-d latent"):
+        labvae.beta_explorer({1.0: labvae.VAE(), 2.0: labvae.VAE(latent_dim=3)})
+    with pytest.raises(ValueError, match="not one of the models"):
+        labvae.beta_explorer(beta_family).set_beta(0.5)
