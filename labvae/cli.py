@@ -43,7 +43,8 @@ EXAMPLES = """\
 examples:
   python -m labvae sweep                      Fashion-MNIST from $LABVAE_DATA (else ~/.cache/labvae/data)
   python -m labvae sweep --data synthetic     generated garments: no data or network needed
-  python -m labvae sweep --help               every option, and what is written where"""
+  python -m labvae sweep --help               every option, and what is written where
+  python -m labvae grade submitted/           run students' notebooks, write their marks to grades.csv"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                        help="training arithmetic: auto = bf16 matmuls where the hardware has them natively, else fp32")
     sweep.add_argument("--quiet", action="store_true", help="no progress bars")
+    from . import grade  # the `grade` subcommand: its arguments and help live in labvae/grade.py
+
+    grade.add_parser(sub)
     return parser
 
 
@@ -135,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "grade":
+        from . import grade
+
+        return grade.main(args)
     try:
         sweep(args)
     except (DataError, CheckpointError, TrainingError, ValueError, OSError) as e:

@@ -1,0 +1,177 @@
+"""`python -m labvae grade`: submissions found, notebooks run headless, checks applied, CSV written."""
+
+import csv
+import os
+import subprocess
+import sys
+import textwrap
+
+import nbformat
+import pytest
+
+from labvae import grade
+
+# A toy registry in the contract of labvae.checks: one checked function and one written answer.
+TOY_REGISTRY = '''
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Exercise:
+    key: str
+    title: str
+    notebook: str
+    symbol: str
+    points: float
+    check: Callable | None
+    manual: bool = False
+
+
+def check_double(fn):
+    try:
+        y = fn(21)
+    except NotImplementedError:
+        return CheckResult("not done", "double: not done yet")
+    if y == 42:
+        return CheckResult("pass", "double: correct")
+    return CheckResult("wrong", f"double(21) gave {y}, expected 42")
+
+
+EXERCISES = (
+    Exercise("t.1-double", "Double a number", "01_toy", "double", 2.0, check_double),
+    Exercise("t.2-why", "Why double?", "01_toy", "why-answer", 1.0, None, manual=True),
+)
+'''
+
+
+def toy_notebook(body: str, answer: str = "YOUR ANSWER HERE", *extra_cells: str):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "some-kernel-the-grader-ignores", "display_name": "x", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# Toy"),
+                *[nbformat.v4.new_code_cell(c) for c in extra_cells],
+                nbformat.v4.new_code_cell(f"def double(x):\n{textwrap.indent(body, '    ')}"),
+                nbformat.v4.new_markdown_cell("**Exercise t.2:** why double?"),
+                nbformat.v4.new_markdown_cell(answer, metadata={"tags": ["why-answer"]}),
+                nbformat.v4.new_code_cell("print('the end')")]
+    return nb
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """Grades seven toy students, one per way a notebook can go, with the toy registry."""
+    tmp = tmp_path_factory.mktemp("toy")
+    (tmp / "toy_registry.py").write_text(TOY_REGISTRY)
+    subs = tmp / "submitted"
+    notebooks = {
+        "alice": toy_notebook("return 2 * x", "Because **two** is better than one."),
+        "bob": toy_notebook("return x + 2", "YOUR ANSWER HERE", "1 / 0"),  # wrong, and a cell raises
+        "carol": toy_notebook("# YOUR CODE HERE\nraise NotImplementedError()"),  # the blank edition
+        "erin": toy_notebook("return 2 * x", "ok", "while True:\n    pass"),  # never finishes
+        "frank": toy_notebook("while True:\n    pass"),  # the check would wait for ever
+        "gina": toy_notebook("return 2 * x", "ok", "import os\nos._exit(1)"),  # the kernel dies
+    }
+    for student, nb in notebooks.items():
+        (subs / student).mkdir(parents=True)
+        nbformat.write(nb, subs / student / "01_toy.ipynb")
+    (subs / "dave").mkdir()
+    (subs / "dave" / "01_toy.ipynb").write_text('{"cells": [ this is not json')
+    (subs / "hal").mkdir()  # submitted nothing recognisable
+    (subs / "hal" / "my_work.ipynb").write_text("{}")
+    out = tmp / "grades.csv"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(tmp))
+        mp.setenv("PYTHONPATH", os.pathsep.join([str(tmp), os.environ.get("PYTHONPATH", "")]))
+        printed = []
+        grade.grade([subs], out, timeout=5, check_timeout=3, smoke=True, registry="toy_registry", warm=False,
+                    jobs=2, say=printed.append)
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {(r["student"], r["exercise"]): r for r in rows}, out, "\n".join(printed)
+
+
+def test_csv_columns_and_one_row_per_student_and_exercise(toy):
+    rows, out, _ = toy
+    with open(out, newline="") as f:
+        assert next(csv.reader(f)) == list(grade.COLUMNS)
+    students = {"alice", "bob", "carol", "dave", "erin", "frank", "gina", "hal"}
+    assert set(rows) == {(s, k) for s in students for k in ("t.1-double", "t.2-why")}
+
+
+def test_correct_wrong_and_blank(toy):
+    rows, _, _ = toy
+    alice, bob, carol = (rows[(s, "t.1-double")] for s in ("alice", "bob", "carol"))
+    assert (alice["status"], alice["points"], alice["max_points"]) == ("pass", "2", "2")
+    assert (bob["status"], bob["points"]) == ("wrong", "0") and "expected 42" in bob["message"]
+    assert (carol["status"], carol["points"]) == ("not done", "0")
+    assert "ZeroDivisionError" in bob["cell_errors"] and alice["cell_errors"] == ""
+
+
+def test_written_answers_are_left_to_the_marker(toy):
+    rows, out, _ = toy
+    alice, bob = rows[("alice", "t.2-why")], rows[("bob", "t.2-why")]
+    assert (alice["status"], alice["points"], alice["max_points"]) == ("manual", "", "1")
+    assert (bob["status"], bob["points"]) == ("not done", "0")
+    answers = grade.answers_path(out).read_text()
+    assert "two** is better than one" in answers and "### bob\n\n*(no answer)*" in answers
+
+
+def test_failures_score_zero_with_the_reason(toy):
+    rows, _, _ = toy
+    for student, words in (("dave", "cannot be read"), ("erin", "5 s limit"), ("gina", "kernel died")):
+        for key in ("t.1-double", "t.2-why"):
+            r = rows[(student, key)]
+            assert (r["status"], r["points"]) == ("error", "0"), (student, r)
+            assert words in r["message"], r["message"]
+    frank = rows[("frank", "t.1-double")]
+    assert frank["status"] == "error" and "did not finish" in frank["message"]
+    assert rows[("hal", "t.1-double")]["status"] == "not done"
+    assert "not submitted" in rows[("hal", "t.1-double")]["message"]
+
+
+def test_summary_totals_per_student(toy):
+    _, _, printed = toy
+    lines = {line.split()[0]: line for line in printed.splitlines() if line and not line.startswith(" ")}
+    assert "2 / 2" in lines["alice"] and "0 / 2" in lines["bob"]
+    assert "kernel died" in lines["gina"]
+
+
+def test_finding_submissions(tmp_path):
+    stems = ["01_toy", "02_more"]
+    for rel in ("subs/ann/lab/01_toy.ipynb", "subs/ann/lab/02_more.ipynb", "subs/ben/01_toy.ipynb",
+                "subs/ben/.ipynb_checkpoints/01_toy.ipynb", "subs/cy_01_toy.ipynb", "subs/notes.ipynb"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}")
+    found = grade.collect([tmp_path / "subs"], stems)
+    assert {s: sorted(nbs) for s, nbs in found.items()} == {"ann": stems, "ben": ["01_toy"], "cy": ["01_toy"]}
+    assert list(grade.collect([tmp_path / "subs" / "ann"], stems)) == ["ann"]  # one student's folder
+    assert list(grade.collect([tmp_path / "subs" / "ben" / "01_toy.ipynb"], stems)) == ["ben"]
+    with pytest.raises(grade.GradeError, match="not a lab notebook"):
+        grade.collect([tmp_path / "subs" / "notes.ipynb"], stems)
+    with pytest.raises(grade.GradeError, match="does not exist"):
+        grade.collect([tmp_path / "nowhere"], stems)
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "labvae", "grade", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_bad_input_is_one_sentence(tmp_path):
+    for args, words in (((), "no submissions"), ((str(tmp_path / "nowhere"),), "does not exist"),
+                        ((str(tmp_path), "--out", str(tmp_path)), "is a folder")):
+        r = run_cli(*args)
+        assert r.returncode == 1 and words in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_help_explains_submissions_and_columns():
+    r = run_cli("--help")
+    assert r.returncode == 0
+    for word in ("alice_02_vae_sweep.ipynb", "folder of submissions", "cell_errors", "manual", "--timeout"):
+        assert word in r.stdout
