@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                        help="training arithmetic: auto = bf16 matmuls where the hardware has them natively, else fp32")
     sweep.add_argument("--quiet", action="store_true", help="no progress bars")
+    student = sub.add_parser("student", help="write the student edition of the notebooks (solutions replaced)",
+                             description="Write every lesson notebook with its solution regions replaced by "
+                                         "`raise NotImplementedError()` stubs and 'YOUR ANSWER HERE', outputs cleared.")
+    student.add_argument("out", type=Path, metavar="OUT", help="folder for the student notebooks, e.g. notebooks/student")
+    student.add_argument("--notebooks", type=Path, default=Path("notebooks"),
+                         help="folder holding the solution notebooks (default: notebooks)")
     from . import grade  # the `grade` subcommand: its arguments and help live in labvae/grade.py
 
     grade.add_parser(sub)
@@ -144,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return grade.main(args)
     try:
+        if args.command == "student":
+            from .student import write_student_edition
+
+            for path in write_student_edition(args.notebooks, args.out):
+                print(f"wrote {path}")
+            return 0
         sweep(args)
     except (DataError, CheckpointError, TrainingError, ValueError, OSError) as e:
         print(f"labvae: error: {e}", file=sys.stderr)

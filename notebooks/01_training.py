@@ -22,7 +22,12 @@
 # - what Fashion-MNIST looks like, class by class;
 # - how an autoencoder and a variational autoencoder (VAE) are built, and what each one's loss asks for;
 # - the ELBO (reconstruction + KL), the reparameterisation trick, and the closed-form KL term;
-# - how to train both with a 2-d latent space, read their loss curves and compare reconstructions.
+# - how to train both with a 2-d latent space, read their loss curves and compare reconstructions;
+# - how to write the VAE's three formulas yourself: the reparameterisation, the KL term and the loss.
+#
+# **Exercises.** Cells marked *Exercise* hold a function for you to write, each followed by a check
+# that prints ✓, *not done yet*, or what is wrong with a hint. Until a check passes, the rest of the
+# notebook uses labvae's own version, so every cell still runs.
 #
 # The models trained here are saved, and the next notebooks load them
 # (each notebook also trains them itself if they are missing).
@@ -41,14 +46,14 @@ import matplotlib.pyplot as plt
 import torch
 
 import labvae
+from labvae import checks, reference
 
 # %% [markdown]
 # ## Settings
 #
 # `lab_config()` holds the lab's settings: Adam with learning rate 1e-3, batch size 256, 10 epochs.
 # Data comes from `$LABVAE_DATA` (a folder holding `FashionMNIST/raw/`), else it is downloaded into
-# `~/.cache/labvae/data`. With `LABVAE_SMOKE=1` (used by the tests) everything runs on small
-# synthetic garments for a few epochs instead, so the pictures are cruder.
+# `~/.cache/labvae/data`.
 
 # %%
 cfg = labvae.lab_config()
@@ -101,8 +106,17 @@ plt.show()
 #
 # **The KL term in closed form.** For a diagonal Gaussian against $\mathcal{N}(0, I)$ in $d$ dimensions,
 # $$\mathrm{KL} = -\tfrac12 \sum_{j=1}^{d} \big(1 + \log\sigma_j^2 - \mu_j^2 - \sigma_j^2\big),$$
-# zero only when $\mu = 0$ and $\sigma = 1$. Both losses are reported in **nats per image**:
-# summed over pixels (and latent dimensions), averaged over the batch.
+# zero only when $\mu = 0$ and $\sigma = 1$.
+#
+# **Nats.** Both losses are reported in **nats per image**: summed over pixels (and latent dimensions),
+# averaged over the batch. A nat is the unit of information you get with natural logarithms
+# (1 nat = 1/ln 2 ≈ 1.44 bits), so "the KL costs 6 nats" means the code says about 6 nats (≈ 9 bits)
+# about each image beyond what the prior already says.
+#
+# **The BCE floor.** Fashion-MNIST pixels are gray levels in [0, 1], not just 0 or 1. For such a target
+# the BCE is smallest when $\hat x = x$, and even then it is not 0: it equals the entropy
+# $-\sum_i \big[x_i \log x_i + (1-x_i)\log(1-x_i)\big]$, which is positive wherever a pixel is gray. So
+# a perfect reconstruction still scores well above 0 nats; we measure this floor below.
 #
 # `labvae` builds three models: the lab's VAE, the lab's linear AE, and an AE with the VAE's shape
 # (784→512→2→512→784), so that "VAE vs AE" is not only "big vs small".
@@ -112,6 +126,78 @@ for name, config in labvae.MODELS.items():
     model = config.build()
     print(f"{labvae.LABELS[name]}: {sum(p.numel() for p in model.parameters()):,} parameters")
 print(labvae.VAE())
+
+# %% [markdown]
+# ## Your turn: the VAE's formulas in code
+#
+# These three are practice (no marks), and the notebook uses them: your KL measures the trained VAE,
+# your reparameterisation draws its code clouds, and your loss scores a test batch.
+#
+# **Exercise 0.1 (reparameterisation).** Write `reparameterize(mu, logvar)`: return
+# $z = \mu + \sigma \odot \varepsilon$ with $\sigma = \exp(\tfrac12 \log\sigma^2)$ and a fresh
+# $\varepsilon \sim \mathcal{N}(0, I)$ for every element. `mu` and `logvar` are `(B, 2)` tensors; so is `z`.
+# Hint: `torch.randn_like`.
+
+# %% exercise="0.1-reparameterize"
+def reparameterize(mu, logvar):
+    """z = mu + sigma * eps with eps ~ N(0, I); (B, d), (B, d) -> (B, d)."""
+    ### BEGIN SOLUTION
+    sigma = torch.exp(0.5 * logvar)  # logvar is log sigma^2
+    return mu + sigma * torch.randn_like(sigma)
+    ### END SOLUTION
+
+
+# %%
+reparameterize_check = checks.check_reparameterize(reparameterize)
+
+# %% [markdown]
+# **Exercise 0.2 (the KL term).** Write `kl_divergence(mu, logvar)`: the closed form above, summed over
+# the latent dimensions and **averaged over the batch**, so it is in nats per image. Return a scalar
+# tensor (no `.item()`: the loss needs its gradient).
+
+# %% exercise="0.2-kl"
+def kl_divergence(mu, logvar):
+    """KL(q(z|x) || N(0, I)) in nats per image; (B, d), (B, d) -> scalar."""
+    ### BEGIN SOLUTION
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(mu)
+    ### END SOLUTION
+
+
+# %%
+kl_check = checks.check_kl(kl_divergence)
+
+# %% [markdown]
+# **Exercise 0.3 (the loss).** Write `vae_loss(x_hat, x, mu, logvar)`: the BCE between the decoded
+# images `x_hat` and the images `x` (both `(B, 1, 28, 28)`, values in [0, 1]) **summed over the 784
+# pixels**, plus your KL; both averaged over the batch. Hint:
+# `torch.nn.functional.binary_cross_entropy(x_hat, x, reduction="sum")`.
+
+# %% exercise="0.3-loss"
+def vae_loss(x_hat, x, mu, logvar):
+    """Negative ELBO in nats per image: BCE summed over pixels + KL, averaged over the batch."""
+    ### BEGIN SOLUTION
+    bce = torch.nn.functional.binary_cross_entropy(x_hat, x, reduction="sum") / len(x)
+    return bce + kl_divergence(mu, logvar)
+    ### END SOLUTION
+
+
+# %%
+loss_check = checks.check_loss(vae_loss)
+
+# %% [markdown]
+# **Predict before you run:** after training, how many nats per image will the VAE's KL term cost on
+# the test set: about 0, about 6, about 60 or about 600? Think about how many numbers the code holds
+# and how precisely the encoder can afford to place them.
+
+# %% [markdown] exercise="predict-01"
+# ### BEGIN SOLUTION
+# About 6 nats (6.4 after the lab's 10 epochs on Fashion-MNIST). It cannot be 0: a code that is exactly
+# the prior says nothing about the image, and the reconstruction term pays far more than a few nats to
+# know which garment it is. It cannot be large either, because the code has only two numbers. Per
+# dimension the KL is $\tfrac12(\mu^2 + \sigma^2 - 1 - \log\sigma^2)$: with $\mu^2 \approx 1$ on
+# average and $\sigma \approx 0.1$ (the encoder is precise to about a tenth of the prior's width),
+# that is $\tfrac12(1 + 0.01 - 1 + 4.6) \approx 2.3$ nats, so roughly 5–7 nats for two dimensions.
+# ### END SOLUTION
 
 # %% [markdown]
 # ## Training
@@ -134,9 +220,12 @@ for name, model in models.items():
 # %% [markdown]
 # ## Loss curves
 #
-# Train (solid) and test (dashed) per epoch. For the VAE, watch the two terms separately: the
-# reconstruction falls while the KL *rises* from about zero — the encoder learns to spend a few nats
-# of information per image to describe it, and the KL term charges for every nat.
+# Train (solid) and test (dashed) per epoch. For the VAE, watch the two terms separately. The
+# reconstruction falls throughout. The KL starts at almost 0 on the very first batches (an untrained
+# encoder outputs $\mu \approx 0$, $\sigma \approx 1$: the prior itself), jumps within the first epoch
+# as the encoder starts to describe each image, so the first epoch's average is already a few nats, and
+# then levels off or slowly falls (on Fashion-MNIST from about 8 to about 6.5 nats per image) as the
+# encoder learns to say the same with codes closer to the prior. Every nat the code spends is charged.
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
@@ -160,9 +249,8 @@ for name, model in models.items():
 # %% [markdown]
 # The lab's linear AE has only 3,922 parameters, yet it learns the slowest: its decoder starts as a
 # random 2→784 map, and Adam moves each weight by about the learning rate (1e-3) per step, so turning
-# noise into garment shapes takes many steps. With fewer training images (as in the partial dataset or
-# smoke mode) there are fewer steps per epoch and it is further from converged after 10 epochs. Keep
-# that in mind when its pictures look bad in the next notebooks: part of it is the model, part is
+# noise into garment shapes takes many steps. With fewer training images there are fewer steps per
+# epoch, and it is further from converged after 10 epochs. Keep that in mind when its pictures look bad in the next notebooks: part of it is the model, part is
 # training time.
 
 # %% [markdown]
@@ -183,6 +271,66 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ## How low can the reconstruction go?
+#
+# The BCE floor of the test images: each image scored against itself. No model can reconstruct below
+# it; the gap above it is what each model's two-number code loses.
+
+# %%
+flat = x_test.reshape(len(x_test), -1)  # (N, 784)
+floor = torch.nn.functional.binary_cross_entropy(flat, flat, reduction="sum").item() / len(flat)
+print(f"BCE floor of the test images: {floor:.1f} nats per image")
+for name, model in models.items():
+    print(f"{name:16s} reconstruction {model.history.final()['test_recon']:6.1f} nats: "
+          f"{model.history.final()['test_recon'] - floor:5.1f} above the floor")
+
+# %% [markdown]
+# ## Your functions on the trained VAE
+#
+# The answer to the prediction above, measured with **your** `kl_divergence` on the whole test set
+# (or labvae's, until yours passes its check):
+
+# %%
+kl_fn = checks.use(kl_divergence, reference.kl_divergence, kl_check)
+with torch.no_grad():
+    mu, logvar = vae.encode(x_test)  # (N, 2) each
+    print(f"KL on the test set: {kl_fn(mu, logvar).item():.2f} nats per image")
+    sigma = torch.exp(0.5 * logvar)
+    print(f"posterior sigma: median {sigma.median().item():.3f} (the prior's is 1)")
+
+# %% [markdown]
+# Your `reparameterize` draws 300 codes from $q(z\mid x)$ for each of six test images. Each image's
+# cloud is tiny next to the spread of the codes: the decoder is trained on these small neighbourhoods,
+# not on the whole plane.
+
+# %%
+sample = checks.use(reparameterize, reference.reparameterize, reparameterize_check)
+with torch.no_grad():
+    mu6, logvar6 = vae.encode(x_test[:6])  # (6, 2) each
+    clouds = sample(mu6.repeat_interleave(300, 0), logvar6.repeat_interleave(300, 0))  # (1800, 2)
+fig, ax = plt.subplots(figsize=(6, 6))
+ax.scatter(mu[:, 0], mu[:, 1], s=2, c="lightgray", label="μ of every test image")
+for i in range(6):
+    ax.scatter(*clouds[i * 300 : (i + 1) * 300].T, s=3, label=labvae.CLASSES[int(y_test[i])])
+ax.set_xlabel("$z_1$")
+ax.set_ylabel("$z_2$")
+ax.set_aspect("equal")
+ax.legend(fontsize=7, markerscale=3)
+ax.set_title("z = μ + σ·ε for six test images")
+plt.show()
+
+# %% [markdown]
+# And your `vae_loss` on the test set, with $z$ drawn by your `reparameterize`. It should land close to
+# the VAE's own test loss (the noise in $z$ makes them differ a little):
+
+# %%
+loss_fn = checks.use(vae_loss, reference.vae_loss, loss_check)
+with torch.no_grad():
+    x_hat = vae.decode(sample(mu, logvar))  # (N, 1, 28, 28)
+    print(f"your loss: {loss_fn(x_hat, x_test, mu, logvar).item():.1f} nats per image; "
+          f"the VAE's own: {vae.history.final()['test_loss']:.1f}")
+
+# %% [markdown]
 # ## Saved for the next notebooks
 
 # %%
@@ -199,6 +347,10 @@ for path in sorted(cfg.out.glob("*.pt")):
 # - With the lab's settings the linear AE reconstructs worst, the capacity-matched AE best: the KL term
 #   costs the VAE some reconstruction quality.
 #
-# **Try next:** train with `cfg = labvae.lab_config(epochs=30)`; give the VAE a bigger latent space
-# (`labvae.VAE(latent_dim=8)`) and compare its loss; then open **02_vae_sweep** to walk the VAE's
-# latent plane.
+# **Try next:**
+# - train for longer with `cfg = labvae.lab_config(epochs=30)`: expect the lab AE's loss to keep falling
+#   by tens of nats (after 10 epochs it still improves by ≈10 nats per epoch), the VAE's by only a few;
+# - give the VAE a bigger code, `model = labvae.VAE(latent_dim=8)` then `labvae.fit(model, x_train, x_test)`:
+#   expect the reconstruction to drop by about 25 nats and the KL to about double (to ≈13 nats): the
+#   extra dimensions carry information, and the KL term charges for it;
+# - then open **02_vae_sweep** to walk the VAE's latent plane.

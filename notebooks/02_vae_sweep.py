@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -22,6 +24,11 @@
 # - how to read that image: which corner is which $z$, and why the codes sit where they do;
 # - how to explore the plane interactively with two sliders;
 # - why samples from the prior $\mathcal{N}(0, I)$ look like clothing.
+#
+# **Exercise 1.1 (2 marks)** is in this notebook: list the sweep's codes in the right order (1 mark) and
+# decode them into the 588×588 image (1 mark). Each function is followed by a check that prints ✓,
+# *not done yet*, or what is wrong with a hint; until a check passes, the notebook uses labvae's own
+# version, so every cell still runs.
 
 # %%
 # Setup: on Colab, install labvae from its repository; anywhere else this cell does nothing.
@@ -37,6 +44,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import labvae
+from labvae import checks, compare, reference
 
 # %% [markdown]
 # ## Load (or train) the VAE
@@ -49,27 +57,100 @@ x_train, y_train, x_test, y_test = cfg.load_data()
 vae = cfg.model("vae", x_train, x_test)
 
 # %% [markdown]
-# ## The sweep
+# ## The window, in units of the prior
 #
-# The prior says codes should look like draws from $\mathcal{N}(0, I)$, so almost all of them lie
-# within ±3 standard deviations of the origin. We sweep a slightly larger window,
-# $[-4, 4]^2$: 21 values per dimension, 0.4 apart, 441 codes in all. `latent_grid` lists them
-# row by row, starting at the **top-left**:
+# The KL term pulls every image's $q(z\mid x)$ towards the prior $\mathcal{N}(0, I)$, so $z$ is
+# measured in units of the **prior's standard deviation**: $z_1 = 2$ means two prior σ from the centre.
+# The lab's window "from −4σ to 4σ" is therefore $[-4, 4]^2$ in these units. Each coordinate of a prior
+# draw lands in $[-4, 4]$ with probability $\operatorname{erf}(4/\sqrt 2)$, so the square holds:
 
 # %%
-z = labvae.latent_grid(n=21, limit=4.0)  # (441, 2), columns (z1, z2)
+inside_1d = torch.special.erf(torch.tensor(4.0) / 2**0.5).item()  # P(|z_j| <= 4) for z_j ~ N(0, 1)
+print(f"prior mass inside [-4, 4]^2: {inside_1d**2:.3%}  (outside: about 1 draw in {1 / (1 - inside_1d**2):,.0f})")
+
+# %% [markdown]
+# **Predict before you run:** the encoder gives each test image its own Gaussian
+# $q(z\mid x) = \mathcal{N}(\mu, \sigma^2)$. How wide is a typical one, in these units: about 1 (as wide
+# as the prior), about 0.4 (one step of the sweep) or about 0.1?
+
+# %% [markdown] exercise="predict-02"
+# ### BEGIN SOLUTION
+# About 0.1 (median 0.10 on Fashion-MNIST after 10 epochs), much narrower than the prior. A narrow
+# $q(z\mid x)$ pins down which image it was, which the reconstruction term rewards; the KL term charges
+# $-\log\sigma$ per dimension for it, a price of a few nats that the encoder gladly pays. So each image
+# occupies a small spot, a quarter of a sweep step wide, not the whole plane.
+# ### END SOLUTION
+
+# %%
+with torch.no_grad():
+    mu, logvar = vae.encode(x_test)  # (N, 2) each
+sigma = torch.exp(0.5 * logvar)
+q10, q50, q90 = sigma.quantile(torch.tensor([0.1, 0.5, 0.9])).tolist()
+print(f"posterior sigma over all test images and both dimensions: median {q50:.3f}, "
+      f"10% below {q10:.3f}, 10% above {q90:.3f}  (prior: 1, sweep step: 0.4)")
+stats = compare.code_stats(mu)
+print(f"test codes (mu) inside the window: {stats['frac_codes_inside']:.1%}; "
+      f"sweep cells (0.4 x 0.4) holding at least one test code: {stats['frac_cells_hit']:.0%}")
+
+# %% [markdown]
+# ## The sweep
+#
+# 21 values per dimension, 0.4 apart, 441 codes in all, listed **row by row from the top-left**:
+# $z_1$ grows from left to right and $z_2$ from **bottom to top**, like the axes of a plot. So
+# $z = [-4, 4]$ is the top-left tile (listed first), $z = [4, -4]$ the bottom-right (listed last).
+#
+# **Exercise 1.1a (1 mark).** Write `latent_grid(n=21, limit=4.0)`: an `(n*n, 2)` float tensor of codes
+# $(z_1, z_2)$ in that order, from $-$`limit` to `limit` in each dimension. Hint: `torch.linspace` and
+# `torch.meshgrid(..., indexing="ij")`.
+
+# %% exercise="1.1-grid"
+def latent_grid(n=21, limit=4.0):
+    """(n*n, 2) codes (z1, z2), row by row from the top-left z = [-limit, limit]."""
+    ### BEGIN SOLUTION
+    z1 = torch.linspace(-limit, limit, n)  # columns, left to right
+    z2 = torch.linspace(limit, -limit, n)  # rows, top to bottom: z2 falls as we go down
+    rows, cols = torch.meshgrid(z2, z1, indexing="ij")  # each (n, n)
+    return torch.stack([cols.reshape(-1), rows.reshape(-1)], dim=1)
+    ### END SOLUTION
+
+
+# %%
+grid_check = checks.check_latent_grid(latent_grid)
+
+# %%
+grid_fn = checks.use(latent_grid, reference.latent_grid, grid_check)
+z = grid_fn(21, 4.0)  # (441, 2), columns (z1, z2)
 print("shape:", tuple(z.shape))
 print("first (top-left):    ", z[0].tolist())
 print("end of first row:    ", z[20].tolist())
 print("last (bottom-right): ", z[-1].tolist())
 
 # %% [markdown]
-# So $z_1$ grows from left to right and $z_2$ from **bottom to top**, like the axes of a plot:
-# $z = [-4, 4]$ is the top-left tile and $z = [4, -4]$ the bottom-right. `decode_grid` decodes all
-# 441 codes in one batched forward pass and lays the 28×28 tiles edge to edge: 21 × 28 = 588 pixels.
+# **Exercise 1.1b (1 mark).** Write `sweep_image(decode, z, n)`: decode the `n*n` codes `z` in **one**
+# batched call (`decode` maps `(B, 2)` to `(B, 1, 28, 28)` images in [0, 1]) and lay the tiles edge to
+# edge, row by row, into one `(1, 28n, 28n)` image: 21 × 28 = 588 pixels a side. Hint: reshape the
+# tiles to `(n, n, 28, 28)` (tile row, tile column, pixel row, pixel column), then `permute` so the
+# pixel rows of a whole row of tiles come together; `torch.no_grad()` saves memory.
+
+# %% exercise="1.1-sweep"
+def sweep_image(decode, z, n):
+    """Decode n*n codes (row-major, top-left first) into one (1, 28n, 28n) image."""
+    ### BEGIN SOLUTION
+    with torch.no_grad():
+        tiles = decode(z).cpu().reshape(n, n, 28, 28)  # (tile row, tile col, y, x)
+    return tiles.permute(0, 2, 1, 3).reshape(1, n * 28, n * 28)  # (tile row, y, tile col, x)
+    ### END SOLUTION
+
 
 # %%
-grid = labvae.decode_grid(vae.decode, n=21, limit=4.0)
+sweep_check = checks.check_sweep(sweep_image)
+
+# %% [markdown]
+# The VAE's sweep, drawn by your two functions:
+
+# %%
+sweep_fn = checks.use(sweep_image, reference.sweep_image, sweep_check)
+grid = sweep_fn(vae.decode, z, 21)
 print("image:", tuple(grid.shape))
 fig, ax = plt.subplots(figsize=(9, 9))
 labvae.show_grid(grid, ax=ax, limit=4.0, title="VAE: decoded sweep over $z \\in [-4, 4]^2$")
@@ -81,10 +162,14 @@ print("saved", path)
 
 # %% [markdown]
 # **Reading the picture.** Neighbouring tiles differ a little, and moving across the plane morphs one
-# garment into another: the decoder is a smooth function of $z$, and the VAE was trained to decode
-# *every* code near each image's $\mu$ (the reparameterisation noise), so there are no blank gaps
-# between classes. Towards the edge of the window the images stop changing much: few training codes
-# lie out there, so the decoder has learned little about that region.
+# garment into another. Two things make that happen. The KL term packs the codes of all images into
+# the same disc around the origin, so clouds of different classes border each other instead of
+# drifting apart. And the decoder is a smooth function of $z$, trained on a small cloud around each
+# $\mu$ (the reparameterisation noise). That cloud is narrow, though (the measured σ above is far
+# below the 0.4 step), and only about half of the sweep's cells hold a test code: the decoder has
+# *not* seen every point of the plane. Between codes it interpolates smoothly, which is why the gaps
+# show in-between garments rather than noise. Towards the edge of the window, where few codes lie, the
+# images stop changing much: the decoder extrapolates from the outermost garments.
 
 # %% [markdown]
 # ## Explore with sliders
@@ -126,9 +211,17 @@ plt.show()
 #
 # - The 21×21 sweep shows the whole 2-d latent space at once: $z = [-4, 4]$ top-left,
 #   $z = [4, -4]$ bottom-right, $z_2$ growing upwards.
-# - The VAE's plane is filled with plausible garments that change gradually from tile to tile.
+# - $z$ is measured in prior standard deviations; the window $[-4, 4]^2$ holds 99.99% of the prior.
+# - The VAE's plane is filled with plausible garments that change gradually from tile to tile, though
+#   each image's posterior is narrow (σ ≈ 0.1) and only about half the sweep's cells hold a test code:
+#   between codes the decoder interpolates.
 # - Random codes from the prior decode to clothing, because training pulled the data's codes
 #   towards that prior.
 #
-# **Try next:** sweep a wider window (`labvae.decode_grid(vae.decode, limit=8)`) and see where the
-# images stop changing; then open **03_ae_sweep** to do the same with a plain autoencoder.
+# **Try next:**
+# - sweep a wider window: `labvae.show_grid(labvae.decode_grid(vae.decode, limit=8), limit=8)`. Expect
+#   the garments to stop turning into new kinds beyond about |z| = 4: out there, where no code lies,
+#   they become saturated, exaggerated copies of the outermost garments (solid white shapes, thin bars);
+# - move the $z_1$ slider slowly with $z_2 = 0$: expect one garment to morph into the next without
+#   sudden jumps, since the decoder is a smooth function of $z$;
+# - then open **03_ae_sweep** to do the same with a plain autoencoder.

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -20,6 +22,10 @@
 # - how to sweep a plain autoencoder's 2-d code space exactly like the VAE's;
 # - where the AE actually puts the codes of real images, compared with the window we sweep;
 # - why an AE's sweep can be full of images that look like nothing, and random codes decode badly.
+#
+# **Exercise 2.1 (2 marks)** is in this notebook: retrain the lab's AE with a 2-d code (1 mark) and draw
+# its sweep (1 mark). Each is followed by a check that prints ✓, *not done yet*, or what is wrong with a
+# hint; until a check passes, the notebook uses labvae's own version, so every cell still runs.
 
 # %%
 # Setup: on Colab, install labvae from its repository; anywhere else this cell does nothing.
@@ -35,7 +41,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import labvae
-from labvae import compare
+from labvae import checks, compare, reference
 
 # %% [markdown]
 # ## Load (or train) the two autoencoders
@@ -47,8 +53,30 @@ from labvae import compare
 # %% tags=["nbval-ignore-output"]
 cfg = labvae.lab_config()
 x_train, y_train, x_test, y_test = cfg.load_data()
-ae = cfg.model("ae", x_train, x_test)
 ae512 = cfg.model("ae512", x_train, x_test)
+
+# %% [markdown]
+# **Exercise 2.1a (1 mark).** The lab's AE had a larger code; retrain it with a **2-d code**. Write
+# `train_ae(x_train, x_test)`: build the lab's AE, linear 784→2 and 2→784 with a sigmoid
+# (`labvae.Autoencoder(latent_dim=2)`), train it with the lab's settings (`labvae.fit` with
+# `epochs=cfg.epochs`, `batch_size=cfg.batch_size`, `lr=cfg.lr`) and return the trained model.
+
+# %% exercise="2.1-ae"
+def train_ae(x_train, x_test):
+    """The lab's linear AE with a 2-d code, trained with the lab's settings."""
+    ### BEGIN SOLUTION
+    model = labvae.Autoencoder(latent_dim=2)  # hidden_dim=None: the lab's linear maps
+    labvae.fit(model, x_train, x_test, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr)
+    return model
+    ### END SOLUTION
+
+
+# %% tags=["nbval-ignore-output"]
+my_ae = checks.attempt(train_ae, x_train, x_test)  # your model, or a note of what went wrong
+
+# %%
+ae_check = checks.check_ae(my_ae)
+ae = checks.use(my_ae, cfg.model("ae", x_train, x_test), ae_check, "lab AE")
 autoencoders = {"lab AE (linear)": ae, "AE, 512 hidden": ae512}
 
 # %% [markdown]
@@ -56,22 +84,59 @@ autoencoders = {"lab AE (linear)": ae, "AE, 512 hidden": ae512}
 #
 # Exactly the VAE's sweep: 21 values per dimension from −4 to +4, $z = [-4, 4]$ top-left,
 # $z = [4, -4]$ bottom-right.
+#
+# **Exercise 2.1b (1 mark).** Write `sweep_model(model, n=21, limit=4.0)`: the lab's sweep of any
+# model with a 2-d code, as one `(1, 28n, 28n)` image with $z = [-$`limit`$, $`limit`$]$ top-left. You
+# wrote the two steps in notebook 2; here you may use `labvae.latent_grid` for the codes, then decode
+# them with `model.decode` in one batch and lay the tiles edge to edge.
+
+# %% exercise="2.1-ae-sweep"
+def sweep_model(model, n=21, limit=4.0):
+    """The n x n sweep of model's decoder over [-limit, limit]^2 as one (1, 28n, 28n) image."""
+    ### BEGIN SOLUTION
+    z = labvae.latent_grid(n, limit).to(model.device)  # (n*n, 2), top-left first
+    with torch.no_grad():
+        tiles = model.decode(z).cpu().reshape(n, n, 28, 28)  # (tile row, tile col, y, x)
+    return tiles.permute(0, 2, 1, 3).reshape(1, n * 28, n * 28)
+    ### END SOLUTION
+
 
 # %%
+sweep_check = checks.check_ae_sweep(sweep_model)
+
+# %% [markdown]
+# Both autoencoders' sweeps, drawn by your function (the lab AE is the one you trained):
+
+# %%
+sweep_fn = checks.use(sweep_model, reference.sweep_model, sweep_check)
 fig, axes = plt.subplots(1, 2, figsize=(15, 7.5))
 for ax, (name, model) in zip(axes, autoencoders.items()):
-    grid = labvae.decode_grid(model.decode, n=21, limit=4.0)
-    labvae.show_grid(grid, ax=ax, limit=4.0, title=f"{name}: sweep over $z \\in [-4, 4]^2$")
+    labvae.show_grid(sweep_fn(model), ax=ax, limit=4.0, title=f"{name}: sweep over $z \\in [-4, 4]^2$")
 plt.show()
-path = labvae.save_grid(labvae.decode_grid(ae.decode), cfg.out / "ae_grid.png")
+path = labvae.save_grid(sweep_fn(ae), cfg.out / "ae_grid.png")
 print("saved", path)
 
 # %% [markdown]
 # ## Where do the codes actually live?
 #
 # The AE's loss only asks for good reconstructions; nothing says codes should lie in $[-4, 4]^2$ or
-# anywhere in particular. Encode the test set and look: each dot is one test image, coloured by class;
-# the black square is the window we swept, the grey dots its 441 sweep points.
+# anywhere in particular.
+#
+# **Predict before you run:** almost all of the VAE's test codes lie inside the window. What share of
+# the lab AE's test codes will: nearly all, about three quarters, or hardly any? And will they fill
+# the window?
+
+# %% [markdown] exercise="predict-03"
+# ### BEGIN SOLUTION
+# Nothing in the AE's loss says where codes should go, so there is no reason for "nearly all". With the
+# lab's settings on Fashion-MNIST about three quarters (74%) land inside, but they do not fill it: they
+# lie on a thin diagonal band that reaches far outside the window (to about −7) and touches only about
+# 16% of the sweep's cells. Another seed moves and turns the band; the number is luck, not design.
+# ### END SOLUTION
+
+# %% [markdown]
+# Encode the test set and look: each dot is one test image, coloured by class; the black square is
+# the window we swept, the grey dots its 441 sweep points.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(16, 7))
@@ -133,6 +198,10 @@ plt.show()
 #   clusters with holes between them.
 # - Random codes decode to plausible items only by luck.
 #
-# **Try next:** sweep the window the codes actually occupy (e.g. `limit=` the largest |code|), and
-# compare; retrain with another seed (`labvae.lab_config(seed=1)`) and see the clouds move. Then open
-# **04_comparison**.
+# **Try next:**
+# - sweep a window that holds the codes, e.g. `labvae.show_grid(sweep_fn(ae, limit=8), limit=8)`:
+#   expect blurry garment shapes only where the scatter shows codes and speckled noise everywhere else,
+#   since the decoder was only ever asked about the codes of training images;
+# - retrain with another seed, `ae1 = labvae.lab_config(seed=1).model("ae", x_train, x_test)`, and draw
+#   its codes: expect the band to move and turn, and the sweep to change with it;
+# - then open **04_comparison**.

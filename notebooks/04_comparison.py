@@ -36,6 +36,7 @@ if "google.colab" in sys.modules:
 
 # %%
 import matplotlib.pyplot as plt
+import torch
 
 import labvae
 from labvae import compare
@@ -189,6 +190,68 @@ print(f"{vae['frac_codes_inside']:.0%} of the VAE's test codes lie inside the wi
       f"{lab_ae['frac_codes_inside']:.0%} of the lab AE's.")
 print(f"Median distance from a tile to the closest real image: VAE {vae['nearest_real_median']:.3f}, "
       f"lab AE {lab_ae['nearest_real_median']:.3f} (real images: {vae['real_to_real_median']:.3f}).")
+
+# %% [markdown]
+# ## Your turn: predict, then write the comparison
+#
+# **Predict before you run:** draw 1,000 codes from the prior $\mathcal{N}(0, I)$, decode them with
+# each model and let the classifier label the images. Over how many of the ten classes will each
+# model's samples spread, and how often will the classifier be confident (max p ≥ 0.9)?
+
+# %% [markdown] exercise="predict-04"
+# ### BEGIN SOLUTION
+# The VAE's prior samples land where its codes are, so they spread over most classes (9 of 10 on
+# Fashion-MNIST), but the classifier is rarely confident (about 5%): the VAE's decoder averages over
+# the reparameterisation noise, so its images are blurry. Most of the lab AE's prior samples land where
+# it has no codes; there its decoder draws nearly the same noisy pattern everywhere, and the
+# classifier calls all of them one class, confidently (91% on Fashion-MNIST): confident is not the
+# same as good. The capacity-matched AE sits in between (8 classes there), by the luck of where its
+# codes happened to land, not by design.
+# ### END SOLUTION
+
+# %%
+torch.manual_seed(0)
+z_prior = torch.randn(1000, 2)  # (1000, 2) draws from N(0, I)
+for name, model in models.items():
+    with torch.no_grad():
+        probs = classifier.probs(model.decode(z_prior.to(model.device)))  # (1000, 10)
+    counts = torch.bincount(probs.argmax(1), minlength=10)
+    confident = (probs.max(1).values >= 0.9).float().mean().item()
+    print(f"{name:16s} classes among the samples: {(counts > 0).sum().item():2d} of 10; "
+          f"confident: {confident:4.0%}; most common: {labvae.CLASSES[int(counts.argmax())]}")
+
+# %% [markdown]
+# **Exercise 2.2 (1 mark).** Comment on the biggest differences between the VAE's sweep and the lab
+# AE's sweep, and relate each to how the two models work: the prior and the KL term, the
+# reparameterisation noise, the continuity of the decoders, and the holes in the latent space. Use the
+# pictures and numbers of these notebooks as evidence. Write a few paragraphs in the cell below.
+
+# %% [markdown] exercise="2.2-comparison"
+# ### BEGIN SOLUTION
+# *Model answer.* **The biggest difference:** the VAE's sweep is a map of the wardrobe (every tile is a
+# garment-like image, neighbours morph into each other, and the classifier finds most classes in it),
+# while the lab AE's sweep is mostly speckled noise, with blurry garment shapes only near a narrow band
+# (and one class, by the classifier).
+#
+# **Prior and KL term.** The KL term pulls every image's $q(z\mid x)$ towards $\mathcal{N}(0, I)$, so
+# the VAE's codes fill a disc of radius about 3 in units of the prior's σ: nearly all test codes lie
+# inside the window $[-4, 4]^2$, and the window is where the codes are. The AE's loss says nothing
+# about position: its codes lie on a thin band that reaches far outside the window and touches only
+# about a sixth of the sweep's cells. The rest of the window is **holes**: codes no training image
+# ever had, where the decoder's output was never asked to look like anything.
+#
+# **Reparameterisation noise.** The VAE's decoder is trained on $z = \mu + \sigma\varepsilon$, a small
+# cloud around each code (σ ≈ 0.1), and the KL packs the clouds of different classes next to each
+# other. So between two codes the decoder has learned to interpolate between garments, and prior
+# samples decode to clothing. The AE's decoder only ever sees the exact codes.
+#
+# **Continuity.** Both decoders are smooth functions of $z$, so both sweeps change gradually from tile
+# to tile; the difference is whether the smooth path runs through plausible images.
+#
+# **The costs.** The VAE pays for its tidy space: its images are blurrier (it averages over the noise,
+# and the KL term costs reconstruction nats). And part of the lab AE's noise is training time, not
+# design: a linear 784→2→784 map learns slowly and is far from converged after 10 epochs.
+# ### END SOLUTION
 
 # %% [markdown]
 # ## Summary

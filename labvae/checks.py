@@ -1,0 +1,574 @@
+"""Self-checks for the lab's exercises: each prints one line (pass, not done yet, or what is wrong and a hint)."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.distributions import Normal, kl_divergence
+
+from . import reference
+from .grid import TILE
+from .models import ModelConfig
+
+PASS, WRONG, NOT_DONE = "pass", "wrong", "not done"
+TOL = 1e-4  # relative and absolute: float32 sums of a few thousand terms agree to ~1e-6
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What a check found; message is the one line it printed."""
+
+    status: str  # "pass", "wrong" or "not done"
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASS
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of the lab, as the grader sees it."""
+
+    key: str  # stable id used in grades.csv and as the nbgrader grade_id of its answer cell
+    title: str
+    notebook: str  # stem of the notebook whose kernel defines it
+    symbol: str  # the name the student's cell binds in the kernel; "" for markdown answers
+    points: float  # the lab's marks; 0 for practice
+    check: Callable[[object], CheckResult] | None  # None for manual (markdown) exercises
+    manual: bool = False
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """What attempt() returns when the student's function is a stub or crashed; checks report it."""
+
+    name: str
+    error: BaseException | None  # None: NotImplementedError, i.e. not done yet
+
+
+class _Stop(Exception):
+    def __init__(self, status: str, text: str):
+        self.status, self.text = status, text
+
+
+def _wrong(text: str):
+    raise _Stop(WRONG, text)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0].rstrip('.')}" if text else type(e).__name__
+
+
+def _crashed(e: BaseException, part: str | None = None) -> _Stop:
+    who = f"its {part}" if part else "it"
+    return _Stop(WRONG, f"{who} raised {_first_line(e)}; run it on a small example and read the traceback")
+
+
+def _check(name: str):
+    """Turn a check body (raises _Stop or returns the pass detail) into a check that prints and never raises."""
+
+    def wrap(body):
+        @functools.wraps(body)
+        def run(obj, *args, **kwargs) -> CheckResult:
+            label = obj.name if isinstance(obj, Unfinished) else name  # train_ae, not the my_ae it makes
+            try:
+                if isinstance(obj, Unfinished):
+                    raise _Stop(NOT_DONE, "") if obj.error is None else _crashed(obj.error)
+                detail = body(obj, *args, **kwargs)
+                result = CheckResult(PASS, f"✓ {label}: correct, {detail}.")
+            except _Stop as stop:
+                if stop.status == NOT_DONE:
+                    text = f"… {label}: not done yet (write your code in place of `raise NotImplementedError()`)."
+                else:
+                    text = f"✗ {label}: {stop.text}" + ("" if stop.text.endswith(("?", ".")) else ".")
+                result = CheckResult(stop.status, text)
+            except Exception as e:  # a bug the check did not foresee: still one line, never a traceback
+                result = CheckResult(WRONG, f"✗ {label}: the check could not finish ({_first_line(e)}); "
+                                            "compare your answer's type and shape with the exercise's.")
+            print(result.message)
+            return result
+
+        return run
+
+    return wrap
+
+
+def _call(name: str, fn, *args):
+    """The student's fn(*args) with the caller's RNG untouched; a stub or crash becomes a verdict."""
+    if isinstance(fn, Unfinished):
+        raise _Stop(NOT_DONE, "") if fn.error is None else _crashed(fn.error)
+    if not callable(fn):
+        _wrong(f"expected the function {name}, got a {type(fn).__name__}")
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return fn(*args)
+    except NotImplementedError:
+        raise _Stop(NOT_DONE, "") from None
+    except Exception as e:
+        raise _crashed(e) from None
+
+
+def _tensor(out, name: str, what: str = "a tensor") -> torch.Tensor:
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, (float, int)):
+        _wrong("it returns a Python number; return the tensor itself (no .item()), so gradients can flow")
+    if out is None:
+        _wrong("it returns None; did you forget the `return`?")
+    kind = "numpy array" if type(out).__name__ == "ndarray" else type(out).__name__
+    _wrong(f"it returns a {kind}; return {what} (torch, not numpy)")
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    a, b = a.detach().double().cpu(), b.detach().double().cpu()
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=TOL, atol=TOL))
+
+
+def _diagnose(out: torch.Tensor, variants: list[tuple[torch.Tensor, str]]) -> None:
+    """Stop with the hint of the first known mistake that out equals."""
+    for value, hint in variants:
+        if torch.isfinite(value).all() and _close(out, value):
+            _wrong(hint)
+
+
+# ---------------------------------------------------------------------------------------------
+# 01: the VAE's formulas (practice).
+
+
+@_check("reparameterize")
+def check_reparameterize(fn) -> str:
+    """fn(mu, logvar) -> z: mu + exp(logvar / 2) * eps, fresh eps ~ N(0, I) per element, differentiable."""
+    n, sigma = 20000, 0.5
+    mu = torch.tensor([3.0, -2.0]).repeat(n, 1).requires_grad_()  # (n, 2), far from 0 so a missing mu shows
+    logvar = torch.full((n, 2), math.log(sigma**2), requires_grad=True)
+    z = _tensor(_call("reparameterize", fn, mu, logvar), "reparameterize")
+    if z.shape != mu.shape:
+        _wrong(f"z has shape {tuple(z.shape)}, expected {tuple(mu.shape)} like mu: one sample per image and dimension")
+    noise = (z - mu).detach()  # (n, 2) = sigma * eps when right
+    if noise.abs().max() < 1e-6:
+        _wrong("z equals mu, so there is no noise; add sigma * eps with eps = torch.randn_like(mu)")
+    if z.detach().mean(0).abs().max() < 0.2:
+        _wrong("z is centred on 0, not on mu: mu is missing; z = mu + sigma * eps")
+    if z.grad_fn is None:
+        _wrong("z is cut off from the graph, so no gradient reaches mu and logvar; write mu + sigma * eps "
+               "(torch.normal and .detach() break the graph)")
+    if noise.std(0).max() < 1e-6:
+        _wrong("every image gets the same eps; draw one per element with torch.randn_like(mu), not torch.randn(2)")
+    if torch.allclose(noise[:, 0], noise[:, 1], atol=1e-5):
+        _wrong("both latent dimensions get the same eps; draw one per element with torch.randn_like(mu)")
+    mean = (noise / sigma).mean().item()
+    if abs(mean) > 0.1:
+        _wrong(f"the noise is not centred on 0 (mean eps = {mean:.2f}); eps must be standard normal: torch.randn_like, not torch.rand_like")
+    spread = noise.std(0).mean().item()
+    for value, hint in [(sigma**2, "sigma is exp(0.5 * logvar): exp(logvar) is the variance sigma^2"),
+                        (1.0, "eps is not scaled: multiply it by sigma = exp(0.5 * logvar)"),
+                        (abs(math.log(sigma**2)), "multiply eps by sigma = exp(0.5 * logvar), not by logvar itself"),
+                        (1 / sigma, "the exponent's sign is wrong: sigma = exp(+0.5 * logvar)")]:
+        if abs(spread / value - 1) < 0.05:
+            _wrong(f"the spread of z around mu is {spread:.2f} where sigma = {sigma}; {hint}")
+    if abs(spread / sigma - 1) > 0.05:
+        _wrong(f"the spread of z around mu is {spread:.2f} where sigma = exp(0.5 * logvar) = {sigma}; z = mu + sigma * eps")
+    first, second = _call("reparameterize", lambda m, lv: (fn(m, lv), fn(m, lv)), mu, logvar)
+    if _close(first, second):
+        _wrong("it returns the same z on every call; do not reseed inside it, draw fresh noise each time")
+    z.sum().backward()
+    if logvar.grad is None or logvar.grad.abs().max() == 0:
+        _wrong("no gradient reaches logvar; compute sigma from logvar with torch operations (no .item(), no numpy)")
+    return "z = mu + sigma * eps with fresh standard normal noise, and gradients reach mu and logvar"
+
+
+def _kl_inputs():
+    g = torch.Generator().manual_seed(0)
+    b, d = 7, 2  # 7 images so "summed over the batch" and "averaged over dims" give distinct numbers
+    mu = (1.5 * torch.randn(b, d, generator=g)).requires_grad_()
+    logvar = torch.randn(b, d, generator=g).requires_grad_()  # both signs, so log/exp mix-ups show
+    return mu, logvar
+
+
+@_check("kl_divergence")
+def check_kl(fn) -> str:
+    """fn(mu, logvar) -> scalar: the closed-form KL, summed over latent dims, averaged over the batch."""
+    mu, logvar = _kl_inputs()
+    b, d = mu.shape
+    per_dim = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).detach()  # (b, d)
+    ref = per_dim.sum(1).mean()
+    out = _tensor(_call("kl_divergence", fn, mu, logvar), "kl_divergence", "a scalar tensor")
+    if out.shape == (b,) and _close(out, per_dim.sum(1)):
+        _wrong(f"it returns one KL per image, shape ({b},); average them over the batch for nats per image")
+    if out.shape == (b, d):
+        _wrong(f"it returns a ({b}, {d}) table; sum over the latent dimensions and average over the batch")
+    if out.numel() != 1:
+        _wrong(f"it returns shape {tuple(out.shape)}; return one number, the KL per image averaged over the batch")
+    out = out.reshape(())
+    if not torch.isfinite(out):
+        _wrong(f"it returns {out.item()}; logvar is already log sigma^2, so exp(logvar) is the variance (no log of logvar)")
+    mu_, lv = mu.detach(), logvar.detach()
+
+    def closed(log_s2, s2, m2=None):
+        return -0.5 * (1 + log_s2 - (mu_.pow(2) if m2 is None else m2) - s2).sum() / b
+
+    _diagnose(out, [
+        (-ref, "wrong sign; KL is never negative: -0.5 * sum(1 + logvar - mu^2 - exp(logvar))"),
+        (ref * b, "summed over the batch; average over it instead (divide by len(mu)) so it is nats per image"),
+        (ref / d, "averaged over the latent dimensions; sum over them (dim=1), then average over the batch"),
+        (ref * b / d, "summed over the wrong axis; sum over the latent dimensions (dim=1) and average over the batch (dim=0)"),
+        (ref + d / 2, "the 1 is missing: -0.5 * sum(1 + logvar - mu^2 - exp(logvar))"),
+        (2 * ref, "the factor -0.5 in front is missing (or only its sign is there)"),
+        (closed(torch.log(lv**2), lv**2), "it treats logvar as sigma; logvar is log sigma^2, so sigma^2 = exp(logvar)"),
+        (closed(lv, lv), "it uses logvar as the variance; the variance is sigma^2 = exp(logvar)"),
+        (closed(lv, torch.exp(0.5 * lv)), "it uses sigma = exp(0.5 * logvar) where the variance sigma^2 = exp(logvar) belongs"),
+        (closed(lv, lv.exp(), m2=mu_), "mu must be squared: -0.5 * sum(1 + logvar - mu^2 - exp(logvar))"),
+    ])
+    if not _close(out, ref):
+        _wrong(f"it gives {out.item():.4f} nats where the closed form gives {ref.item():.4f}; "
+               "check each term of -0.5 * sum(1 + logvar - mu^2 - exp(logvar)) / batch size")
+    if out.grad_fn is None:
+        _wrong("the value is right but not differentiable; keep it a torch expression of mu and logvar")
+    return "matches torch.distributions.kl_divergence, summed over dimensions and averaged over the batch"
+
+
+@_check("vae_loss")
+def check_loss(fn) -> str:
+    """fn(x_hat, x, mu, logvar) -> scalar: BCE summed over pixels + KL, both averaged over the batch."""
+    g = torch.Generator().manual_seed(1)
+    b = 6
+    x = torch.rand(b, 1, TILE, TILE, generator=g)  # grayscale targets, like Fashion-MNIST
+    x_hat = torch.sigmoid(torch.randn(b, 1, TILE, TILE, generator=g)).requires_grad_()
+    mu, logvar = _kl_inputs()
+    mu, logvar = mu[:b].detach().requires_grad_(), logvar[:b].detach().requires_grad_()
+    ref = reference.vae_loss(x_hat, x, mu, logvar).detach()
+    out = _tensor(_call("vae_loss", fn, x_hat, x, mu, logvar), "vae_loss", "a scalar tensor")
+    if out.shape == (b,):
+        _wrong(f"it returns one loss per image, shape ({b},); average over the batch for nats per image")
+    if out.numel() != 1:
+        _wrong(f"it returns shape {tuple(out.shape)}; return one number, the loss per image averaged over the batch")
+    out = out.reshape(())
+    xh, x2 = x_hat.detach().reshape(b, -1), x.reshape(b, -1)
+    bce = F.binary_cross_entropy(xh, x2, reduction="sum").detach() / b
+    kl = reference.kl_divergence(mu, logvar).detach()
+    px = TILE * TILE
+    _diagnose(out, [
+        (bce / px + kl, "the BCE is averaged over pixels (or divided by 784); sum it over the 784 pixels (reduction='sum'), then average over the batch"),
+        (bce * b / px + kl, "the BCE is averaged over pixels (or divided by 784); sum it over the 784 pixels (reduction='sum'), then average over the batch"),
+        (bce, "the KL term is missing; the loss is reconstruction + KL"),
+        (b * (bce + kl), "summed over the batch; divide by the batch size so the loss is nats per image"),
+        (b * bce + kl, "the BCE is summed over the batch while the KL is averaged; divide the BCE by len(x) too"),
+        (bce + b * kl, "the KL is summed over the batch while the BCE is averaged; average the KL over the batch too"),
+        (bce - kl, "the KL is subtracted; the loss is reconstruction + KL"),
+        (F.binary_cross_entropy(x2, xh, reduction="sum") / b + kl,
+         "binary_cross_entropy's arguments are swapped; it is F.binary_cross_entropy(x_hat, x): prediction first, target second"),
+        (F.binary_cross_entropy_with_logits(xh, x2, reduction="sum") / b + kl,
+         "x_hat is already a probability (after the sigmoid); use F.binary_cross_entropy, not the _with_logits version"),
+        ((xh - x2).pow(2).sum() / b + kl, "it uses squared error; the lab's reconstruction term is binary cross-entropy, summed over pixels"),
+    ])
+    if not _close(out, ref):
+        _wrong(f"it gives {out.item():.2f} nats where BCE (summed over pixels) + KL, averaged over the batch, "
+               f"gives {ref.item():.2f}; check each term and each reduction")
+    if out.grad_fn is None:
+        _wrong("the value is right but not differentiable; keep it a torch expression (no .item())")
+    return "BCE summed over pixels plus the KL, averaged over the batch"
+
+
+# ---------------------------------------------------------------------------------------------
+# 02: the sweep (exercise 1.1).
+
+
+def _grid_variants(ref: torch.Tensor, n: int) -> list[tuple[torch.Tensor, str]]:
+    flip_z2, flip_z1 = ref * torch.tensor([1.0, -1.0]), ref * torch.tensor([-1.0, 1.0])
+    column_major = ref.reshape(n, n, 2).transpose(0, 1).reshape(-1, 2)
+    return [
+        (flip_z2, "z2 is upside down; it grows from bottom to top, so the top row (listed first) has z2 = +limit and z = [-4, 4] comes first"),
+        (ref[:, [1, 0]], "the columns are (z2, z1); put z1 in column 0 and z2 in column 1"),
+        (column_major, "the grid is transposed; within a row of tiles z1 changes (left to right), so consecutive codes step z1, not z2"),
+        (flip_z1, "z1 runs right to left; it grows from left to right, so the top-left code is [-4, 4]"),
+        (-ref, "the grid is rotated by 180 degrees; the top-left code is [-4, 4] and the bottom-right [4, -4]"),
+        (column_major[:, [1, 0]], "the columns are (z2, z1) and z2 is listed top to bottom; one row per z2 value from +limit down, z1 across"),
+    ]
+
+
+@_check("latent_grid")
+def check_latent_grid(fn) -> str:
+    """fn(n, limit) -> (n*n, 2) codes (z1, z2), row by row from the top-left z = [-limit, limit]."""
+    n, limit = 21, 4.0
+    ref = reference.latent_grid(n, limit)
+    out = _tensor(_call("latent_grid", fn, n, limit), "latent_grid", "an (n*n, 2) tensor")
+    if out.shape in ((n, n, 2), (2, n, n)):
+        _wrong(f"it returns shape {tuple(out.shape)}; list the codes as ({n * n}, 2), one row (z1, z2) per tile")
+    if out.ndim != 2 or out.shape[1] != 2:
+        _wrong(f"it returns shape {tuple(out.shape)}; expected ({n * n}, 2): one row (z1, z2) per tile")
+    if out.shape[0] != n * n:
+        side = math.isqrt(out.shape[0])
+        per_side = f"{side} values per dimension" if side * side == out.shape[0] else f"{out.shape[0]} codes"
+        _wrong(f"it gives {per_side}; the sweep has n = {n} values per dimension from -limit to +limit inclusive "
+               "(torch.linspace(-limit, limit, n), 0.4 apart)")
+    if out.dtype != torch.float32:
+        _wrong(f"its dtype is {out.dtype}; the decoder's weights are float32, so return float32 (torch.linspace's default)")
+    lo, hi = out.detach().min().item(), out.detach().max().item()
+    if abs(lo + limit) > TOL or abs(hi - limit) > TOL:
+        _wrong(f"it covers [{lo:.2f}, {hi:.2f}]; the sweep runs from -limit to +limit inclusive "
+               "(torch.linspace(-limit, limit, n), 0.4 apart)")
+    _diagnose(out, _grid_variants(ref, n))
+    if not _close(out, ref):
+        first, last = [round(v, 2) for v in out[0].tolist()], [round(v, 2) for v in out[-1].tolist()]
+        _wrong(f"the codes run from {first} to {last}, not from [-4.0, 4.0] (top-left) row by row to [4.0, -4.0] "
+               "(bottom-right); z1 grows left to right, z2 bottom to top")
+    small = _tensor(_call("latent_grid", fn, 5, 2.0), "latent_grid")
+    if not _close(small, reference.latent_grid(5, 2.0)):
+        what = "limit" if small.shape == (25, 2) else "n"
+        _wrong(f"it ignores {what}: latent_grid(5, 2.0) should give 25 codes from -2 to 2")
+    return "441 codes, z = [-4, 4] first and [4, -4] last, z1 across and z2 up"
+
+
+class _Probe(nn.Module):
+    """A stand-in model whose decoder writes z into the pixels, so a sweep can be read back."""
+
+    def __init__(self, limit: float = 4.0):
+        super().__init__()
+        self.limit = limit
+        self.config = ModelConfig("ae", latent_dim=2, hidden_dim=None)
+        self.anchor = nn.Parameter(torch.zeros(()))  # .parameters() and .device work as for a real model
+
+    @property
+    def device(self) -> torch.device:
+        return self.anchor.device
+
+    def forward(self, x):
+        raise ValueError("expected a batch of 28x28 images; to decode codes z, call model.decode(z)")
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, 2) -> (B, 1, 28, 28): left half (z1 + limit) / 2limit, right half the same for z2, a bar top-left."""
+        if z.ndim != 2 or z.shape[1] != 2:
+            raise ValueError(f"decode expects z shaped (B, 2), got {tuple(z.shape)}")
+        img = torch.empty(len(z), 1, TILE, TILE)
+        scaled = ((z.detach().float().cpu() + self.limit) / (2 * self.limit)).clamp(0, 1)
+        img[..., : TILE // 2] = scaled[:, 0].view(-1, 1, 1, 1)
+        img[..., TILE // 2 :] = scaled[:, 1].view(-1, 1, 1, 1)
+        img[..., 0, :7] = 1.0  # marks each tile's top-left edge, so flipped or transposed tiles show
+        return img
+
+    def read(self, image: torch.Tensor, row: int, col: int) -> list[float]:
+        """The z a tile of a probe sweep shows."""
+        tile = image.reshape(image.shape[-2:])[row * TILE : (row + 1) * TILE, col * TILE : (col + 1) * TILE]
+        return [round(tile[14, x].item() * 2 * self.limit - self.limit, 2) for x in (3, 20)]
+
+
+def _image_variants(ref: torch.Tensor, n: int) -> list[tuple[torch.Tensor, str]]:
+    tiles = ref.reshape(n, TILE, n, TILE).permute(0, 2, 1, 3)  # (row, col, y, x)
+
+    def lay(t):
+        return t.permute(0, 2, 1, 3).reshape(1, n * TILE, n * TILE)
+
+    return [
+        (ref.transpose(-1, -2), "the image is transposed; z1 must grow across and z2 up: use permute(0, 2, 1, 3) "
+                                "on the (n, n, 28, 28) tiles, not a transpose of the image"),
+        (lay(tiles.transpose(0, 1)), "the tiles are laid out column by column; code k = r*n + c belongs in row r, column c"),
+        (tiles.reshape(1, n * TILE, n * TILE), "the tiles are scrambled: a plain reshape interleaves rows of different "
+                                                 "tiles; reshape to (n, n, 28, 28), permute(0, 2, 1, 3), then reshape"),
+        (ref.flip(-2), "the image is upside down; the first codes (z2 = +limit) belong in the top row, tiles upright"),
+        (lay(tiles.flip(0)), "the rows of tiles are in reverse order; the first n codes (z2 = +limit) form the top row"),
+        (ref.flip(-1), "the image is flipped left to right; z1 grows from left to right"),
+        (lay(tiles.flip(1)), "each row of tiles runs right to left; z1 grows from left to right"),
+        (lay(tiles.transpose(-1, -2)), "each tile is transposed; keep the decoder's 28x28 images as they are"),
+    ]
+
+
+def _check_image(image, ref: torch.Tensor, n: int, probe: _Probe, name: str) -> None:
+    """Stop with what is wrong with a sweep image (size, channels, range, orientation), if anything."""
+    size = n * TILE
+    if hasattr(image, "shape") and not isinstance(image, torch.Tensor):
+        kind = "numpy array" if type(image).__name__ == "ndarray" else type(image).__name__
+        _wrong(f"it returns a {kind}; return a torch tensor (1, {size}, {size})")
+    image = _tensor(image, name, f"a (1, {size}, {size}) tensor")
+    shape = tuple(image.shape)
+    if image.ndim == 3 and shape[0] == 3:
+        _wrong("the image has 3 channels (make_grid copies gray into RGB); keep one: image[:1]")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and shape[0] != 1):
+        _wrong(f"the image has shape {shape}; expected (1, {size}, {size}) or ({size}, {size})")
+    h, w = shape[-2:]
+    if (h, w) != (size, size):
+        if h > size and w > size:
+            _wrong(f"the image is {h}x{w}, not {size}x{size}: there are gaps or borders between tiles; "
+                   "lay them edge to edge (make_grid(..., padding=0))")
+        _wrong(f"the image is {h}x{w}; {n} tiles of 28 pixels a side make {size}x{size}")
+    if not image.is_floating_point():
+        _wrong(f"the image is {image.dtype}; keep the decoder's float pixel values in [0, 1]")
+    lo, hi = image.min().item(), image.max().item()
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        _wrong(f"pixel values run from {lo:.2f} to {hi:.2f}; keep the decoder's values in [0, 1] "
+               "(decode, with its sigmoid; no scaling to 255)")
+    image = image.detach().float().cpu().reshape(1, size, size)
+    if _close(image, ref):
+        return
+    _diagnose(image, _image_variants(ref, n))
+    tl, br = probe.read(image, 0, 0), probe.read(image, n - 1, n - 1)
+    _wrong(f"the top-left tile shows z = {tl} and the bottom-right z = {br}; expected [-4, 4] and [4, -4]")
+
+
+@_check("sweep_image")
+def check_sweep(fn) -> str:
+    """fn(decode, z, n) -> (1, 28n, 28n): the n*n codes z decoded and laid out row by row, edge to edge."""
+    n, probe = 21, _Probe()
+    z = reference.latent_grid(n, 4.0)
+    ref = reference.sweep_image(probe.decode, z, n)
+    _check_image(_call("sweep_image", fn, probe.decode, z, n), ref, n, probe, "sweep_image")
+    small = _call("sweep_image", fn, probe.decode, reference.latent_grid(5, 2.0), 5)
+    if not isinstance(small, torch.Tensor) or small.shape[-1] != 5 * TILE:
+        _wrong("it ignores n: sweep_image(decode, latent_grid(5, 2.0), 5) should give a 140x140 image")
+    return "a 588x588 image, z = [-4, 4] top-left and [4, -4] bottom-right, tiles edge to edge"
+
+
+# ---------------------------------------------------------------------------------------------
+# 03: the autoencoder retrained with a 2-d code (exercise 2.1).
+
+_TEST_IMAGES: list[torch.Tensor] = []  # loaded once per process: checks stay fast when graded in bulk
+
+
+def _test_images(count: int = 512) -> torch.Tensor:
+    if not _TEST_IMAGES:
+        from .config import lab_config
+
+        _, _, x_test, _ = lab_config().load_data()
+        _TEST_IMAGES.append(x_test[:count])
+    return _TEST_IMAGES[0]
+
+
+def _recon_nats(model: nn.Module, x: torch.Tensor) -> float:
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        x_hat = model.decode(model.encode(x.to(device))).reshape(len(x), -1).float().cpu()
+    return F.binary_cross_entropy(x_hat.clamp(1e-6, 1 - 1e-6), x.reshape(len(x), -1), reduction="sum").item() / len(x)
+
+
+def _untrained(model: nn.Module) -> nn.Module:
+    """The model's own initial weights when it knows them (labvae models do), else a fresh init."""
+    config = getattr(model, "config", None)
+    if isinstance(config, ModelConfig):
+        return config.build()
+    fresh = copy.deepcopy(model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        for m in fresh.modules():
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+    return fresh
+
+
+@_check("my_ae")
+def check_ae(model, x: torch.Tensor | None = None) -> str:
+    """model: the lab's linear AE with a 2-d code, trained (test reconstruction well below an untrained copy's)."""
+    if model is None:
+        _wrong("it is None; train_ae must return the trained model")
+    if type(model).__name__ == "History":
+        _wrong("it is a History: labvae.fit returns the training history; return the model itself")
+    if not isinstance(model, nn.Module) or not hasattr(model, "encode") or not hasattr(model, "decode"):
+        _wrong(f"it is a {type(model).__name__}; build the lab's AE as labvae.Autoencoder(latent_dim=2), "
+               "which has encode and decode")
+    x = _test_images() if x is None else x
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            code = model.encode(x[:8].to(device))
+    except Exception as e:
+        raise _crashed(e, "encode") from None
+    if isinstance(code, tuple):
+        _wrong("this is a VAE (encode returns mu and logvar); the exercise retrains the plain autoencoder, "
+               "labvae.Autoencoder(latent_dim=2)")
+    if code.ndim != 2 or code.shape[1] != 2:
+        _wrong(f"its code has shape {tuple(code.shape[1:])} per image; the exercise retrains the AE with a 2-d code (latent_dim=2)")
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if len(linears) != 2:
+        _wrong(f"it has {len(linears)} linear layers; the lab's AE is linear 784 -> 2 -> 784 "
+               "(labvae.Autoencoder(latent_dim=2), hidden_dim=None)")
+    was_training = model.training
+    model.eval()
+    try:
+        initial = _untrained(model)
+        trained, untrained = _recon_nats(model, x), _recon_nats(initial, x)
+    except Exception as e:
+        raise _crashed(e, "decode") from None
+    finally:
+        model.train(was_training)
+    # The linear AE learns slowly: 3 epochs on 3,000 images take it only ~2% below its initial loss
+    # (10 epochs on real data: ~25%), so "trained" means moved away from its initial weights and better.
+    same = all(torch.equal(a.detach().cpu(), b.detach().cpu()) for a, b in zip(model.parameters(), initial.parameters()))
+    if same or not trained < 0.99 * untrained:
+        _wrong(f"it does not look trained: {trained:.0f} nats per test image against {untrained:.0f} for an "
+               "untrained copy; train it with labvae.fit(model, x_train, x_test, epochs=cfg.epochs)")
+    return f"a linear AE with a 2-d code, trained: {trained:.0f} nats per test image (untrained: {untrained:.0f})"
+
+
+@_check("sweep_model")
+def check_ae_sweep(fn) -> str:
+    """fn(model, n=21, limit=4.0) -> (1, 28n, 28n): the lab's sweep of any model with a 2-d code."""
+    n, probe = 21, _Probe()
+    ref = reference.sweep_model(probe, n, 4.0)
+    _check_image(_call("sweep_model", fn, probe), ref, n, probe, "sweep_model")
+    return "the 21x21 sweep over [-4, 4]^2 as one 588x588 image, z = [-4, 4] top-left"
+
+
+# ---------------------------------------------------------------------------------------------
+# Grading registry and notebook helpers.
+
+EXERCISES: tuple[Exercise, ...] = (
+    Exercise("0.1-reparameterize", "the reparameterisation trick", "01_training", "reparameterize", 0, check_reparameterize),
+    Exercise("0.2-kl", "the closed-form KL", "01_training", "kl_divergence", 0, check_kl),
+    Exercise("0.3-loss", "the VAE loss", "01_training", "vae_loss", 0, check_loss),
+    Exercise("predict-01", "predict: the KL after training", "01_training", "", 0, None, manual=True),
+    Exercise("1.1-grid", "the sweep's codes, top-left first", "02_vae_sweep", "latent_grid", 1, check_latent_grid),
+    Exercise("1.1-sweep", "the 588x588 sweep image", "02_vae_sweep", "sweep_image", 1, check_sweep),
+    Exercise("predict-02", "predict: the posterior's sigma", "02_vae_sweep", "", 0, None, manual=True),
+    Exercise("2.1-ae", "the lab AE retrained with a 2-d code", "03_ae_sweep", "my_ae", 1, check_ae),
+    Exercise("2.1-ae-sweep", "the AE's 588x588 sweep", "03_ae_sweep", "sweep_model", 1, check_ae_sweep),
+    Exercise("predict-03", "predict: the AE's codes in the window", "03_ae_sweep", "", 0, None, manual=True),
+    Exercise("predict-04", "predict: prior samples through each decoder", "04_comparison", "", 0, None, manual=True),
+    Exercise("2.2-comparison", "the written comparison", "04_comparison", "", 1, None, manual=True),
+)
+
+
+def exercise(key: str) -> Exercise:
+    """The exercise with this key."""
+    for ex in EXERCISES:
+        if ex.key == key:
+            return ex
+    raise KeyError(f"no exercise {key!r}; the keys are {', '.join(e.key for e in EXERCISES)}.")
+
+
+def check_namespace(namespace: dict, notebook: str) -> dict[str, CheckResult]:
+    """Run every automatic check of one notebook on a kernel's variables: {key: result}."""
+    results = {}
+    for ex in EXERCISES:
+        if ex.notebook == notebook and not ex.manual:
+            if ex.symbol in namespace:
+                results[ex.key] = ex.check(namespace[ex.symbol])
+            else:
+                results[ex.key] = CheckResult(NOT_DONE, f"… {ex.symbol}: not done yet (the notebook never defined it).")
+    return results
+
+
+def attempt(fn, *args, **kwargs):
+    """fn(*args, **kwargs), or an Unfinished that the matching check reports (a stub, or a crash)."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        return Unfinished(getattr(fn, "__name__", "it"), None)
+    except Exception as e:
+        return Unfinished(getattr(fn, "__name__", "it"), e)
+
+
+def use(student, reference, result: CheckResult, what: str | None = None):
+    """The student's answer if its check passed, else the reference (with a one-line note)."""
+    if result.passed:
+        return student
+    what = f"labvae's {what or getattr(reference, '__name__', 'reference')}"
+    print(f"  (the cells below use {what} until yours passes, so the notebook still runs to the end)")
+    return reference

@@ -1,0 +1,145 @@
+"""The student edition: generated from the solutions, in sync with them, and free of their answers."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import labvae
+from labvae import checks, student
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = sorted((ROOT / "notebooks").glob(student.NOTEBOOK_GLOB))
+STUDENT = ROOT / "notebooks" / "student"
+REGENERATE = "python -m labvae student notebooks/student"
+
+
+def cells(path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+
+
+def regions(path):
+    """The text of every solution region of a notebook: (cell type, [lines])."""
+    found = []
+    for cell in cells(path):
+        text = "".join(cell["source"])
+        for body in re.findall(r"### BEGIN SOLUTION\n(.*?)\n\s*(?:# )?### END SOLUTION", text, re.S):
+            found.append((cell["cell_type"], body.splitlines()))
+    return found
+
+
+def test_committed_student_edition_matches_the_solutions():
+    committed = sorted(p.name for p in STUDENT.glob("*.ipynb"))
+    assert committed == [p.name for p in SOLUTIONS], f"notebooks/student/ is out of date; run: {REGENERATE}"
+    for src in SOLUTIONS:
+        expected = student.dumps(student.student_notebook(src))
+        assert (STUDENT / src.name).read_text(encoding="utf-8") == expected, (
+            f"notebooks/student/{src.name} is out of date with notebooks/{src.name}; run: {REGENERATE}"
+        )
+    assert (STUDENT / "jupytext.toml").read_text() == student.JUPYTEXT_TOML, f"run: {REGENERATE}"
+
+
+@pytest.mark.parametrize("src", SOLUTIONS, ids=lambda p: p.stem)
+def test_every_solution_region_is_replaced(src):
+    text = (STUDENT / src.name).read_text(encoding="utf-8")
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    kinds = [kind for kind, _ in regions(src)]
+    assert kinds, f"{src.name} has no exercise"
+    assert text.count("# YOUR CODE HERE") == text.count("raise NotImplementedError()") == kinds.count("code")
+    assert text.count("YOUR ANSWER HERE") == kinds.count("markdown")
+
+
+@pytest.mark.parametrize("src", SOLUTIONS, ids=lambda p: p.stem)
+def test_no_solution_text_leaks(src):
+    student_text = "\n".join("".join(c["source"]) for c in cells(STUDENT / src.name))
+    solution_text = "\n".join("".join(c["source"]) for c in cells(src))
+    outside = re.sub(r"### BEGIN SOLUTION\n.*?### END SOLUTION", "", solution_text, flags=re.S)
+    for _, lines in regions(src):
+        for line in lines:
+            line = line.strip().lstrip("# ").strip()
+            if len(line) >= 12 and line not in outside:  # skip fragments and code the lesson shows anyway
+                assert line not in student_text, f"solution text leaks into the student {src.name}: {line!r}"
+
+
+def test_every_exercise_has_one_answer_cell_in_its_notebook():
+    for ex in checks.EXERCISES:
+        nb = STUDENT / f"{ex.notebook}.ipynb"
+        answers = [c for c in cells(nb) if c["metadata"].get("nbgrader", {}).get("grade_id") == ex.key]
+        assert len(answers) == 1, f"{ex.key}: {len(answers)} answer cells in {nb.name}"
+        meta = answers[0]["metadata"]["nbgrader"]
+        assert meta["solution"] and meta["grade"] == ex.manual
+        if ex.manual:
+            assert answers[0]["cell_type"] == "markdown" and meta["points"] == ex.points
+        else:
+            binds = re.compile(rf"^(def {ex.symbol}\(|{ex.symbol} = )", re.M)
+            notebook_code = "\n".join("".join(c["source"]) for c in cells(nb) if c["cell_type"] == "code")
+            assert binds.search(notebook_code), f"{nb.name} never binds {ex.symbol}"
+            checked = [c for c in cells(nb) if c["metadata"].get("nbgrader", {}).get("grade_id") == f"{ex.key}-check"]
+            assert len(checked) == 1 and checked[0]["metadata"]["nbgrader"]["locked"]
+
+
+def test_student_stubs_are_reported_not_done(capsys):
+    """Run each student exercise cell as written, then its check: every one says 'not done yet'."""
+    for ex in (e for e in checks.EXERCISES if not e.manual):
+        cell = next(c for c in cells(STUDENT / f"{ex.notebook}.ipynb")
+                    if c["metadata"].get("nbgrader", {}).get("grade_id") == ex.key)
+        namespace = {"torch": torch, "labvae": labvae}
+        exec("".join(cell["source"]), namespace)
+        fn = next(v for k, v in namespace.items() if callable(v) and k not in ("torch", "labvae"))
+        answer = checks.attempt(fn, None, None) if ex.symbol == "my_ae" else fn
+        result = ex.check(answer)
+        assert result.status == "not done", result.message
+    assert capsys.readouterr().out.count("not done yet") == sum(not e.manual for e in checks.EXERCISES)
+
+
+def test_student_notebooks_open_the_student_edition_in_colab():
+    for src in SOLUTIONS:
+        first = "".join(cells(STUDENT / src.name)[0]["source"])
+        assert f"/blob/main/notebooks/student/{src.name})" in first
+
+
+def test_strip_solutions_keeps_indentation_and_replaces_markdown():
+    code = "def f(x):\n    \"\"\"Doc.\"\"\"\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n"
+    out, n = student.strip_solutions(code, "code")
+    assert n == 1 and out == "def f(x):\n    \"\"\"Doc.\"\"\"\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
+    text = "Question?\n### BEGIN SOLUTION\nThe answer.\n### END SOLUTION"
+    assert student.strip_solutions(text, "markdown") == ("Question?\nYOUR ANSWER HERE", 1)
+
+
+@pytest.mark.parametrize("source, says", [
+    ("### BEGIN SOLUTION\nx = 1", "never closed"),
+    ("x = 1\n### END SOLUTION", "without a ### BEGIN SOLUTION"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "a second"),
+])
+def test_unbalanced_markers_are_one_sentence(source, says):
+    with pytest.raises(student.SolutionMarkerError, match=says):
+        student.strip_solutions(source, "code")
+
+
+def test_cli_writes_the_edition(tmp_path):
+    out = tmp_path / "student"
+    r = subprocess.run([sys.executable, "-m", "labvae", "student", str(out)], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.glob("*.ipynb")) == [p.name for p in SOLUTIONS]
+    assert (out / SOLUTIONS[0].name).read_text() == (STUDENT / SOLUTIONS[0].name).read_text()
+
+
+def test_cli_refuses_to_overwrite_the_solutions(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "labvae", "student", "notebooks"], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    assert r.returncode == 1 and "overwrite the solutions" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_exercise_cell_without_a_key_is_refused(tmp_path):
+    nb = json.loads(SOLUTIONS[0].read_text())
+    for cell in nb["cells"]:
+        cell["metadata"].pop("exercise", None)
+    (tmp_path / "01_x.ipynb").write_text(json.dumps(nb))
+    with pytest.raises(student.SolutionMarkerError, match="no known exercise key"):
+        student.write_student_edition(tmp_path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing half-written
