@@ -156,10 +156,11 @@ _LIVE_LOCK = threading.Lock()
 
 
 def answer_text(nb, ex) -> str | None:
-    """The student's answer to a written exercise: the markdown cell tagged with its key or symbol."""
+    """The student's answer to a written exercise: the markdown cell whose nbgrader grade_id is its key."""
     for cell in nb.cells:
-        tags = cell.get("metadata", {}).get("tags", [])
-        if cell.cell_type == "markdown" and (ex.key in tags or ex.symbol in tags or cell.get("id") == ex.symbol):
+        meta = cell.get("metadata", {})
+        ids = (meta.get("nbgrader", {}).get("grade_id"), meta.get("exercise"))  # student and solution editions
+        if cell.cell_type == "markdown" and (ex.key in ids or ex.key in meta.get("tags", [])):
             return cell.source.strip()
     return None
 
@@ -393,8 +394,8 @@ def _rows(subs, exercises, results) -> list[dict]:
             elif ex.manual:
                 text = res.answers.get(ex.key, "")
                 status = "manual" if text else "not done"
-                message = (f"to mark by hand: answer in the -answers.md file ({len(text.split())} words)"
-                           if text else "no answer written")
+                where = "to mark by hand: answer in the -answers.md file" if ex.points else "practice, not marked"
+                message = f"{where} ({len(text.split())} words)" if text else "no answer written"
             else:
                 status, message = res.results.get(ex.key, ("error", "the check did not run"))
             points = "" if status == "manual" else f"{ex.points if status == 'pass' else 0:g}"
@@ -412,12 +413,13 @@ def _csv(rows) -> str:
 
 def _answers_markdown(subs, exercises, results) -> str:
     """Written answers grouped by exercise, one section per student: a marker reads one question at a time."""
-    manual = [ex for ex in exercises if ex.manual]
+    manual = [ex for ex in exercises if ex.manual and ex.points]  # predictions (0 marks) stay in the CSV
     if not manual:
         return ""
     parts = ["# Written answers to mark by hand\n"]
     for ex in manual:
-        parts.append(f"\n## {ex.key}: {ex.title} ({ex.points:g} marks, {ex.notebook})\n")
+        marks = f"{ex.points:g} mark" + ("" if ex.points == 1 else "s")
+        parts.append(f"\n## {ex.key}: {ex.title} ({marks}, {ex.notebook})\n")
         for student in sorted(subs):
             res = results.get((student, ex.notebook))
             text = "" if res is None or res.failure else res.answers.get(ex.key, "")
@@ -432,7 +434,7 @@ def summary(rows, results, manual_keys) -> str:
         mine = [r for r in rows if r["student"] == student]
         got = sum(float(r["points"] or 0) for r in mine)
         best = sum(float(r["max_points"]) for r in mine if r["exercise"] not in manual_keys)
-        manual = sum(r["status"] == "manual" for r in mine)
+        manual = sum(r["status"] == "manual" and float(r["max_points"]) > 0 for r in mine)
         notes = [f"{stem}: {res.failure}" for (s, stem), res in sorted(results.items()) if s == student and res.failure]
         raised = sum(len(res.cell_errors) for (s, _), res in results.items() if s == student)
         notes += [f"{raised} cell(s) raised"] if raised else []

@@ -2,14 +2,14 @@
 
 import csv
 import os
-import subprocess
-import sys
+import shutil
 import textwrap
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from labvae import grade
+from labvae import cli, grade
 
 # A toy registry in the contract of labvae.checks: one checked function and one written answer.
 TOY_REGISTRY = '''
@@ -46,7 +46,7 @@ def check_double(fn):
 
 EXERCISES = (
     Exercise("t.1-double", "Double a number", "01_toy", "double", 2.0, check_double),
-    Exercise("t.2-why", "Why double?", "01_toy", "why-answer", 1.0, None, manual=True),
+    Exercise("t.2-why", "Why double?", "01_toy", "", 1.0, None, manual=True),
 )
 '''
 
@@ -58,7 +58,7 @@ def toy_notebook(body: str, answer: str = "YOUR ANSWER HERE", *extra_cells: str)
                 *[nbformat.v4.new_code_cell(c) for c in extra_cells],
                 nbformat.v4.new_code_cell(f"def double(x):\n{textwrap.indent(body, '    ')}"),
                 nbformat.v4.new_markdown_cell("**Exercise t.2:** why double?"),
-                nbformat.v4.new_markdown_cell(answer, metadata={"tags": ["why-answer"]}),
+                nbformat.v4.new_markdown_cell(answer, metadata={"nbgrader": {"grade_id": "t.2-why"}}),
                 nbformat.v4.new_code_cell("print('the end')")]
     return nb
 
@@ -158,20 +158,79 @@ def test_finding_submissions(tmp_path):
         grade.collect([tmp_path / "nowhere"], stems)
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "labvae", "grade", *args], capture_output=True, text=True, timeout=120)
-
-
-def test_bad_input_is_one_sentence(tmp_path):
+def test_bad_input_is_one_sentence(tmp_path, capsys):
     for args, words in (((), "no submissions"), ((str(tmp_path / "nowhere"),), "does not exist"),
-                        ((str(tmp_path), "--out", str(tmp_path)), "is a folder")):
-        r = run_cli(*args)
-        assert r.returncode == 1 and words in r.stderr and "Traceback" not in r.stderr, r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1
+                        ((str(tmp_path), "--out", str(tmp_path)), "is a folder"),
+                        ((str(tmp_path),), "holds no lab notebook")):
+        assert cli.main(["grade", *args]) == 1
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "grades.csv").exists()
 
 
-def test_help_explains_submissions_and_columns():
-    r = run_cli("--help")
-    assert r.returncode == 0
+def test_help_explains_submissions_and_columns(capsys):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["grade", "--help"])
+    assert exit.value.code == 0
+    text = capsys.readouterr().out
     for word in ("alice_02_vae_sweep.ipynb", "folder of submissions", "cell_errors", "manual", "--timeout"):
-        assert word in r.stdout
+        assert word in text
+
+
+# ---- the lab's own notebooks, in smoke mode -------------------------------------------------
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+FLIPPED = ("z2 = torch.linspace(limit, -limit, n)", "z2 = torch.linspace(-limit, limit, n)")  # z2 grows downwards
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """Grades 02_vae_sweep (and reads 04's written answer) for a correct, a wrong, a blank and a corrupt student."""
+    subs = tmp_path_factory.mktemp("lab") / "submitted"
+    for student in ("correct", "wrong", "blank", "corrupt"):
+        (subs / student).mkdir(parents=True)
+    shutil.copy(NOTEBOOKS / "02_vae_sweep.ipynb", subs / "correct")
+    shutil.copy(NOTEBOOKS / "04_comparison.ipynb", subs / "correct")
+    nb = nbformat.read(NOTEBOOKS / "02_vae_sweep.ipynb", as_version=4)
+    grid_cell = next(c for c in nb.cells if FLIPPED[0] in c.source)
+    grid_cell.source = grid_cell.source.replace(*FLIPPED)
+    nb.cells.insert(2, nbformat.v4.new_code_cell("raise RuntimeError('a stray cell')"))  # raises at top level
+    nbformat.write(nb, subs / "wrong" / "02_vae_sweep.ipynb")
+    shutil.copy(NOTEBOOKS / "student" / "02_vae_sweep.ipynb", subs / "blank")
+    shutil.copy(NOTEBOOKS / "student" / "04_comparison.ipynb", subs / "blank")
+    (subs / "corrupt" / "02_vae_sweep.ipynb").write_bytes(
+        (NOTEBOOKS / "02_vae_sweep.ipynb").read_bytes()[:500])  # cut off mid-file
+    out = subs.parent / "grades.csv"
+    grade.grade([subs], out, smoke=True, say=lambda *a: None)
+    with open(out, newline="") as f:
+        return {(r["student"], r["exercise"]): r for r in csv.DictReader(f)}, out
+
+
+def test_lab_correct_submission_gets_full_marks(lab):
+    rows, _ = lab
+    for key in ("1.1-grid", "1.1-sweep"):
+        assert (rows[("correct", key)]["status"], rows[("correct", key)]["points"]) == ("pass", "1")
+    comparison = rows[("correct", "2.2-comparison")]
+    assert (comparison["status"], comparison["points"], comparison["max_points"]) == ("manual", "", "1")
+    assert rows[("correct", "2.1-ae")]["status"] == "not done"  # 03 was not submitted
+
+
+def test_lab_wrong_function_loses_its_mark_only(lab):
+    rows, _ = lab
+    grid, sweep = rows[("wrong", "1.1-grid")], rows[("wrong", "1.1-sweep")]
+    assert (grid["status"], grid["points"]) == ("wrong", "0") and "z2" in grid["message"]
+    assert (sweep["status"], sweep["points"]) == ("pass", "1")
+    assert "RuntimeError: a stray cell" in grid["cell_errors"]
+
+
+def test_lab_blank_and_corrupt_submissions(lab):
+    rows, out = lab
+    for key in ("1.1-grid", "1.1-sweep", "2.2-comparison"):
+        assert (rows[("blank", key)]["status"], rows[("blank", key)]["points"]) == ("not done", "0")
+        assert rows[("blank", key)]["cell_errors"] == ""  # the student edition runs to the end
+    for key in ("1.1-grid", "1.1-sweep"):
+        r = rows[("corrupt", key)]
+        assert (r["status"], r["points"]) == ("error", "0") and "cannot be read" in r["message"]
+    answers = grade.answers_path(out).read_text()
+    assert "## 2.2-comparison" in answers and "### blank\n\n*(no answer)*" in answers
+    assert "### correct\n\n" in answers and "VAE" in answers.split("### correct")[1]
