@@ -153,6 +153,7 @@ def collect(paths, stems) -> dict[str, dict[str, Path]]:
 
 _LIVE: dict = {}  # thread id -> kernel process (Popen), so Ctrl-C can stop every kernel
 _LIVE_LOCK = threading.Lock()
+_STOP = threading.Event()  # set on Ctrl-C: workers start no new notebook and report nothing
 
 
 def answer_text(nb, ex) -> str | None:
@@ -351,6 +352,8 @@ def _run_all(jobs_list, exercises, env, work, keep, timeout, check_timeout, regi
     results: dict[tuple[str, str], NotebookResult] = {}
 
     def one(student, stem, path):
+        if _STOP.is_set():
+            return NotebookResult(failure="interrupted")
         run_dir = work / "runs" / re.sub(r"[^\w.-]", "_", student) / stem
         if (work / "warm").is_dir() and any(e.notebook == stem and not e.manual for e in exercises):
             shutil.copytree(work / "warm", run_dir, dirs_exist_ok=True)  # a private copy: students cannot meet
@@ -360,17 +363,21 @@ def _run_all(jobs_list, exercises, env, work, keep, timeout, check_timeout, regi
                            timeout=timeout, check_timeout=check_timeout, registry=registry)
         if not keep:
             shutil.rmtree(run_dir, ignore_errors=True)
+        if _STOP.is_set():
+            return res
         done = sum(s == "pass" for s, _ in res.results.values())
         say(f"  {student} {stem}: " + (res.failure if res.failure else f"{done}/{len(res.results)} checks pass")
             + (f", {len(res.cell_errors)} cell(s) raised" if res.cell_errors else "") + f" ({res.seconds:.1f} s)")
         return res
 
+    _STOP.clear()
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     futures = {pool.submit(one, *item): item[:2] for item in jobs_list}
     try:
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
     except BaseException:
+        _STOP.set()
         for fut in futures:
             fut.cancel()
         _kill_live_kernels()
