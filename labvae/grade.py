@@ -73,7 +73,7 @@ class NotebookResult:
     results: dict[str, tuple[str, str]] = field(default_factory=dict)
     failure: str = ""  # non-empty: the notebook scores 0, and this says why
     cell_errors: list[str] = field(default_factory=list)
-    answers: dict[str, str] = field(default_factory=dict)  # manual exercise key -> the student's text
+    answers: dict[str, str | None] = field(default_factory=dict)  # written exercise -> text; None: cell gone
     seconds: float = 0.0
 
 
@@ -167,7 +167,8 @@ def answer_text(nb, ex) -> str | None:
 
 
 def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
-                 check_timeout: float = CHECK_TIMEOUT, registry: str = "labvae.checks") -> NotebookResult:
+                 check_timeout: float = CHECK_TIMEOUT, registry: str = "labvae.checks",
+                 save: Path | None = None) -> NotebookResult:
     """Execute a notebook in a fresh kernel (cells may raise), then each exercise's check in that kernel."""
     import nbformat
     from nbclient import NotebookClient
@@ -183,7 +184,7 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
     for ex in exercises:
         if ex.manual:
             text = answer_text(nb, ex)
-            res.answers[ex.key] = "" if text is None or BLANK in text else text
+            res.answers[ex.key] = None if text is None else "" if BLANK in text else text
     auto = [ex for ex in exercises if not ex.manual and ex.check is not None]
     if not auto:
         res.seconds = time.perf_counter() - t0
@@ -224,13 +225,15 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
         res.failure = f"the notebook ran longer than the {timeout:g} s limit (stopped in cell {index + 1})"
     except DeadKernelError:
         res.failure = f"the kernel died in cell {index + 1} (the code exited, crashed or ran out of memory)"
-    except (RuntimeError, TimeoutError) as e:  # the kernel did not start
-        res.failure = f"the kernel could not run the notebook ({e})"
+    except Exception as e:  # the kernel did not start, or nbclient failed: this notebook only
+        res.failure = f"the grader could not run the notebook ({type(e).__name__}: {str(e)[:120]})"
     finally:
         with _LIVE_LOCK:
             _LIVE.pop(threading.get_ident(), None)
         _kill(kernel)  # setup_kernel has shut it down; this catches a kernel left behind by Ctrl-C
         _cancel_pending()
+    if save is not None:  # what the student's code printed and drew, for the instructor to look at
+        atomic_write(save, lambda f: f.write(nbformat.writes(nb).encode()))
     res.seconds = time.perf_counter() - t0
     return res
 
@@ -360,7 +363,8 @@ def _run_all(jobs_list, exercises, env, work, keep, timeout, check_timeout, regi
         run_dir.mkdir(parents=True, exist_ok=True)
         ex = [e for e in exercises if e.notebook == stem]
         res = run_notebook(path, ex, env={**env, "LABVAE_CACHE": str(run_dir / "cache")}, cwd=run_dir,
-                           timeout=timeout, check_timeout=check_timeout, registry=registry)
+                           timeout=timeout, check_timeout=check_timeout, registry=registry,
+                           save=run_dir / f"{stem}.executed.ipynb" if keep else None)
         if not keep:
             shutil.rmtree(run_dir, ignore_errors=True)
         if _STOP.is_set():
@@ -399,10 +403,11 @@ def _rows(subs, exercises, results) -> list[dict]:
             elif res.failure:
                 status, message = "error", res.failure + "; 0 marks"
             elif ex.manual:
-                text = res.answers.get(ex.key, "")
+                text = res.answers.get(ex.key)
                 status = "manual" if text else "not done"
                 where = "to mark by hand: answer in the -answers.md file" if ex.points else "practice, not marked"
-                message = f"{where} ({len(text.split())} words)" if text else "no answer written"
+                message = (f"{where} ({len(text.split())} words)" if text else "no answer written" if text == ""
+                           else f"the answer cell ({ex.key}) is missing: it was deleted or replaced")
             else:
                 status, message = res.results.get(ex.key, ("error", "the check did not run"))
             points = "" if status == "manual" else f"{ex.points if status == 'pass' else 0:g}"
@@ -429,7 +434,7 @@ def _answers_markdown(subs, exercises, results) -> str:
         parts.append(f"\n## {ex.key}: {ex.title} ({marks}, {ex.notebook})\n")
         for student in sorted(subs):
             res = results.get((student, ex.notebook))
-            text = "" if res is None or res.failure else res.answers.get(ex.key, "")
+            text = "" if res is None or res.failure else res.answers.get(ex.key) or ""
             parts.append(f"\n### {student}\n\n{text or '*(no answer)*'}\n")
     return "".join(parts)
 
@@ -492,8 +497,9 @@ def add_parser(sub) -> None:
                    "epochs (LABVAE_SMOKE=1): fast, for trying the grader out; marks use the same checks")
     p.add_argument("--data", metavar="ROOT", default=None,
                    help="folder holding FashionMNIST/raw/ for the notebooks (default: $LABVAE_DATA)")
-    p.add_argument("--work", type=Path, default=None, help="keep each notebook's run folder (its executed "
-                   "outputs and checkpoints) under WORK/runs/STUDENT/NOTEBOOK (default: a temp folder, removed)")
+    p.add_argument("--work", type=Path, default=None, help="keep each notebook's run folder under "
+                   "WORK/runs/STUDENT/NOTEBOOK/ (NOTEBOOK.executed.ipynb with its outputs, files it wrote), and "
+                   "the warmed models in WORK/warm/ for the next run (default: a temp folder, removed)")
     p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default: 1; each kernel "
                    "trains and decodes on all cores)")
 
