@@ -370,7 +370,8 @@ def _run_all(jobs_list, exercises, env, work, keep, timeout, check_timeout, regi
         if _STOP.is_set():
             return res
         done = sum(s == "pass" for s, _ in res.results.values())
-        say(f"  {student} {stem}: " + (res.failure if res.failure else f"{done}/{len(res.results)} checks pass")
+        what = res.failure or (f"{done}/{len(res.results)} checks pass" if res.results else "written answers read")
+        say(f"  {student} {stem}: {what}"
             + (f", {len(res.cell_errors)} cell(s) raised" if res.cell_errors else "") + f" ({res.seconds:.1f} s)")
         return res
 
