@@ -68,6 +68,12 @@ def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0].rstrip('.')}" if text else type(e).__name__
 
 
+def _kind(obj) -> str:
+    """'a numpy array', 'an int', 'a str': what the student handed over, in words."""
+    name = "numpy array" if type(obj).__name__ == "ndarray" else type(obj).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
 def _crashed(e: BaseException, part: str | None = None) -> _Stop:
     who = f"its {part}" if part else "it"
     return _Stop(WRONG, f"{who} raised {_first_line(e)}; run it on a small example and read the traceback")
@@ -107,7 +113,7 @@ def _call(name: str, fn, *args):
     if isinstance(fn, Unfinished):
         raise _Stop(NOT_DONE, "") if fn.error is None else _crashed(fn.error)
     if not callable(fn):
-        _wrong(f"expected the function {name}, got a {type(fn).__name__}")
+        _wrong(f"expected the function {name}, got {_kind(fn)}")
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
@@ -125,8 +131,7 @@ def _tensor(out, name: str, what: str = "a tensor") -> torch.Tensor:
         _wrong("it returns a Python number; return the tensor itself (no .item()), so gradients can flow")
     if out is None:
         _wrong("it returns None; did you forget the `return`?")
-    kind = "numpy array" if type(out).__name__ == "ndarray" else type(out).__name__
-    _wrong(f"it returns a {kind}; return {what} (torch, not numpy)")
+    _wrong(f"it returns {_kind(out)}; return {what} (torch, not numpy)")
 
 
 def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -386,8 +391,7 @@ def _check_image(image, ref: torch.Tensor, n: int, probe: _Probe, name: str) -> 
     """Stop with what is wrong with a sweep image (size, channels, range, orientation), if anything."""
     size = n * TILE
     if hasattr(image, "shape") and not isinstance(image, torch.Tensor):
-        kind = "numpy array" if type(image).__name__ == "ndarray" else type(image).__name__
-        _wrong(f"it returns a {kind}; return a torch tensor (1, {size}, {size})")
+        _wrong(f"it returns {_kind(image)}; return a torch tensor (1, {size}, {size})")
     image = _tensor(image, name, f"a (1, {size}, {size}) tensor")
     shape = tuple(image.shape)
     if image.ndim == 3 and shape[0] == 3:
@@ -471,7 +475,7 @@ def check_ae(model, x: torch.Tensor | None = None) -> str:
     if type(model).__name__ == "History":
         _wrong("it is a History: labvae.fit returns the training history; return the model itself")
     if not isinstance(model, nn.Module) or not hasattr(model, "encode") or not hasattr(model, "decode"):
-        _wrong(f"it is a {type(model).__name__}; build the lab's AE as labvae.Autoencoder(latent_dim=2), "
+        _wrong(f"it is {_kind(model)}; build the lab's AE as labvae.Autoencoder(latent_dim=2), "
                "which has encode and decode")
     x = _test_images() if x is None else x
     device = next(model.parameters()).device

@@ -65,6 +65,7 @@ def student_notebook(path: Path) -> dict:
         source = "".join(cell["source"])
         meta = cell.setdefault("metadata", {})
         key = meta.pop("exercise", None)
+        meta.pop("lines_to_next_cell", None)  # jupytext's layout hint for the .py twin the students lack
         try:
             source, regions = strip_solutions(source, cell["cell_type"])
         except SolutionMarkerError as e:

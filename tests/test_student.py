@@ -143,3 +143,15 @@ def test_an_exercise_cell_without_a_key_is_refused(tmp_path):
     with pytest.raises(student.SolutionMarkerError, match="no known exercise key"):
         student.write_student_edition(tmp_path, tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+DEVELOPER_WORDS = ("smoke", "partial dataset", "seed report", "nbval", "LABVAE_SMOKE")
+
+
+# 04's prose is being rewritten in another branch (issue 10b); add it here once that lands.
+@pytest.mark.parametrize("name", ["01_training", "02_vae_sweep", "03_ae_sweep"])
+def test_student_text_has_no_developer_words(name):
+    for nb in (ROOT / "notebooks" / f"{name}.ipynb", STUDENT / f"{name}.ipynb"):
+        prose = "\n".join("".join(c["source"]) for c in cells(nb) if c["cell_type"] == "markdown").lower()
+        found = [w for w in DEVELOPER_WORDS if w.lower() in prose]
+        assert not found, f"{nb.relative_to(ROOT)} speaks to developers: {found}"
