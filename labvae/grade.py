@@ -66,6 +66,10 @@ class GradeError(ValueError):
     """Bad input to the grader: one sentence saying what is wrong."""
 
 
+class _Interrupted(Exception):
+    """Ctrl-C in the main thread: a worker's notebook stops where it is."""
+
+
 @dataclass
 class NotebookResult:
     """What running one student's notebook gave: per exercise (status, message), or why it could not run."""
@@ -197,12 +201,16 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
     try:
         with client.setup_kernel(env=env, cwd=str(cwd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
             kernel = client.km.provisioner.process  # the kernel's Popen, to kill it if all else fails
-            with _LIVE_LOCK:
+            with _LIVE_LOCK:  # _STOP is set before the kill sweep: a kernel registered after it stops here
+                if _STOP.is_set():
+                    raise _Interrupted
                 _LIVE[threading.get_ident()] = kernel
             deadline = time.monotonic() + timeout
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue
+                if _STOP.is_set():
+                    raise _Interrupted
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise CellTimeoutError("out of time")
@@ -221,6 +229,8 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
                 client.execute_cell(cell, len(nb.cells) - 1, store_history=False)
                 nb.cells.pop()
                 res.results[ex.key] = _parse_check(cell, marker, check_timeout)
+    except _Interrupted:
+        res.failure = "interrupted"
     except CellTimeoutError:
         res.failure = f"the notebook ran longer than the {timeout:g} s limit (stopped in cell {index + 1})"
     except DeadKernelError:

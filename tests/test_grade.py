@@ -234,3 +234,32 @@ def test_lab_blank_and_corrupt_submissions(lab):
     answers = grade.answers_path(out).read_text()
     assert "## 2.2-comparison" in answers and "### blank\n\n*(no answer)*" in answers
     assert "### correct\n\n" in answers and "VAE" in answers.split("### correct")[1]
+
+
+def test_ctrl_c_stops_every_kernel(tmp_path, monkeypatch):
+    """An interrupt while kernels run: grade re-raises, every kernel is gone, no CSV is written."""
+    (tmp_path / "toy_registry.py").write_text(TOY_REGISTRY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("PID_DIR", str(tmp_path / "pids"))
+    (tmp_path / "pids").mkdir()
+    note_pid = "import os, pathlib\npathlib.Path(os.environ['PID_DIR'], str(os.getpid())).touch()"
+    slow = "import time\ntime.sleep(20)\npathlib.Path(os.environ['PID_DIR'], 'finished').touch()"
+    for student, extra in (("ann", ""), ("ben", slow), ("cy", slow)):
+        (tmp_path / "subs" / student).mkdir(parents=True)
+        nbformat.write(toy_notebook("return 2 * x", "ok", note_pid, extra), tmp_path / "subs" / student / "01_toy.ipynb")
+
+    def interrupt(line):  # the first finished notebook stands in for the moment Ctrl-C is pressed
+        if line.startswith("  "):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        grade.grade([tmp_path / "subs"], tmp_path / "grades.csv", timeout=120, registry="toy_registry",
+                    warm=False, jobs=2, say=interrupt)
+    assert not (tmp_path / "grades.csv").exists()
+    assert not (tmp_path / "pids" / "finished").exists()  # the slow kernels were stopped, not waited for
+    pids = [int(p.name) for p in (tmp_path / "pids").iterdir()]
+    assert len(pids) >= 2  # ann's and ben's kernels ran (cy's stops before its first cell, if it starts)
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status")
+        assert not status.exists() or "State:\tZ" in status.read_text(), f"kernel {pid} still running"
