@@ -316,6 +316,7 @@ def warm_up(warm: Path, env: dict) -> None:
                        capture_output=True, text=True)
     if r.returncode != 0:
         last = (r.stderr.strip().splitlines() or ["(no message)"])[-1]
+        last = re.sub(r"^[\w.]+(Error|Exception): ", "", last)  # the sentence, not the exception's class
         raise GradeError(f"could not prepare the models the notebooks load: {last}")
 
 
