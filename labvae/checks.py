@@ -16,9 +16,11 @@ from torch.distributions import Normal, kl_divergence
 from . import reference
 from .grid import TILE
 from .models import ModelConfig
+from .probe import Probe, first_match, grid_problem, image_problem
+from .probe import close as _close
+from .probe import kind as _kind
 
 PASS, WRONG, NOT_DONE = "pass", "wrong", "not done"
-TOL = 1e-4  # relative and absolute: float32 sums of a few thousand terms agree to ~1e-6
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,6 @@ def _wrong(text: str):
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0].rstrip('.')}" if text else type(e).__name__
-
-
-def _kind(obj) -> str:
-    """'a numpy array', 'an int', 'a str': what the student handed over, in words."""
-    name = "numpy array" if type(obj).__name__ == "ndarray" else type(obj).__name__
-    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _crashed(e: BaseException, part: str | None = None) -> _Stop:
@@ -124,7 +120,7 @@ def _call(name: str, fn, *args):
         raise _crashed(e) from None
 
 
-def _tensor(out, name: str, what: str = "a tensor") -> torch.Tensor:
+def _tensor(out, what: str = "a tensor") -> torch.Tensor:
     if isinstance(out, torch.Tensor):
         return out
     if isinstance(out, (float, int)):
@@ -134,16 +130,12 @@ def _tensor(out, name: str, what: str = "a tensor") -> torch.Tensor:
     _wrong(f"it returns {_kind(out)}; return {what} (torch, not numpy)")
 
 
-def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
-    a, b = a.detach().double().cpu(), b.detach().double().cpu()
-    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=TOL, atol=TOL))
-
-
 def _diagnose(out: torch.Tensor, variants: list[tuple[torch.Tensor, str]]) -> None:
     """Stop with the hint of the first known mistake that out equals."""
-    for value, hint in variants:
-        if torch.isfinite(value).all() and _close(out, value):
-            _wrong(hint)
+    hint = first_match(out, variants)
+    if hint:
+        _wrong(hint)
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,7 +148,7 @@ def check_reparameterize(fn) -> str:
     n, sigma = 20000, 0.5
     mu = torch.tensor([3.0, -2.0]).repeat(n, 1).requires_grad_()  # (n, 2), far from 0 so a missing mu shows
     logvar = torch.full((n, 2), math.log(sigma**2), requires_grad=True)
-    z = _tensor(_call("reparameterize", fn, mu, logvar), "reparameterize")
+    z = _tensor(_call("reparameterize", fn, mu, logvar))
     if z.shape != mu.shape:
         _wrong(f"z has shape {tuple(z.shape)}, expected {tuple(mu.shape)} like mu: one sample per image and dimension")
     noise = (z - mu).detach()  # (n, 2) = sigma * eps when right
@@ -207,7 +199,7 @@ def check_kl(fn) -> str:
     b, d = mu.shape
     per_dim = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).detach()  # (b, d)
     ref = per_dim.sum(1).mean()
-    out = _tensor(_call("kl_divergence", fn, mu, logvar), "kl_divergence", "a scalar tensor")
+    out = _tensor(_call("kl_divergence", fn, mu, logvar), "a scalar tensor")
     if out.shape == (b,) and _close(out, per_dim.sum(1)):
         _wrong(f"it returns one KL per image, shape ({b},); average them over the batch for nats per image")
     if out.shape == (b, d):
@@ -252,7 +244,7 @@ def check_loss(fn) -> str:
     mu, logvar = _kl_inputs()
     mu, logvar = mu[:b].detach().requires_grad_(), logvar[:b].detach().requires_grad_()
     ref = reference.vae_loss(x_hat, x, mu, logvar).detach()
-    out = _tensor(_call("vae_loss", fn, x_hat, x, mu, logvar), "vae_loss", "a scalar tensor")
+    out = _tensor(_call("vae_loss", fn, x_hat, x, mu, logvar), "a scalar tensor")
     if out.shape == (b,):
         _wrong(f"it returns one loss per image, shape ({b},); average over the batch for nats per image")
     if out.numel() != 1:
@@ -288,143 +280,36 @@ def check_loss(fn) -> str:
 # 02: the sweep (exercise 1.1).
 
 
-def _grid_variants(ref: torch.Tensor, n: int) -> list[tuple[torch.Tensor, str]]:
-    flip_z2, flip_z1 = ref * torch.tensor([1.0, -1.0]), ref * torch.tensor([-1.0, 1.0])
-    column_major = ref.reshape(n, n, 2).transpose(0, 1).reshape(-1, 2)
-    return [
-        (flip_z2, "z2 is upside down; it grows from bottom to top, so the top row (listed first) has z2 = +limit and z = [-4, 4] comes first"),
-        (ref[:, [1, 0]], "the columns are (z2, z1); put z1 in column 0 and z2 in column 1"),
-        (column_major, "the grid is transposed; within a row of tiles z1 changes (left to right), so consecutive codes step z1, not z2"),
-        (flip_z1, "z1 runs right to left; it grows from left to right, so the top-left code is [-4, 4]"),
-        (-ref, "the grid is rotated by 180 degrees; the top-left code is [-4, 4] and the bottom-right [4, -4]"),
-        (column_major[:, [1, 0]], "the columns are (z2, z1) and z2 is listed top to bottom; one row per z2 value from +limit down, z1 across"),
-    ]
-
-
 @_check("latent_grid")
 def check_latent_grid(fn) -> str:
     """fn(n, limit) -> (n*n, 2) codes (z1, z2), row by row from the top-left z = [-limit, limit]."""
     n, limit = 21, 4.0
-    ref = reference.latent_grid(n, limit)
-    out = _tensor(_call("latent_grid", fn, n, limit), "latent_grid", "an (n*n, 2) tensor")
-    if out.shape in ((n, n, 2), (2, n, n)):
-        _wrong(f"it returns shape {tuple(out.shape)}; list the codes as ({n * n}, 2), one row (z1, z2) per tile")
-    if out.ndim != 2 or out.shape[1] != 2:
-        _wrong(f"it returns shape {tuple(out.shape)}; expected ({n * n}, 2): one row (z1, z2) per tile")
-    if out.shape[0] != n * n:
-        side = math.isqrt(out.shape[0])
-        per_side = f"{side} values per dimension" if side * side == out.shape[0] else f"{out.shape[0]} codes"
-        _wrong(f"it gives {per_side}; the sweep has n = {n} values per dimension from -limit to +limit inclusive "
-               "(torch.linspace(-limit, limit, n), 0.4 apart)")
-    if out.dtype != torch.float32:
-        _wrong(f"its dtype is {out.dtype}; the decoder's weights are float32, so return float32 (torch.linspace's default)")
-    lo, hi = out.detach().min().item(), out.detach().max().item()
-    if abs(lo + limit) > TOL or abs(hi - limit) > TOL:
-        _wrong(f"it covers [{lo:.2f}, {hi:.2f}]; the sweep runs from -limit to +limit inclusive "
-               "(torch.linspace(-limit, limit, n), 0.4 apart)")
-    _diagnose(out, _grid_variants(ref, n))
-    if not _close(out, ref):
-        first, last = [round(v, 2) for v in out[0].tolist()], [round(v, 2) for v in out[-1].tolist()]
-        _wrong(f"the codes run from {first} to {last}, not from [-4.0, 4.0] (top-left) row by row to [4.0, -4.0] "
-               "(bottom-right); z1 grows left to right, z2 bottom to top")
-    small = _tensor(_call("latent_grid", fn, 5, 2.0), "latent_grid")
+    out = _tensor(_call("latent_grid", fn, n, limit), "an (n*n, 2) tensor")
+    problem = grid_problem(out, reference.latent_grid(n, limit), n, limit)
+    if problem:
+        _wrong(problem)
+    small = _tensor(_call("latent_grid", fn, 5, 2.0))
     if not _close(small, reference.latent_grid(5, 2.0)):
         what = "limit" if small.shape == (25, 2) else "n"
         _wrong(f"it ignores {what}: latent_grid(5, 2.0) should give 25 codes from -2 to 2")
     return "441 codes, z = [-4, 4] first and [4, -4] last, z1 across and z2 up"
 
 
-class _Probe(nn.Module):
-    """A stand-in model whose decoder writes z into the pixels, so a sweep can be read back."""
-
-    def __init__(self, limit: float = 4.0):
-        super().__init__()
-        self.limit = limit
-        self.config = ModelConfig("ae", latent_dim=2, hidden_dim=None)
-        self.anchor = nn.Parameter(torch.zeros(()))  # .parameters() and .device work as for a real model
-
-    @property
-    def device(self) -> torch.device:
-        return self.anchor.device
-
-    def forward(self, x):
-        raise ValueError("expected a batch of 28x28 images; to decode codes z, call model.decode(z)")
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, 2) -> (B, 1, 28, 28): left half (z1 + limit) / 2limit, right half the same for z2, a bar top-left."""
-        if z.ndim != 2 or z.shape[1] != 2:
-            raise ValueError(f"decode expects z shaped (B, 2), got {tuple(z.shape)}")
-        img = torch.empty(len(z), 1, TILE, TILE)
-        scaled = ((z.detach().float().cpu() + self.limit) / (2 * self.limit)).clamp(0, 1)
-        img[..., : TILE // 2] = scaled[:, 0].view(-1, 1, 1, 1)
-        img[..., TILE // 2 :] = scaled[:, 1].view(-1, 1, 1, 1)
-        img[..., 0, :7] = 1.0  # marks each tile's top-left edge, so flipped or transposed tiles show
-        return img
-
-    def read(self, image: torch.Tensor, row: int, col: int) -> list[float]:
-        """The z a tile of a probe sweep shows."""
-        tile = image.reshape(image.shape[-2:])[row * TILE : (row + 1) * TILE, col * TILE : (col + 1) * TILE]
-        return [round(tile[14, x].item() * 2 * self.limit - self.limit, 2) for x in (3, 20)]
-
-
-def _image_variants(ref: torch.Tensor, n: int) -> list[tuple[torch.Tensor, str]]:
-    tiles = ref.reshape(n, TILE, n, TILE).permute(0, 2, 1, 3)  # (row, col, y, x)
-
-    def lay(t):
-        return t.permute(0, 2, 1, 3).reshape(1, n * TILE, n * TILE)
-
-    return [
-        (ref.transpose(-1, -2), "the image is transposed; z1 must grow across and z2 up: use permute(0, 2, 1, 3) "
-                                "on the (n, n, 28, 28) tiles, not a transpose of the image"),
-        (lay(tiles.transpose(0, 1)), "the tiles are laid out column by column; code k = r*n + c belongs in row r, column c"),
-        (tiles.reshape(1, n * TILE, n * TILE), "the tiles are scrambled: a plain reshape interleaves rows of different "
-                                                 "tiles; reshape to (n, n, 28, 28), permute(0, 2, 1, 3), then reshape"),
-        (ref.flip(-2), "the image is upside down; the first codes (z2 = +limit) belong in the top row, tiles upright"),
-        (lay(tiles.flip(0)), "the rows of tiles are in reverse order; the first n codes (z2 = +limit) form the top row"),
-        (ref.flip(-1), "the image is flipped left to right; z1 grows from left to right"),
-        (lay(tiles.flip(1)), "each row of tiles runs right to left; z1 grows from left to right"),
-        (lay(tiles.transpose(-1, -2)), "each tile is transposed; keep the decoder's 28x28 images as they are"),
-    ]
-
-
-def _check_image(image, ref: torch.Tensor, n: int, probe: _Probe, name: str) -> None:
-    """Stop with what is wrong with a sweep image (size, channels, range, orientation), if anything."""
+def _check_image(image, ref: torch.Tensor, n: int, probe: Probe) -> None:
+    """Stop with what is wrong with a sweep image of the probe, if anything."""
     size = n * TILE
-    if hasattr(image, "shape") and not isinstance(image, torch.Tensor):
-        _wrong(f"it returns {_kind(image)}; return a torch tensor (1, {size}, {size})")
-    image = _tensor(image, name, f"a (1, {size}, {size}) tensor")
-    shape = tuple(image.shape)
-    if image.ndim == 3 and shape[0] == 3:
-        _wrong("the image has 3 channels (make_grid copies gray into RGB); keep one: image[:1]")
-    if image.ndim not in (2, 3) or (image.ndim == 3 and shape[0] != 1):
-        _wrong(f"the image has shape {shape}; expected (1, {size}, {size}) or ({size}, {size})")
-    h, w = shape[-2:]
-    if (h, w) != (size, size):
-        if h > size and w > size:
-            _wrong(f"the image is {h}x{w}, not {size}x{size}: there are gaps or borders between tiles; "
-                   "lay them edge to edge (make_grid(..., padding=0))")
-        _wrong(f"the image is {h}x{w}; {n} tiles of 28 pixels a side make {size}x{size}")
-    if not image.is_floating_point():
-        _wrong(f"the image is {image.dtype}; keep the decoder's float pixel values in [0, 1]")
-    lo, hi = image.min().item(), image.max().item()
-    if lo < -1e-6 or hi > 1 + 1e-6:
-        _wrong(f"pixel values run from {lo:.2f} to {hi:.2f}; keep the decoder's values in [0, 1] "
-               "(decode, with its sigmoid; no scaling to 255)")
-    image = image.detach().float().cpu().reshape(1, size, size)
-    if _close(image, ref):
-        return
-    _diagnose(image, _image_variants(ref, n))
-    tl, br = probe.read(image, 0, 0), probe.read(image, n - 1, n - 1)
-    _wrong(f"the top-left tile shows z = {tl} and the bottom-right z = {br}; expected [-4, 4] and [4, -4]")
+    problem = image_problem(_tensor(image, f"a (1, {size}, {size}) tensor"), ref, n, probe)
+    if problem:
+        _wrong(problem)
 
 
 @_check("sweep_image")
 def check_sweep(fn) -> str:
     """fn(decode, z, n) -> (1, 28n, 28n): the n*n codes z decoded and laid out row by row, edge to edge."""
-    n, probe = 21, _Probe()
+    n, probe = 21, Probe()
     z = reference.latent_grid(n, 4.0)
     ref = reference.sweep_image(probe.decode, z, n)
-    _check_image(_call("sweep_image", fn, probe.decode, z, n), ref, n, probe, "sweep_image")
+    _check_image(_call("sweep_image", fn, probe.decode, z, n), ref, n, probe)
     small = _call("sweep_image", fn, probe.decode, reference.latent_grid(5, 2.0), 5)
     if not isinstance(small, torch.Tensor) or small.shape[-1] != 5 * TILE:
         _wrong("it ignores n: sweep_image(decode, latent_grid(5, 2.0), 5) should give a 140x140 image")
@@ -514,9 +399,9 @@ def check_ae(model, x: torch.Tensor | None = None) -> str:
 @_check("sweep_model")
 def check_ae_sweep(fn) -> str:
     """fn(model, n=21, limit=4.0) -> (1, 28n, 28n): the lab's sweep of any model with a 2-d code."""
-    n, probe = 21, _Probe()
+    n, probe = 21, Probe()
     ref = reference.sweep_model(probe, n, 4.0)
-    _check_image(_call("sweep_model", fn, probe), ref, n, probe, "sweep_model")
+    _check_image(_call("sweep_model", fn, probe), ref, n, probe)
     return "the 21x21 sweep over [-4, 4]^2 as one 588x588 image, z = [-4, 4] top-left"
 
 

@@ -75,7 +75,7 @@ print(f"prior mass inside [-4, 4]^2: {inside_1d**2:.3%}  (outside: about 1 draw 
 
 # %% [markdown] exercise="predict-02"
 # ### BEGIN SOLUTION
-# About 0.1 (median 0.10 on Fashion-MNIST after 10 epochs), much narrower than the prior. A narrow
+# About 0.1 (median 0.10 in our 10-epoch run), much narrower than the prior. A narrow
 # $q(z\mid x)$ pins down which image it was, which the reconstruction term rewards; the KL term charges
 # $-\log\sigma$ per dimension for it, a price of a few nats that the encoder gladly pays. So each image
 # occupies a small spot, a quarter of a sweep step wide, not the whole plane.
@@ -195,8 +195,9 @@ print("explorer shows decode(z) exactly:", torch.equal(shown, direct))
 # ## Samples from the prior
 #
 # A VAE is a generative model: draw $z \sim \mathcal{N}(0, I)$ and decode. Because the KL term pulled
-# the codes of the training images towards this same distribution, prior samples land where the
-# decoder has seen data, and most look like clothing. (Notebook 3 does the same with an AE.)
+# the codes of the training images towards this same distribution, prior samples land among those
+# codes, where the decoder has learned to draw clothing or to blend neighbouring garments, and most
+# look like clothing. (Notebook 3 does the same with an AE.)
 
 # %%
 torch.manual_seed(0)

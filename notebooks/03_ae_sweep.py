@@ -121,7 +121,8 @@ print("saved", path)
 #
 # The AE's loss only asks for good reconstructions; nothing says codes should lie in $[-4, 4]^2$ or
 # anywhere in particular.
-#
+
+# %% [markdown]
 # **Predict before you run:** almost all of the VAE's test codes lie inside the window. What share of
 # the lab AE's test codes will: nearly all, about three quarters, or hardly any? And will they fill
 # the window?
@@ -129,7 +130,7 @@ print("saved", path)
 # %% [markdown] exercise="predict-03"
 # ### BEGIN SOLUTION
 # Nothing in the AE's loss says where codes should go, so there is no reason for "nearly all". With the
-# lab's settings on Fashion-MNIST about three quarters (74%) land inside, but they do not fill it: they
+# lab's settings, in our run about three quarters (74%) land inside, but they do not fill it: they
 # lie on a thin diagonal band that reaches far outside the window (to about −7) and touches only about
 # 16% of the sweep's cells. Another seed moves and turns the band; the number is luck, not design.
 # ### END SOLUTION

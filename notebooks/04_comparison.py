@@ -193,18 +193,19 @@ print(f"Median distance from a tile to the closest real image: VAE {vae['nearest
 
 # %% [markdown]
 # ## Your turn: predict, then write the comparison
-#
+
+# %% [markdown]
 # **Predict before you run:** draw 1,000 codes from the prior $\mathcal{N}(0, I)$, decode them with
 # each model and let the classifier label the images. Over how many of the ten classes will each
 # model's samples spread, and how often will the classifier be confident (max p ≥ 0.9)?
 
 # %% [markdown] exercise="predict-04"
 # ### BEGIN SOLUTION
-# The VAE's prior samples land where its codes are, so they spread over most classes (9 of 10 on
-# Fashion-MNIST), but the classifier is rarely confident (about 5%): the VAE's decoder averages over
+# The VAE's prior samples land where its codes are, so they spread over most classes (9 of 10
+# in our run), but the classifier is rarely confident (about 5%): the VAE's decoder averages over
 # the reparameterisation noise, so its images are blurry. Most of the lab AE's prior samples land where
 # it has no codes; there its decoder draws nearly the same noisy pattern everywhere, and the
-# classifier calls all of them one class, confidently (91% on Fashion-MNIST): confident is not the
+# classifier calls all of them one class, confidently (91% in our run): confident is not the
 # same as good. The capacity-matched AE comes close to the VAE here (8 classes), but by luck: part of
 # its codes happened to land near the origin (only 41% of them lie inside the window), not by design.
 # ### END SOLUTION

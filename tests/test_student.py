@@ -155,3 +155,11 @@ def test_student_text_has_no_developer_words(name):
         prose = "\n".join("".join(c["source"]) for c in cells(nb) if c["cell_type"] == "markdown").lower()
         found = [w for w in DEVELOPER_WORDS if w.lower() in prose]
         assert not found, f"{nb.relative_to(ROOT)} speaks to developers: {found}"
+
+
+@pytest.mark.parametrize("ex", [e for e in checks.EXERCISES if e.key.startswith("predict-")], ids=lambda e: e.key)
+def test_predict_questions_come_before_their_answer_and_a_reveal(ex):
+    nb = cells(ROOT / "notebooks" / f"{ex.notebook}.ipynb")
+    at = next(i for i, c in enumerate(nb) if c["metadata"].get("exercise") == ex.key)
+    assert "".join(nb[at - 1]["source"]).startswith("**Predict before you run:**")
+    assert any(c["cell_type"] == "code" for c in nb[at + 1 :]), "a later code cell reveals the number"
