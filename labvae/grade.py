@@ -175,6 +175,7 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
                  save: Path | None = None) -> NotebookResult:
     """Execute a notebook in a fresh kernel (cells may raise), then each exercise's check in that kernel."""
     import nbformat
+    from jupyter_client import AsyncKernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -195,11 +196,12 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
         return res  # written answers only: nothing to execute
 
     # The grader's own Python runs every kernel, whatever kernel the student's notebook names.
-    client = NotebookClient(nb, allow_errors=True, kernel_name="python3", record_timing=False,
-                            shutdown_kernel="immediate")
+    km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_grader_python())
+    client = NotebookClient(nb, km=km, allow_errors=True, record_timing=False, shutdown_kernel="immediate")
     index, kernel = 0, None
     try:
-        with client.setup_kernel(env=env, cwd=str(cwd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+        with client.setup_kernel(env=env, cwd=str(cwd), cleanup_kc=True,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
             kernel = client.km.provisioner.process  # the kernel's Popen, to kill it if all else fails
             with _LIVE_LOCK:  # _STOP is set before the kill sweep: a kernel registered after it stops here
                 if _STOP.is_set():
@@ -246,6 +248,18 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
         atomic_write(save, lambda f: f.write(nbformat.writes(nb).encode()))
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _grader_python():
+    """A kernel-spec manager whose every kernel is this Python: a user's own python3 spec cannot redirect it."""
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+
+    class GraderPython(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                              display_name="Python (labvae grade)", language="python")
+
+    return GraderPython()
 
 
 def _parse_check(cell, marker: str, check_timeout: float) -> tuple[str, str]:

@@ -85,7 +85,11 @@ def toy(tmp_path_factory):
     (subs / "hal").mkdir()  # submitted nothing recognisable
     (subs / "hal" / "my_work.ipynb").write_text("{}")
     out = tmp / "grades.csv"
+    broken = tmp / "jupyter" / "kernels" / "python3"  # a user's own python3 kernel: the grader must not use it
+    broken.mkdir(parents=True)
+    (broken / "kernel.json").write_text('{"argv": ["/bin/false", "{connection_file}"], "display_name": "x", "language": "python"}')
     with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JUPYTER_PATH", str(tmp / "jupyter"))
         mp.syspath_prepend(str(tmp))
         mp.setenv("PYTHONPATH", os.pathsep.join([str(tmp), os.environ.get("PYTHONPATH", "")]))
         printed = []
