@@ -69,8 +69,10 @@ EXAMPLES = """\
 examples:
   python -m labvae sweep                      Fashion-MNIST from $LABVAE_DATA (else ~/.cache/labvae/data)
   python -m labvae sweep --data synthetic     generated garments: no data or network needed
-  python -m labvae beta                       VAEs from beta = 0 (an AE with noise) to beta = 4, compared
-  python -m labvae sweep --help               every option, and what is written where"""
+  python -m labvae sweep --help               every option, and what is written where
+  python -m labvae beta --data synthetic      VAEs with KL weight beta from 0 to 4, side by side
+  python -m labvae student notebooks/student  the student edition: solutions replaced by stubs
+  python -m labvae grade submitted/           run students' notebooks, write their marks to grades.csv"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     student_parser.add_argument("--notebooks", type=_folder, default=Path("notebooks"),
                                 help="folder holding the solution notebooks (default: notebooks)")
     student_parser.set_defaults(run=student)
+    from . import grade  # the `grade` subcommand: its arguments and help live in labvae/grade.py
+
+    grade.add_parser(sub)
+    sub.choices["grade"].set_defaults(run=grade.main)  # handles its own errors (it must stop kernels)
     return parser
 
 
@@ -268,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "run", None) is None:
         parser.print_help()
         return 2
+    if args.command == "grade":
+        return args.run(args)  # its exit code: 1 for bad input, 130 when interrupted
     try:
         args.run(args)
     except ERRORS as e:

@@ -1,0 +1,269 @@
+"""`python -m labvae grade`: submissions found, notebooks run headless, checks applied, CSV written."""
+
+import csv
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from labvae import cli, grade
+
+# A toy registry in the contract of labvae.checks: one checked function and one written answer.
+TOY_REGISTRY = '''
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Exercise:
+    key: str
+    title: str
+    notebook: str
+    symbol: str
+    points: float
+    check: Callable | None
+    manual: bool = False
+
+
+def check_double(fn):
+    try:
+        y = fn(21)
+    except NotImplementedError:
+        return CheckResult("not done", "double: not done yet")
+    if y == 42:
+        return CheckResult("pass", "double: correct")
+    return CheckResult("wrong", f"double(21) gave {y}, expected 42")
+
+
+EXERCISES = (
+    Exercise("t.1-double", "Double a number", "01_toy", "double", 2.0, check_double),
+    Exercise("t.2-why", "Why double?", "01_toy", "", 1.0, None, manual=True),
+)
+'''
+
+
+def toy_notebook(body: str, answer: str = "YOUR ANSWER HERE", *extra_cells: str):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "some-kernel-the-grader-ignores", "display_name": "x", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# Toy"),
+                *[nbformat.v4.new_code_cell(c) for c in extra_cells],
+                nbformat.v4.new_code_cell(f"def double(x):\n{textwrap.indent(body, '    ')}"),
+                nbformat.v4.new_markdown_cell("**Exercise t.2:** why double?"),
+                nbformat.v4.new_markdown_cell(answer, metadata={"nbgrader": {"grade_id": "t.2-why"}}),
+                nbformat.v4.new_code_cell("print('the end')")]
+    return nb
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """Grades seven toy students, one per way a notebook can go, with the toy registry."""
+    tmp = tmp_path_factory.mktemp("toy")
+    (tmp / "toy_registry.py").write_text(TOY_REGISTRY)
+    subs = tmp / "submitted"
+    notebooks = {
+        "alice": toy_notebook("return 2 * x", "Because **two** is better than one."),
+        "bob": toy_notebook("return x + 2", "YOUR ANSWER HERE", "1 / 0"),  # wrong, and a cell raises
+        "carol": toy_notebook("# YOUR CODE HERE\nraise NotImplementedError()"),  # the blank edition
+        "erin": toy_notebook("return 2 * x", "ok", "while True:\n    pass"),  # never finishes
+        "frank": toy_notebook("while True:\n    pass"),  # the check would wait for ever
+        "gina": toy_notebook("return 2 * x", "ok", "import os\nos._exit(1)"),  # the kernel dies
+    }
+    for student, nb in notebooks.items():
+        (subs / student).mkdir(parents=True)
+        nbformat.write(nb, subs / student / "01_toy.ipynb")
+    (subs / "dave").mkdir()
+    (subs / "dave" / "01_toy.ipynb").write_text('{"cells": [ this is not json')
+    (subs / "hal").mkdir()  # submitted nothing recognisable
+    (subs / "hal" / "my_work.ipynb").write_text("{}")
+    out = tmp / "grades.csv"
+    broken = tmp / "jupyter" / "kernels" / "python3"  # a user's own python3 kernel: the grader must not use it
+    broken.mkdir(parents=True)
+    (broken / "kernel.json").write_text('{"argv": ["/bin/false", "{connection_file}"], "display_name": "x", "language": "python"}')
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JUPYTER_PATH", str(tmp / "jupyter"))
+        mp.syspath_prepend(str(tmp))
+        mp.setenv("PYTHONPATH", os.pathsep.join([str(tmp), os.environ.get("PYTHONPATH", "")]))
+        printed = []
+        grade.grade([subs], out, timeout=5, check_timeout=3, smoke=True, registry="toy_registry", warm=False,
+                    jobs=2, say=printed.append)
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {(r["student"], r["exercise"]): r for r in rows}, out, "\n".join(printed)
+
+
+def test_csv_columns_and_one_row_per_student_and_exercise(toy):
+    rows, out, _ = toy
+    with open(out, newline="") as f:
+        assert next(csv.reader(f)) == list(grade.COLUMNS)
+    students = {"alice", "bob", "carol", "dave", "erin", "frank", "gina", "hal"}
+    assert set(rows) == {(s, k) for s in students for k in ("t.1-double", "t.2-why")}
+
+
+def test_correct_wrong_and_blank(toy):
+    rows, _, _ = toy
+    alice, bob, carol = (rows[(s, "t.1-double")] for s in ("alice", "bob", "carol"))
+    assert (alice["status"], alice["points"], alice["max_points"]) == ("pass", "2", "2")
+    assert (bob["status"], bob["points"]) == ("wrong", "0") and "expected 42" in bob["message"]
+    assert (carol["status"], carol["points"]) == ("not done", "0")
+    assert "ZeroDivisionError" in bob["cell_errors"] and alice["cell_errors"] == ""
+
+
+def test_written_answers_are_left_to_the_marker(toy):
+    rows, out, _ = toy
+    alice, bob = rows[("alice", "t.2-why")], rows[("bob", "t.2-why")]
+    assert (alice["status"], alice["points"], alice["max_points"]) == ("manual", "", "1")
+    assert (bob["status"], bob["points"]) == ("not done", "0")
+    answers = grade.answers_path(out).read_text()
+    assert "two** is better than one" in answers and "### bob\n\n*(no answer)*" in answers
+
+
+def test_failures_score_zero_with_the_reason(toy):
+    rows, _, _ = toy
+    for student, words in (("dave", "cannot be read"), ("erin", "5 s limit"), ("gina", "kernel died")):
+        for key in ("t.1-double", "t.2-why"):
+            r = rows[(student, key)]
+            assert (r["status"], r["points"]) == ("error", "0"), (student, r)
+            assert words in r["message"], r["message"]
+    frank = rows[("frank", "t.1-double")]
+    assert frank["status"] == "error" and "did not finish" in frank["message"]
+    assert rows[("hal", "t.1-double")]["status"] == "not done"
+    assert "not submitted" in rows[("hal", "t.1-double")]["message"]
+
+
+def test_summary_totals_per_student(toy):
+    _, _, printed = toy
+    lines = {line.split()[0]: line for line in printed.splitlines() if line and not line.startswith(" ")}
+    assert "2 / 2" in lines["alice"] and "0 / 2" in lines["bob"]
+    assert "kernel died" in lines["gina"]
+
+
+def test_finding_submissions(tmp_path):
+    stems = ["01_toy", "02_more"]
+    for rel in ("subs/ann/lab/01_toy.ipynb", "subs/ann/lab/02_more.ipynb", "subs/ben/01_toy.ipynb",
+                "subs/ben/.ipynb_checkpoints/01_toy.ipynb", "subs/cy_01_toy.ipynb", "subs/notes.ipynb"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}")
+    found = grade.collect([tmp_path / "subs"], stems)
+    assert {s: sorted(nbs) for s, nbs in found.items()} == {"ann": stems, "ben": ["01_toy"], "cy": ["01_toy"]}
+    assert list(grade.collect([tmp_path / "subs" / "ann"], stems)) == ["ann"]  # one student's folder
+    assert list(grade.collect([tmp_path / "subs" / "ben" / "01_toy.ipynb"], stems)) == ["ben"]
+    with pytest.raises(grade.GradeError, match="not a lab notebook"):
+        grade.collect([tmp_path / "subs" / "notes.ipynb"], stems)
+    with pytest.raises(grade.GradeError, match="does not exist"):
+        grade.collect([tmp_path / "nowhere"], stems)
+
+
+def test_bad_input_is_one_sentence(tmp_path, capsys):
+    for args, words in (((), "no submissions"), ((str(tmp_path / "nowhere"),), "does not exist"),
+                        ((str(tmp_path), "--out", str(tmp_path)), "is a folder"),
+                        ((str(tmp_path),), "holds no lab notebook")):
+        assert cli.main(["grade", *args]) == 1
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "grades.csv").exists()
+
+
+def test_help_explains_submissions_and_columns(capsys):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["grade", "--help"])
+    assert exit.value.code == 0
+    text = capsys.readouterr().out
+    for word in ("alice_02_vae_sweep.ipynb", "folder of submissions", "cell_errors", "manual", "--timeout"):
+        assert word in text
+
+
+# ---- the lab's own notebooks, in smoke mode -------------------------------------------------
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+FLIPPED = ("z2 = torch.linspace(limit, -limit, n)", "z2 = torch.linspace(-limit, limit, n)")  # z2 grows downwards
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """Grades 02_vae_sweep (and reads 04's written answer) for a correct, a wrong, a blank and a corrupt student."""
+    subs = tmp_path_factory.mktemp("lab") / "submitted"
+    for student in ("correct", "wrong", "blank", "corrupt"):
+        (subs / student).mkdir(parents=True)
+    shutil.copy(NOTEBOOKS / "02_vae_sweep.ipynb", subs / "correct")
+    shutil.copy(NOTEBOOKS / "04_comparison.ipynb", subs / "correct")
+    nb = nbformat.read(NOTEBOOKS / "02_vae_sweep.ipynb", as_version=4)
+    grid_cell = next(c for c in nb.cells if FLIPPED[0] in c.source)
+    grid_cell.source = grid_cell.source.replace(*FLIPPED)
+    nb.cells.insert(2, nbformat.v4.new_code_cell("raise RuntimeError('a stray cell')"))  # raises at top level
+    nbformat.write(nb, subs / "wrong" / "02_vae_sweep.ipynb")
+    shutil.copy(NOTEBOOKS / "student" / "02_vae_sweep.ipynb", subs / "blank")
+    shutil.copy(NOTEBOOKS / "student" / "04_comparison.ipynb", subs / "blank")
+    (subs / "corrupt" / "02_vae_sweep.ipynb").write_bytes(
+        (NOTEBOOKS / "02_vae_sweep.ipynb").read_bytes()[:500])  # cut off mid-file
+    out = subs.parent / "grades.csv"
+    grade.grade([subs], out, smoke=True, say=lambda *a: None)
+    with open(out, newline="") as f:
+        return {(r["student"], r["exercise"]): r for r in csv.DictReader(f)}, out
+
+
+def test_lab_correct_submission_gets_full_marks(lab):
+    rows, _ = lab
+    for key in ("1.1-grid", "1.1-sweep"):
+        assert (rows[("correct", key)]["status"], rows[("correct", key)]["points"]) == ("pass", "1")
+    comparison = rows[("correct", "2.2-comparison")]
+    assert (comparison["status"], comparison["points"], comparison["max_points"]) == ("manual", "", "1")
+    assert rows[("correct", "2.1-ae")]["status"] == "not done"  # 03 was not submitted
+
+
+def test_lab_wrong_function_loses_its_mark_only(lab):
+    rows, _ = lab
+    grid, sweep = rows[("wrong", "1.1-grid")], rows[("wrong", "1.1-sweep")]
+    assert (grid["status"], grid["points"]) == ("wrong", "0") and "z2" in grid["message"]
+    assert (sweep["status"], sweep["points"]) == ("pass", "1")
+    assert "RuntimeError: a stray cell" in grid["cell_errors"]
+
+
+def test_lab_blank_and_corrupt_submissions(lab):
+    rows, out = lab
+    for key in ("1.1-grid", "1.1-sweep", "2.2-comparison"):
+        assert (rows[("blank", key)]["status"], rows[("blank", key)]["points"]) == ("not done", "0")
+        assert rows[("blank", key)]["cell_errors"] == ""  # the student edition runs to the end
+    for key in ("1.1-grid", "1.1-sweep"):
+        r = rows[("corrupt", key)]
+        assert (r["status"], r["points"]) == ("error", "0") and "cannot be read" in r["message"]
+    answers = grade.answers_path(out).read_text()
+    assert "## 2.2-comparison" in answers and "### blank\n\n*(no answer)*" in answers
+    assert "### correct\n\n" in answers and "VAE" in answers.split("### correct")[1]
+
+
+def test_ctrl_c_stops_every_kernel(tmp_path, monkeypatch):
+    """An interrupt while kernels run: grade re-raises, every kernel is gone, no CSV is written."""
+    (tmp_path / "toy_registry.py").write_text(TOY_REGISTRY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("PID_DIR", str(tmp_path / "pids"))
+    (tmp_path / "pids").mkdir()
+    note_pid = "import os, pathlib\npathlib.Path(os.environ['PID_DIR'], str(os.getpid())).touch()"
+    slow = "import time\ntime.sleep(20)\npathlib.Path(os.environ['PID_DIR'], 'finished').touch()"
+    for student, extra in (("ann", ""), ("ben", slow), ("cy", slow)):
+        (tmp_path / "subs" / student).mkdir(parents=True)
+        nbformat.write(toy_notebook("return 2 * x", "ok", note_pid, extra), tmp_path / "subs" / student / "01_toy.ipynb")
+
+    def interrupt(line):  # the first finished notebook stands in for the moment Ctrl-C is pressed
+        if line.startswith("  "):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        grade.grade([tmp_path / "subs"], tmp_path / "grades.csv", timeout=120, registry="toy_registry",
+                    warm=False, jobs=2, say=interrupt)
+    assert not (tmp_path / "grades.csv").exists()
+    assert not (tmp_path / "pids" / "finished").exists()  # the slow kernels were stopped, not waited for
+    pids = [int(p.name) for p in (tmp_path / "pids").iterdir()]
+    assert len(pids) >= 2  # ann's and ben's kernels ran (cy's stops before its first cell, if it starts)
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status")
+        assert not status.exists() or "State:\tZ" in status.read_text(), f"kernel {pid} still running"
