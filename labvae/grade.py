@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -340,6 +341,10 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
     """Grade every submission; write out (CSV) and, for written exercises, out's -answers.md; return the rows."""
     if not paths:
         raise GradeError("no submissions given; pass students' notebooks or folders holding them.")
+    missing = [m for m in ("nbformat", "nbclient", "ipykernel") if importlib.util.find_spec(m) is None]
+    if missing:  # not needed by students, so not in labvae's own dependencies
+        raise GradeError(f"grading runs notebooks and needs {', '.join(missing)}; "
+                         "install them with: pip install 'labvae[grade]'.")
     if out.is_dir():
         raise GradeError(f"--out {out} is a folder; give a file name such as grades.csv.")
     for p in paths:

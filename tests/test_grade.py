@@ -267,3 +267,13 @@ def test_ctrl_c_stops_every_kernel(tmp_path, monkeypatch):
     for pid in pids:
         status = Path(f"/proc/{pid}/status")
         assert not status.exists() or "State:\tZ" in status.read_text(), f"kernel {pid} still running"
+
+
+def test_missing_grading_packages_are_named_with_the_install_command(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nbclient" else real(name, *a))
+    assert cli.main(["grade", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "needs nbclient" in err and "pip install 'labvae[grade]'" in err
