@@ -95,11 +95,14 @@ class LabConfig:
             raise ValueError(f"unknown model {name!r}; choose one of {', '.join(known)}.")
         epochs = self.epochs if epochs is None else epochs
         file = f"{name}.pt" if epochs == self.epochs else f"{name}-{epochs}ep.pt"
-        return load_or_train(
+        model = load_or_train(
             replace(known[name], seed=self.seed), self.out / file, x_train, x_test,
             epochs=epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed,
             device=self.device, precision=self.precision, progress=self.progress,
         )
+        # Trained on the accelerator if there is one; explored on the CPU, where the notebooks'
+        # tensors live (a 2-d decoder is fast there, and CPU tensors never meet CUDA or MPS weights).
+        return model.cpu()
 
     def with_seed(self, seed: int) -> LabConfig:
         """The same settings for training with another seed; its checkpoints go to out/seed<N>/.

@@ -111,7 +111,7 @@ class _LatentModel(nn.Module):
             raise ValueError(
                 f"decode expects z shaped (B, {self.config.latent_dim}), got {tuple(z.shape)}."
             )
-        return self.decoder(z)  # (B, latent) -> (B, 784)
+        return self.decoder(z.to(self.device))  # (B, latent) -> (B, 784), on the model's device
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, latent_dim) -> images (B, 1, 28, 28) in [0, 1]."""
@@ -145,7 +145,7 @@ class VAE(_LatentModel):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, 1, 28, 28) -> mu, logvar, each (B, latent_dim)."""
-        h = self.encoder(_as_batch(x))  # (B, 784) -> (B, hidden)
+        h = self.encoder(_as_batch(x).to(self.device))  # (B, 784) -> (B, hidden)
         mu = self.to_mu(h)
         sigma = self.config.posterior_sigma
         if sigma is not None:  # the same log sigma^2 for every image: no gradient reaches it
@@ -166,7 +166,7 @@ class VAE(_LatentModel):
 
         "kl" is reported unweighted, so models trained with different beta can be compared on it.
         """
-        x = _as_batch(x)
+        x = _as_batch(x).to(self.device)
         mu, logvar = self.encode(x)
         logits = self.decode_logits(self.reparameterize(mu, logvar))
         recon = _bce_nats(logits, x)
@@ -190,14 +190,14 @@ class Autoencoder(_LatentModel):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, 1, 28, 28) -> code (B, latent_dim)."""
-        return self.encoder(_as_batch(x))
+        return self.encoder(_as_batch(x).to(self.device))  # (B, 784) -> (B, latent)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
     def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Reconstruction BCE in nats per image; kl is 0 so both models report the same terms."""
-        x = _as_batch(x)
+        x = _as_batch(x).to(self.device)
         recon = _bce_nats(self.decode_logits(self.encode(x)), x)
         return {"loss": recon, "recon": recon, "kl": torch.zeros((), device=x.device)}
 

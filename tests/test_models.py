@@ -83,3 +83,20 @@ def test_bad_configs():
         labvae.ModelConfig("vae", latent_dim=0)
     with pytest.raises(ValueError, match="hidden layer"):
         labvae.ModelConfig("vae", hidden_dim=None)
+
+
+@pytest.mark.parametrize("build", [lambda: labvae.VAE(), lambda: labvae.Autoencoder()], ids=["vae", "ae"])
+def test_models_take_inputs_from_any_device(build):
+    # A notebook's tensors live on the CPU while a model may sit on CUDA or MPS; "meta" stands in for
+    # such a device here: mixing devices inside a layer raises there too.
+    model = build().to("meta")
+    x, z = torch.rand(3, 1, 28, 28), torch.zeros(3, 2)
+    assert model.decode(z).device.type == "meta"
+    assert model(x)[0].device.type == "meta" if isinstance(model, labvae.VAE) else model(x).device.type == "meta"
+    assert model.loss(x)["loss"].device.type == "meta"
+
+
+def test_lab_config_hands_back_models_on_the_cpu(tmp_path, synthetic_root):
+    cfg = labvae.lab_config(data=synthetic_root, epochs=1, out=tmp_path, device="cpu", progress=False)
+    x_train, _, x_test, _ = cfg.load_data()
+    assert cfg.model("ae", x_train[:300], x_test[:50]).device.type == "cpu"
