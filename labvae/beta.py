@@ -10,7 +10,7 @@ import torch
 from ._io import atomic_write
 from .compare import code_stats
 from .config import BETAS, FIXED_SIGMA_NAME, LABELS, beta_model_name
-from .grid import TILE, decode_grid, show_grid
+from .grid import decode_grid, show_grid, sweep_tiles
 from .models import latent_codes, posterior_std
 from .training import evaluate
 
@@ -34,12 +34,6 @@ def family_names(fixed_sigma: bool = True) -> list[str]:
 def train_family(cfg, x_train, x_test=None, fixed_sigma: bool = True) -> dict:
     """name -> model for the whole family, each loaded from cfg.out or trained with cfg's settings."""
     return {name: cfg.model(name, x_train, x_test) for name in family_names(fixed_sigma)}
-
-
-def sweep_tiles(model, n: int = 21, limit: float = 4.0) -> torch.Tensor:
-    """The sweep's tiles in row-major order: (n*n, 784), top-left tile first."""
-    grid = decode_grid(model.decode, n=n, limit=limit)  # (1, n*28, n*28)
-    return grid[0].reshape(n, TILE, n, TILE).permute(0, 2, 1, 3).reshape(n * n, -1)
 
 
 def model_metrics(model, x_test, judge=None, n: int = 21, limit: float = 4.0, seed: int = 0) -> dict:

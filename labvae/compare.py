@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import CLASSES
-from .grid import TILE, decode_grid, latent_grid, show_grid, sweep_extent, z_axes
+from .grid import TILE, decode_grid, latent_grid, show_grid, sweep_extent, sweep_tiles, z_axes
 from .judge import AMBIGUOUS, DISTINCT_RMS, MIN_TILES, NOT_A_GARMENT, distinct, rms, spread
 from .models import latent_codes
 from .training import load_checkpoint, pick_device, save_checkpoint
@@ -179,12 +179,6 @@ def diversity(tiles: torch.Tensor, x: torch.Tensor, threshold: float = DISTINCT_
 
 
 MAP_KEYS = ("labels", "confidence", "distance", "continuity_map", "nearest_real_map")
-
-
-def sweep_tiles(model, n: int = 21, limit: float = 4.0) -> torch.Tensor:
-    """The n x n sweep as (n*n, 784) tiles in row-major order (top-left first)."""
-    tiles = decode_grid(model.decode, n=n, limit=limit)  # (1, n*28, n*28)
-    return tiles[0].reshape(n, TILE, n, TILE).permute(0, 2, 1, 3).reshape(n * n, -1)
 
 
 def compare_model(model, judge, x_test, y_test=None, n: int = 21, limit: float = 4.0) -> dict:

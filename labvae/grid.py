@@ -75,6 +75,12 @@ def decode_grid(decoder, n: int = 21, limit: float = 4.0) -> torch.Tensor:
     return image
 
 
+def sweep_tiles(model, n: int = 21, limit: float = 4.0) -> torch.Tensor:
+    """The n x n sweep as (n*n, 784) tiles in row-major order (top-left first), for measuring."""
+    grid = decode_grid(model.decode, n=n, limit=limit)  # (1, n*28, n*28)
+    return grid[0].reshape(n, TILE, n, TILE).permute(0, 2, 1, 3).reshape(n * n, -1)  # (row, col, y, x)
+
+
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """(1, H, W) or (H, W) floats in [0, 1] -> (H, W) uint8."""
     if not isinstance(image, torch.Tensor) or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[0] != 1):

@@ -100,3 +100,15 @@ def test_decoder_with_wrong_output_shape():
 def test_save_grid_rejects_colour_images(tmp_path):
     with pytest.raises(ValueError, match="grayscale"):
         labvae.save_grid(torch.zeros(3, 28, 28), tmp_path / "x.png")
+
+
+def test_sweep_tiles_are_row_major_from_the_top_left(z_decoder):
+    from types import SimpleNamespace
+
+    from labvae.grid import sweep_tiles
+
+    tiles = sweep_tiles(SimpleNamespace(decode=z_decoder), n=3, limit=4.0)  # (9, 784)
+    assert tiles.shape == (9, 784)
+    left, right = tiles.reshape(9, 28, 28)[:, 0, 0], tiles.reshape(9, 28, 28)[:, 0, 27]  # (z1+4)/8, (z2+4)/8
+    assert torch.allclose(left, torch.tensor([0.0, 0.5, 1.0] * 3))
+    assert torch.allclose(right, torch.tensor([1.0] * 3 + [0.5] * 3 + [0.0] * 3))
