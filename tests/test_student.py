@@ -41,6 +41,9 @@ def test_committed_student_edition_matches_the_solutions():
             f"notebooks/student/{src.name} is out of date with notebooks/{src.name}; run: {REGENERATE}"
         )
     assert (STUDENT / "jupytext.toml").read_text() == student.JUPYTEXT_TOML, f"run: {REGENERATE}"
+    # Each twin's cells must match its notebook (test_notebooks checks that); here, that it exists.
+    assert sorted(p.name for p in STUDENT.glob("[0-9][0-9]_*.py")) == [p.with_suffix(".py").name for p in SOLUTIONS], (
+        f"notebooks/student/ lacks .py twins; run: {REGENERATE}")
 
 
 @pytest.mark.parametrize("src", SOLUTIONS, ids=lambda p: p.stem)
@@ -162,3 +165,13 @@ def test_predict_questions_come_before_their_answer_and_a_reveal(ex):
     at = next(i for i, c in enumerate(nb) if c["metadata"].get("exercise") == ex.key)
     assert "".join(nb[at - 1]["source"]).startswith("**Predict before you run:**")
     assert any(c["cell_type"] == "code" for c in nb[at + 1 :]), "a later code cell reveals the number"
+
+
+def test_student_edition_without_jupytext_says_what_to_install(tmp_path, monkeypatch, capsys):
+    from labvae import cli
+
+    monkeypatch.setitem(sys.modules, "jupytext", None)  # None in sys.modules makes the import fail
+    assert cli.main(["student", str(tmp_path / "out"), "--notebooks", str(SOLUTIONS[0].parent)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install 'labvae[instructor]'" in err
+    assert not (tmp_path / "out").exists()  # nothing half-written

@@ -1,0 +1,217 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 2 · Walking the VAE's latent plane
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/labvae/labvae/blob/main/notebooks/student/02_vae_sweep.ipynb)
+#
+# **What you will learn**
+# - how to decode a systematic sweep of the latent space: 21 values per dimension from −4 to +4,
+#   441 codes drawn as one 588×588 image;
+# - how to read that image: which corner is which $z$, and why the codes sit where they do;
+# - how to explore the plane interactively with two sliders;
+# - why samples from the prior $\mathcal{N}(0, I)$ look like clothing.
+#
+# **Exercise 1.1 (2 marks)** is in this notebook: list the sweep's codes in the right order (1 mark) and
+# decode them into the 588×588 image (1 mark). Each function is followed by a check that prints ✓,
+# *not done yet*, or what is wrong with a hint; until a check passes, the notebook uses labvae's own
+# version, so every cell still runs.
+
+# %%
+# Setup: on Colab, install labvae from its repository; anywhere else this cell does nothing.
+import subprocess
+import sys
+
+REPOSITORY = "https://github.com/labvae/labvae"
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"labvae @ git+{REPOSITORY}"], check=True)
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+
+import labvae
+from labvae import checks, compare, reference
+
+# %% [markdown]
+# ## Load (or train) the VAE
+#
+# The VAE from notebook 1 is loaded from its checkpoint; if it is missing, it is trained here.
+
+# %% tags=["nbval-ignore-output"]
+cfg = labvae.lab_config()
+x_train, y_train, x_test, y_test = cfg.load_data()
+vae = cfg.model("vae", x_train, x_test)
+
+# %% [markdown]
+# ## The window, in units of the prior
+#
+# The KL term pulls every image's $q(z\mid x)$ towards the prior $\mathcal{N}(0, I)$, so $z$ is
+# measured in units of the **prior's standard deviation**: $z_1 = 2$ means two prior σ from the centre.
+# The lab's window "from −4σ to 4σ" is therefore $[-4, 4]^2$ in these units. Each coordinate of a prior
+# draw lands in $[-4, 4]$ with probability $\operatorname{erf}(4/\sqrt 2)$, so the square holds:
+
+# %%
+inside_1d = torch.special.erf(torch.tensor(4.0) / 2**0.5).item()  # P(|z_j| <= 4) for z_j ~ N(0, 1)
+print(f"prior mass inside [-4, 4]^2: {inside_1d**2:.3%}  (outside: about 1 draw in {1 / (1 - inside_1d**2):,.0f})")
+
+# %% [markdown]
+# **Predict before you run:** the encoder gives each test image its own Gaussian
+# $q(z\mid x) = \mathcal{N}(\mu, \sigma^2)$. How wide is a typical one, in these units: about 1 (as wide
+# as the prior), about 0.4 (one step of the sweep) or about 0.1?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "predict-02", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
+# YOUR ANSWER HERE
+
+# %%
+with torch.no_grad():
+    mu, logvar = vae.encode(x_test)  # (N, 2) each
+sigma = torch.exp(0.5 * logvar)
+q10, q50, q90 = sigma.quantile(torch.tensor([0.1, 0.5, 0.9])).tolist()
+print(f"posterior sigma over all test images and both dimensions: median {q50:.3f}, "
+      f"10% below {q10:.3f}, 10% above {q90:.3f}  (prior: 1, sweep step: 0.4)")
+stats = compare.code_stats(mu)
+print(f"test codes (mu) inside the window: {stats['frac_codes_inside']:.1%}; "
+      f"sweep cells (0.4 x 0.4) holding at least one test code: {stats['frac_cells_hit']:.0%}")
+
+
+# %% [markdown]
+# ## The sweep
+#
+# 21 values per dimension, 0.4 apart, 441 codes in all, listed **row by row from the top-left**:
+# $z_1$ grows from left to right and $z_2$ from **bottom to top**, like the axes of a plot. So
+# $z = [-4, 4]$ is the top-left tile (listed first), $z = [4, -4]$ the bottom-right (listed last).
+#
+# **Exercise 1.1a (1 mark).** Write `latent_grid(n=21, limit=4.0)`: an `(n*n, 2)` float tensor of codes
+# $(z_1, z_2)$ in that order, from $-$`limit` to `limit` in each dimension. Hint: `torch.linspace` and
+# `torch.meshgrid(..., indexing="ij")`.
+
+# %% nbgrader={"grade": false, "grade_id": "1.1-grid", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def latent_grid(n=21, limit=4.0):
+    """(n*n, 2) codes (z1, z2), row by row from the top-left z = [-limit, limit]."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# %% nbgrader={"grade": false, "grade_id": "1.1-grid-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
+grid_check = checks.check_latent_grid(latent_grid)
+
+# %%
+grid_fn = checks.use(latent_grid, reference.latent_grid, grid_check)
+z = grid_fn(21, 4.0)  # (441, 2), columns (z1, z2)
+print("shape:", tuple(z.shape))
+print("first (top-left):    ", z[0].tolist())
+print("end of first row:    ", z[20].tolist())
+print("last (bottom-right): ", z[-1].tolist())
+
+
+# %% [markdown]
+# **Exercise 1.1b (1 mark).** Write `sweep_image(decode, z, n)`: decode the `n*n` codes `z` in **one**
+# batched call (`decode` maps `(B, 2)` to `(B, 1, 28, 28)` images in [0, 1]) and lay the tiles edge to
+# edge, row by row, into one `(1, 28n, 28n)` image: 21 × 28 = 588 pixels a side. Hint: reshape the
+# tiles to `(n, n, 28, 28)` (tile row, tile column, pixel row, pixel column), then `permute` so the
+# pixel rows of a whole row of tiles come together; `torch.no_grad()` saves memory.
+
+# %% nbgrader={"grade": false, "grade_id": "1.1-sweep", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def sweep_image(decode, z, n):
+    """Decode n*n codes (row-major, top-left first) into one (1, 28n, 28n) image."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# %% nbgrader={"grade": false, "grade_id": "1.1-sweep-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
+sweep_check = checks.check_sweep(sweep_image)
+
+# %% [markdown]
+# The VAE's sweep, drawn by your two functions:
+
+# %%
+sweep_fn = checks.use(sweep_image, reference.sweep_image, sweep_check)
+grid = sweep_fn(vae.decode, z, 21)
+print("image:", tuple(grid.shape))
+fig, ax = plt.subplots(figsize=(9, 9))
+labvae.show_grid(grid, ax=ax, limit=4.0, title="VAE: decoded sweep over $z \\in [-4, 4]^2$")
+plt.show()
+
+# %%
+path = labvae.save_grid(grid, cfg.out / "vae_grid.png")
+print("saved", path)
+
+# %% [markdown]
+# **Reading the picture.** Neighbouring tiles differ a little, and moving across the plane morphs one
+# garment into another. Two things make that happen. The KL term packs the codes of all images into
+# the same disc around the origin, so clouds of different classes border each other instead of
+# drifting apart. And the decoder is a smooth function of $z$, trained on a small cloud around each
+# $\mu$ (the reparameterisation noise). That cloud is narrow, though (the measured σ above is far
+# below the 0.4 step), and only about half of the sweep's cells hold a test code: the decoder has
+# *not* seen every point of the plane. Between codes it interpolates smoothly, which is why the gaps
+# show in-between garments rather than noise. Towards the edge of the window, where few codes lie, the
+# images stop changing much: the decoder extrapolates from the outermost garments.
+
+# %% [markdown]
+# ## Explore with sliders
+#
+# Move $z_1$ and $z_2$: the decoder runs on each move and the image updates in place. The small
+# picture on the right is the sweep above, with a red ring where the current $z$ sits.
+# (Sliders need a live kernel: they do nothing in a static preview.)
+
+# %% tags=["nbval-ignore-output"]
+explorer = labvae.z_explorer({"VAE": vae})
+explorer
+
+# %% [markdown]
+# The explorer can also be driven from code, which is how the tests check it:
+
+# %%
+explorer.set_z(1.5, -0.5)
+shown = explorer.decoded()["VAE"]
+direct = vae.decode(torch.tensor([[1.5, -0.5]]))[0]
+print("explorer shows decode(z) exactly:", torch.equal(shown, direct))
+
+# %% [markdown]
+# ## Samples from the prior
+#
+# A VAE is a generative model: draw $z \sim \mathcal{N}(0, I)$ and decode. Because the KL term pulled
+# the codes of the training images towards this same distribution, prior samples land among those
+# codes, where the decoder has learned to draw clothing or to blend neighbouring garments, and most
+# look like clothing. (Notebook 3 does the same with an AE.)
+
+# %%
+torch.manual_seed(0)
+z_prior = torch.randn(32, 2)  # (32, 2) draws from N(0, I)
+with torch.no_grad():
+    samples = vae.decode(z_prior)
+labvae.show_images(samples, nrow=16, title="VAE: decode(z) for 32 draws z ~ N(0, I)")
+plt.show()
+
+# %% [markdown]
+# ## Summary
+#
+# - The 21×21 sweep shows the whole 2-d latent space at once: $z = [-4, 4]$ top-left,
+#   $z = [4, -4]$ bottom-right, $z_2$ growing upwards.
+# - $z$ is measured in prior standard deviations; the window $[-4, 4]^2$ holds 99.99% of the prior.
+# - The VAE's plane is filled with plausible garments that change gradually from tile to tile, though
+#   each image's posterior is narrow (σ ≈ 0.1) and only about half the sweep's cells hold a test code:
+#   between codes the decoder interpolates.
+# - Random codes from the prior decode to clothing, because training pulled the data's codes
+#   towards that prior.
+#
+# **Try next:**
+# - sweep a wider window: `labvae.show_grid(labvae.decode_grid(vae.decode, limit=8), limit=8)`. Expect
+#   the garments to stop turning into new kinds beyond about |z| = 4: out there, where no code lies,
+#   they become saturated, exaggerated copies of the outermost garments (solid white shapes, thin bars);
+# - move the $z_1$ slider slowly with $z_2 = 0$: expect one garment to morph into the next without
+#   sudden jumps, since the decoder is a smooth function of $z$;
+# - then open **03_ae_sweep** to do the same with a plain autoencoder.
