@@ -233,6 +233,7 @@ def _epoch(model, opt, x_train, x_test, history, epoch, epochs, batch_size, lr, 
     if x_test is not None:
         test = _evaluate(model, x_test)
         if not all(map(math.isfinite, test.values())):
+            history.train.pop()  # the weights roll back to this epoch's start: so does the history
             raise TrainingError(
                 f"the {model.config.kind} test loss became {test['loss']:.3g} after epoch {epoch}, so "
                 f"training stopped and the weights from the start of epoch {epoch} were kept; lower "

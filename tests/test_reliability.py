@@ -290,6 +290,28 @@ def test_explosion_in_epoch_two_keeps_epoch_one(data):
     assert all(torch.equal(v, ref[k]) for k, v in model.state_dict().items())
 
 
+def test_nan_test_loss_in_epoch_two_keeps_epoch_one_and_its_history(data):
+    x, x_test = data[0][:600], data[2][:100]
+    reference = labvae.VAE()
+    labvae.fit(reference, x, x_test, epochs=1, batch_size=100, progress=False, device="cpu")
+    model, test_passes = labvae.VAE(), []
+    real_loss = model.loss
+
+    def loss(batch):  # the test pass after epoch 2 comes back NaN; training steps stay finite
+        if not model.training:
+            test_passes.append(1)
+            if len(test_passes) == 2:
+                return {k: v * float("nan") for k, v in real_loss(batch).items()}
+        return real_loss(batch)
+
+    model.loss = loss
+    with pytest.raises(labvae.TrainingError, match=r"test loss became nan after epoch 2.*start of epoch 2"):
+        labvae.fit(model, x, x_test, epochs=3, batch_size=100, progress=False, device="cpu")
+    assert model.history.epochs == 1 and len(model.history.test) == 1  # matches the weights kept
+    ref = reference.state_dict()
+    assert all(torch.equal(v, ref[k]) for k, v in model.state_dict().items())
+
+
 def test_interrupted_fit_keeps_whole_epochs(data):
     model, calls = labvae.VAE(), []
     real_loss = model.loss
