@@ -19,7 +19,7 @@ import matplotlib
 import torch
 
 import labvae
-from labvae import beta
+from labvae.analysis import beta
 
 from common import cpu_model, data_root  # benchmarks/common.py, beside this script
 

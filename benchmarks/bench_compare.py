@@ -1,4 +1,4 @@
-"""Time labvae.compare.compare_model: every comparison metric for one model.
+"""Time labvae.analysis.compare_model: every comparison metric for one model.
 
 Target: <= 3 s per model on 2 CPU cores, with an already trained classifier. Uses --data (a folder
 holding FashionMNIST/raw/; default $LABVAE_DATA), else synthetic data of the same size as the
@@ -13,7 +13,7 @@ import time
 import torch
 
 import labvae
-from labvae import compare, judge
+from labvae import analysis
 
 from common import data_root  # benchmarks/common.py, beside this script
 
@@ -30,9 +30,9 @@ def main() -> None:
     x_test, y_test = labvae.load_fashion_mnist(root, train=False, download=False)
     print(f"data: {root} ({kind}, {len(x_train)} train, {len(x_test)} test); torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")
-    classifier = compare.train_classifier(x_train, y_train, x_test, y_test, device="cpu")
+    classifier = analysis.train_classifier(x_train, y_train, x_test, y_test, device="cpu")
     print(f"classifier test accuracy {classifier.accuracy:.1%} (trained before timing)")
-    referee = judge.calibrate(classifier, x_train, y_train)  # once, before timing, like the notebook
+    referee = analysis.calibrate(classifier, x_train, y_train)  # once, before timing, like the notebook
     ok = True
     for name, config in labvae.MODELS.items():
         model = config.build()
@@ -40,7 +40,7 @@ def main() -> None:
         seconds = []
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            compare.compare_model(model, referee, x_test, y_test)
+            analysis.compare_model(model, referee, x_test, y_test)
             seconds.append(time.perf_counter() - t0)
         print(f"{labvae.LABELS[name]:18s} compare_model: median {statistics.median(seconds):.2f} s "
               f"(runs: {', '.join(f'{s:.2f}' for s in seconds)})")

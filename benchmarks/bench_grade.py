@@ -1,4 +1,4 @@
-"""Grading throughput: `labvae.grade` over a class of submissions, in smoke mode.
+"""Grading throughput: `labvae.course.grade` over a class of submissions, in smoke mode.
 
 Measured: wall time of one `grade` run over N submissions (default 30), each a student's folder
 with the four lab notebooks, a third each of
@@ -35,7 +35,7 @@ from pathlib import Path
 import nbformat
 import torch
 
-from labvae import grade
+from labvae.course import grade
 
 from common import cpu_model  # noqa: E402  benchmarks/common.py, beside this script
 

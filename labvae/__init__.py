@@ -1,19 +1,11 @@
 """labvae: exploring the 2-d latent spaces of a VAE and an autoencoder on Fashion-MNIST."""
 
+from .checkpoints import CheckpointError, load_checkpoint, load_or_train, save_checkpoint
 from .config import BETAS, LABELS, MODELS, LabConfig, lab_config
 from .data import CLASSES, DataError, load_fashion_mnist, make_synthetic_fashion
 from .grid import decode_grid, latent_grid, save_grid, show_grid, show_images
 from .models import VAE, Autoencoder, ModelConfig, latent_codes, posterior_std
-from .training import (
-    CheckpointError,
-    History,
-    TrainingError,
-    evaluate,
-    fit,
-    load_checkpoint,
-    load_or_train,
-    save_checkpoint,
-)
+from .training import History, TrainingError, evaluate, fit
 from .widgets import BetaExplorer, ZExplorer, beta_explorer, z_explorer
 
 __all__ = [

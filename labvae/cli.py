@@ -11,22 +11,15 @@ import time
 from pathlib import Path
 
 from ._io import atomic_write, check_writable
-from .config import LABELS, SEEDS, LabConfig
+from .checkpoints import CheckpointError
+from .config import LABELS, SEEDS, SWEEP_MODELS, LabConfig
 from .data import DataError
 from .grid import decode_grid, save_grid
-from .training import (
-    MAX_SEED,
-    CheckpointError,
-    TrainingError,
-    check_seed,
-    pick_device,
-    pick_precision,
-)
+from .models import MAX_SEED, check_seed
+from .training import TrainingError, pick_device, pick_precision
 
 # What a subcommand may raise for bad input or a broken environment: main prints it as one line.
 ERRORS = (DataError, CheckpointError, TrainingError, ValueError, OSError)
-
-SWEEP_MODELS = ("vae", "ae")  # the lab's VAE and the lab's AE retrained with a 2-d code
 
 DESCRIPTION = """\
 Exploring latent spaces: train a VAE and a plain autoencoder with 2-d codes on Fashion-MNIST
@@ -109,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     student_parser.add_argument("--notebooks", type=_folder, default=Path("notebooks"),
                                 help="folder holding the solution notebooks (default: notebooks)")
     student_parser.set_defaults(run=student)
-    from . import grade  # the `grade` subcommand: its arguments and help live in labvae/grade.py
+    from .course import (
+        grade,  # the `grade` subcommand: its arguments and help live in labvae/course/grade/
+    )
 
     grade.add_parser(sub)
     sub.choices["grade"].set_defaults(run=grade.main)  # handles its own errors (it must stop kernels)
@@ -192,48 +187,20 @@ def sweep(args: argparse.Namespace) -> dict:
                          **model.history.final(), "grid": png.name}
         say(f"{LABELS[name]}: test loss {metrics[name].get('test_loss', float('nan')):.1f} nats/image "
             f"-> {png} ({time.perf_counter() - t0:.1f} s)")
-    _compare(cfg, x_train, y_train, x_test, y_test, metrics, say)
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no window
+    from .analysis.comparison import compare_lab
+
+    compare_lab(cfg, x_train, y_train, x_test, y_test, metrics, say)
     _write_json(args.out / "metrics.json", metrics)
     say(f"wrote {args.out / 'metrics.json'}")
     return metrics
 
 
-def _compare(cfg, x_train, y_train, x_test, y_test, metrics, say) -> None:
-    """Measured comparison over SEEDS (labvae.compare, labvae.judge): metrics, verdicts, comparison.png."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no window
-    from . import compare, judge
-
-    seeds = [cfg.seed + i for i in range(len(SEEDS))]  # the run's seed and the next ones
-    models = {name: [cfg.with_seed(s).model(name, x_train, x_test) for s in seeds] for name in SWEEP_MODELS}
-    clf = compare.load_or_train_classifier(cfg.out / "classifier.pt", x_train, y_train, x_test, y_test,
-                                           seed=cfg.seed, device=cfg.device)
-    # The judge is calibrated on training images before it scores any sweep; test images are its check.
-    referee = judge.calibrate(clf, x_train, y_train)
-    calibration = referee.calibration_report(x_test)
-    results = compare.compare_seeds(models, referee, x_test, y_test)  # {name: [metrics per seed]}
-    for name, runs in results.items():
-        per_seed = [{"seed": s, **{k: v for k, v in r.items() if k != "maps"}} for s, r in zip(seeds, runs)]
-        metrics[name]["comparison"] = per_seed[0]
-        metrics[name]["comparison_by_seed"] = per_seed
-    metrics["classifier"] = {"test_accuracy": clf.accuracy}
-    metrics["judge"] = {"radius": referee.radius, "min_contrast": referee.min_contrast, "jump": referee.jump,
-                        "calibration": calibration}
-    labelled = {LABELS[n]: r for n, r in results.items()}
-    compare.comparison_figure({LABELS[n]: m[0] for n, m in models.items()}, {k: r[0] for k, r in labelled.items()},
-                              x_test, y_test, path=cfg.out / "comparison.png")
-    claims = judge.judge_claims(labelled, vae=LABELS["vae"])
-    metrics["claims"] = {"seeds": seeds, "verdicts": claims}
-    say(judge.calibration_table(calibration))
-    say(compare.metrics_table(labelled))
-    say(judge.verdict_table(claims))
-    say(f"classifier test accuracy {clf.accuracy:.1%}; wrote {cfg.out / 'comparison.png'}")
-
-
 def student(args: argparse.Namespace) -> None:
     """Write the student edition of every lesson notebook into args.out."""
-    from .student import write_student_edition
+    from .course.student import write_student_edition
 
     for path in write_student_edition(args.notebooks, args.out):
         print(f"wrote {path}")
@@ -250,7 +217,7 @@ def beta(args: argparse.Namespace) -> dict:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no window
-    from . import beta as family
+    from .analysis import beta as family
 
     result = family.run(_lab_config(args), say=(lambda *a: None) if args.quiet else print)
     print(family.beta_table(result["models"]))  # the command's answer: printed even with --quiet

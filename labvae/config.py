@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .checkpoints import load_or_train
 from .data import cache_dir, data_root, load_fashion_mnist, synthetic_fashion
 from .models import ModelConfig
-from .training import load_or_train
 
 # The three models of the lab, by the names the notebooks and metrics.json use.
 MODELS = {
@@ -17,6 +17,7 @@ MODELS = {
     "ae512": ModelConfig("ae", latent_dim=2, hidden_dim=512),  # AE with the VAE's capacity
 }
 LABELS = {"vae": "VAE", "ae": "lab AE (linear)", "ae512": "AE, 512 hidden"}
+SWEEP_MODELS = ("vae", "ae")  # what `python -m labvae sweep` draws: the lab's VAE and its AE with a 2-d code
 
 # The beta family (notebook 5, `python -m labvae beta`): the lab's VAE with another KL weight, or
 # with its posterior sigma fixed. From an AE with noise (0) through the lab's ELBO (1) to a strong

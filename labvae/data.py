@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_write
-from .training import check_seed
+from .models import check_seed
 
 CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -11,6 +12,14 @@ import torch.nn.functional as F
 from torch import nn
 
 IMAGE_PIXELS = 28 * 28
+MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take every seed up to here
+
+
+def check_seed(seed) -> int:
+    """seed if it is a whole number torch and numpy both accept, else ValueError."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}.")
+    return seed
 
 
 @dataclass(frozen=True)
@@ -222,3 +231,26 @@ def posterior_std(model: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> 
             _, logvar = model.encode(x[i : i + batch_size].to(model.device))
             out.append(torch.exp(0.5 * logvar).cpu())
     return torch.cat(out) if out else torch.empty(0, model.config.latent_dim)
+
+
+# Checkpoints store a model's config dict; its "kind" names the builder that rebuilds it. Kinds
+# defined elsewhere (the judge's classifier, in labvae.analysis) register here, so labvae.checkpoints
+# can load them without importing the analysis package.
+BUILDERS: dict[str, Callable[[dict], nn.Module]] = {
+    "vae": lambda config: ModelConfig(**config).build(),
+    "ae": lambda config: ModelConfig(**config).build(),
+}
+
+
+def register_kind(kind: str, builder: Callable[[dict], nn.Module]) -> None:
+    """Let checkpoints rebuild models of this kind: builder(config dict, "kind" included) -> model."""
+    BUILDERS[kind] = builder
+
+
+def build_model(config: dict) -> nn.Module:
+    """A fresh model from a checkpoint's config dict, by its kind."""
+    kind = config.get("kind")
+    if kind not in BUILDERS:
+        hint = "; the judge's 'classifier' loads once labvae.analysis is imported" if kind == "classifier" else ""
+        raise ValueError(f"unknown model kind {kind!r} (known: {', '.join(BUILDERS)}){hint}")
+    return BUILDERS[kind](dict(config))

@@ -1,39 +1,19 @@
-"""Training loop, evaluation and checkpoints."""
+"""The training loop and evaluation: fit(model, x_train, x_test) with Adam, per-epoch History."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import numbers
-import pickle
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from ._io import atomic_write
-from .models import IMAGE_PIXELS, ModelConfig
+from .models import IMAGE_PIXELS, check_seed
 
 TERMS = ("loss", "recon", "kl")
-CHECKPOINT_FORMAT = "labvae-checkpoint-v1"
 EXPLODED = 100  # a step loss this many times the first one means divergence: BCE only falls when training works
-MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take every seed up to here
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file is unreadable, unsafe, damaged or for another model."""
-
-    def __init__(self, message: str, problem: str | None = None):
-        super().__init__(message)
-        self.problem = problem or message  # what is wrong, without the advice: for "replacing it" notes
-
-
-def _damaged(path, problem: str) -> CheckpointError:
-    return CheckpointError(f"{path} {problem}; delete it and train again.", problem)
 
 
 class TrainingError(RuntimeError):
@@ -255,13 +235,6 @@ def _whole(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def check_seed(seed) -> int:
-    """seed if it is a whole number torch and numpy both accept, else ValueError."""
-    if not _whole(seed) or not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}.")
-    return seed
-
-
 def _adam(model, lr: float, device: torch.device) -> torch.optim.Adam:
     """Adam with the fused single-kernel update where this torch supports it (same maths, faster)."""
     if device.type in ("cpu", "cuda"):
@@ -289,144 +262,3 @@ def _evaluate(model, x, batch_size: int = 2048) -> dict:
             sums[k] += v.item() * len(xb)
     model.train(was_training)
     return {k: sums[k] / len(x) for k in TERMS}
-
-
-# ---------------------------------------------------------------------------------------------
-# Checkpoints
-
-
-def save_checkpoint(model, path, **meta) -> Path:
-    """Write state_dict + config + history atomically (temp file, then rename)."""
-    if not all(torch.isfinite(p).all() for p in model.parameters()):
-        raise ValueError(f"the {model.config.kind} has NaN or inf weights; refusing to save it to {path}: "
-                         "train it again, with a lower learning rate.")
-    history = getattr(model, "history", None)
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "config": model.config.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "history": history.to_dict() if history is not None else None,
-        "meta": json.loads(json.dumps(meta)),  # plain JSON types only, so weights_only loading works
-    }
-    return atomic_write(path, lambda f: torch.save(payload, f))  # the previous file survives a crash
-
-
-def read_checkpoint(path) -> dict:
-    """Load a checkpoint's payload safely (weights_only) and check its format."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}; train the model first (or check the path).")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise CheckpointError(
-            f"{path} contains pickled Python objects, which labvae refuses to load (they can run code); "
-            "use a checkpoint written by labvae.save_checkpoint."
-        ) from None
-    except Exception as e:
-        raise _damaged(path, f"is not a readable checkpoint ({type(e).__name__})") from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a labvae checkpoint; use one written by labvae.save_checkpoint.",
-                              "is not a labvae checkpoint")
-    problem = _payload_problem(payload)
-    if problem:
-        raise _damaged(path, f"is damaged: {problem}")
-    return payload
-
-
-def _payload_problem(payload: dict) -> str | None:
-    """What is wrong with a checkpoint's payload, or None: every field save_checkpoint writes is checked."""
-    config, weights = payload.get("config"), payload.get("state_dict")
-    if not isinstance(config, dict) or not isinstance(config.get("kind"), str):
-        return "its config is missing or has no model kind"
-    if not isinstance(weights, dict) or not weights:
-        return "its weights (state_dict) are missing"
-    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
-        return "its weights (state_dict) are not all named tensors"
-    if not all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point()):
-        return "its weights hold NaN or inf values"
-    if not isinstance(payload.get("meta", {}), dict):
-        return "its meta is not a dict"
-    history = payload.get("history")
-    if history is None:
-        return None
-    if not isinstance(history, dict):
-        return "its history is not a dict"
-    for part in ("train", "test"):
-        epochs = history.get(part, [])
-        if not isinstance(epochs, list) or not all(
-                isinstance(e, dict) and all(isinstance(v, (int, float)) for v in e.values()) for e in epochs):
-            return f"its history's {part} losses are not a list of numbers per epoch"
-    seconds = history.get("seconds", [])
-    if not isinstance(seconds, list) or not all(isinstance(t, (int, float)) for t in seconds):
-        return "its history's seconds are not a list of numbers"
-    if not isinstance(history.get("precision", "fp32"), str):
-        return "its history's precision is not a string"
-    return None
-
-
-def load_checkpoint(path, kind: str | None = None, device="cpu"):
-    """Rebuild the model saved at path (optionally insisting on kind 'vae'/'ae'/'classifier')."""
-    payload = read_checkpoint(path)
-    config = dict(payload["config"])
-    if kind is not None and config.get("kind") != kind:
-        raise CheckpointError(f"{path} holds a {config.get('kind')!r} model, not the {kind!r} asked for.")
-    try:
-        if config.get("kind") == "classifier":
-            from .compare import ClassifierConfig
-            model = ClassifierConfig(**{k: v for k, v in config.items() if k != "kind"}).build()
-        else:
-            model = ModelConfig(**config).build()
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path} describes a model labvae cannot build: {e}",
-                              f"describes a model labvae cannot build ({e})") from None
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError:
-        raise CheckpointError(
-            f"{path}'s weights do not fit the architecture its config describes ({config}); "
-            "it was written for another model: delete it and train again.",
-            "holds weights that do not fit its config",
-        ) from None
-    model.history = History.from_dict(payload.get("history"))
-    model.meta = payload.get("meta", {})
-    return model.to(pick_device(device)).eval()
-
-
-def fingerprint(*tensors: torch.Tensor) -> str:
-    """Short content hash of tensors, to tell whether a cached checkpoint saw the same data."""
-    h = hashlib.sha1()
-    for t in tensors:
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def load_or_train(config, path, x_train, x_test=None, *, epochs: int = 10, batch_size: int = 256,
-                  lr: float = 1e-3, seed: int = 0, device="auto", precision: str = "auto",
-                  progress: bool = True):
-    """Load the checkpoint at path if it was trained with exactly these settings and data, else train and save."""
-    key = {"config": config.to_dict(), "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-           "precision": pick_precision(precision, pick_device(device)), "data": fingerprint(x_train)}
-    path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"{path} is a folder where the {config.kind} checkpoint file should be; "
-                              "move it away, or write the results somewhere else.")
-    if path.exists():
-        try:
-            model = load_checkpoint(path, device=device)
-            if model.meta.get("key") == key:
-                return model
-            why = "was trained with other settings or data"
-        except CheckpointError as e:
-            why = e.problem
-        # Stale, foreign or damaged: retrain and replace it atomically, and say so even when quiet.
-        print(f"labvae: {path} {why}; training the {config.kind} again to replace it.", file=sys.stderr)
-    model = config.build()
-    if progress:
-        print(f"training {config.kind} ({config.to_dict()}) for {epochs} epochs -> {path}")
-    fit(model, x_train, x_test, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-        device=device, precision=precision, progress=progress)
-    save_checkpoint(model, path, key=key)
-    model.meta = {"key": key}
-    return model

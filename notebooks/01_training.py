@@ -46,7 +46,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import labvae
-from labvae import checks, reference
+from labvae.course import checks, reference
 
 # %% [markdown]
 # ## Settings

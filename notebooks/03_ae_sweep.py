@@ -41,7 +41,8 @@ import matplotlib.pyplot as plt
 import torch
 
 import labvae
-from labvae import checks, compare, reference
+from labvae import analysis
+from labvae.course import checks, reference
 
 # %% [markdown]
 # ## Load (or train) the two autoencoders
@@ -143,14 +144,14 @@ print("saved", path)
 fig, axes = plt.subplots(1, 2, figsize=(16, 7))
 for ax, (name, model) in zip(axes, autoencoders.items()):
     codes = labvae.latent_codes(model, x_test)  # (N, 784) -> (N, 2)
-    stats = compare.code_stats(codes)
-    compare.plot_codes(codes, y_test, ax=ax, title=f"{name}: {stats['frac_codes_inside']:.0%} of test codes inside the window")
+    stats = analysis.code_stats(codes)
+    analysis.plot_codes(codes, y_test, ax=ax, title=f"{name}: {stats['frac_codes_inside']:.0%} of test codes inside the window")
 fig.tight_layout()
 plt.show()
 
 # %%
 for name, model in autoencoders.items():
-    s = compare.code_stats(labvae.latent_codes(model, x_test))
+    s = analysis.code_stats(labvae.latent_codes(model, x_test))
     print(f"{name:16s} codes inside window: {s['frac_codes_inside']:5.1%}   sweep cells with a test code: "
           f"{s['frac_cells_hit']:5.1%}   z1 range [{s['code_min'][0]:6.1f}, {s['code_max'][0]:5.1f}]   "
           f"z2 range [{s['code_min'][1]:6.1f}, {s['code_max'][1]:5.1f}]")

@@ -39,8 +39,8 @@ if "google.colab" in sys.modules:
 import matplotlib.pyplot as plt
 
 import labvae
-from labvae import beta, compare
-from labvae.judge import calibrate
+from labvae import analysis
+from labvae.analysis import beta, figures
 
 # %% [markdown]
 # ## The knob
@@ -68,8 +68,8 @@ from labvae.judge import calibrate
 cfg = labvae.lab_config()
 x_train, y_train, x_test, y_test = cfg.load_data()
 models = beta.train_family(cfg, x_train, x_test)
-classifier = compare.load_or_train_classifier(cfg.out / "classifier.pt", x_train, y_train, x_test, y_test)
-judge = calibrate(classifier, x_train, y_train)  # what counts as a garment, learned from real images
+classifier = analysis.load_or_train_classifier(cfg.out / "classifier.pt", x_train, y_train, x_test, y_test)
+judge = analysis.calibrate(classifier, x_train, y_train)  # what counts as a garment, learned from real images
 
 # %%
 for name, model in models.items():
@@ -117,7 +117,7 @@ for key in beta.TRENDS:
 # (*garments*), and the number of classes with at least a few confidently named garment tiles.
 
 # %%
-beta.plot_metrics(rows)
+figures.plot_metrics(rows)
 plt.tight_layout()
 plt.show()
 
@@ -133,7 +133,7 @@ shown = [beta.beta_model_name(b) for b in (0.0, 1.0, 4.0)] + [labvae.config.FIXE
 fig, axes = plt.subplots(1, 4, figsize=(24, 5.8))
 for ax, name in zip(axes, shown):
     codes, sigma = labvae.latent_codes(models[name], x_test), labvae.posterior_std(models[name], x_test)
-    compare.plot_codes(codes, y_test, ax=ax, prior=True, sigma=sigma,
+    analysis.plot_codes(codes, y_test, ax=ax, prior=True, sigma=sigma,
                        title=f"{labvae.LABELS[name]}: median $\\sigma$ {sigma.median():.2g}")
 fig.tight_layout()
 plt.show()
@@ -144,7 +144,7 @@ plt.show()
 # %%
 vae = models["vae"]
 fig, ax = plt.subplots(figsize=(7, 7))
-compare.plot_codes(labvae.latent_codes(vae, x_test), y_test, ax=ax, sigma=labvae.posterior_std(vae, x_test),
+analysis.plot_codes(labvae.latent_codes(vae, x_test), y_test, ax=ax, sigma=labvae.posterior_std(vae, x_test),
                    max_ellipses=400, title="VAE (β = 1), centre of the plane")
 ax.set_xlim(-1.5, 1.5)
 ax.set_ylim(-1.5, 1.5)

@@ -46,16 +46,16 @@ def z_decoder():
 @pytest.fixture(scope="session")
 def classifier(data):
     """The tile classifier, briefly trained on the synthetic data."""
-    from labvae import compare
+    from labvae import analysis
 
     x_train, y_train, x_test, y_test = data
-    return compare.train_classifier(x_train, y_train, x_test, y_test, epochs=3, device="cpu")
+    return analysis.train_classifier(x_train, y_train, x_test, y_test, epochs=3, device="cpu")
 
 
 @pytest.fixture(scope="session")
 def judge(classifier, data):
     """A judge calibrated on the synthetic training images."""
-    from labvae.judge import calibrate
+    from labvae.analysis.judge import calibrate
 
     x_train, y_train, _, _ = data
     return calibrate(classifier, x_train, y_train)

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 import labvae
-from labvae import beta as family
-from labvae import compare
-from labvae.judge import calibrate
-from labvae.training import CHECKPOINT_FORMAT
+from labvae import analysis
+from labvae.analysis import beta as family
+from labvae.analysis.judge import calibrate
+from labvae.checkpoints import CHECKPOINT_FORMAT
 
 
 def terms_with_noise(model, x, seed=0):
@@ -130,7 +130,7 @@ def family_run(synthetic_root, data, tmp_path_factory):
     cfg = labvae.LabConfig(data=synthetic_root, epochs=1, out=out, progress=False, device="cpu")
     x_train, y_train, x_test, y_test = data
     models = family.train_family(cfg, x_train, x_test)
-    clf = compare.train_classifier(x_train, y_train, x_test, y_test, epochs=2, device="cpu")
+    clf = analysis.train_classifier(x_train, y_train, x_test, y_test, epochs=2, device="cpu")
     judge = calibrate(clf, x_train, y_train)
     return cfg, models, family.family_metrics(models, x_test, judge)
 
@@ -203,9 +203,9 @@ def test_plot_codes_draws_sigma_ellipses():
     from matplotlib.collections import EllipseCollection
 
     codes, sigma, y = torch.randn(300, 2), torch.rand(300, 2), torch.randint(0, 10, (300,))
-    ax = compare.plot_codes(codes, y, sigma=sigma, max_ellipses=40)
+    ax = analysis.plot_codes(codes, y, sigma=sigma, max_ellipses=40)
     ellipses = [c for c in ax.collections if isinstance(c, EllipseCollection)]
     assert len(ellipses) == 1 and len(ellipses[0].get_offsets()) == 40
-    assert not [c for c in compare.plot_codes(codes, y).collections if isinstance(c, EllipseCollection)]
+    assert not [c for c in analysis.plot_codes(codes, y).collections if isinstance(c, EllipseCollection)]
     with pytest.raises(ValueError, match="one \\(sigma1, sigma2\\) per code"):
-        compare.plot_codes(codes, y, sigma=sigma[:10])
+        analysis.plot_codes(codes, y, sigma=sigma[:10])

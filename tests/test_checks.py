@@ -1,12 +1,12 @@
-"""labvae.checks: every check passes the reference and names each typical mistake with its hint."""
+"""labvae.course.checks: every check passes the reference and names each typical mistake with its hint."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 import labvae
-from labvae import checks, reference
-from labvae.checks import TILE
+from labvae.course import checks, exercises, reference
+from labvae.grid import TILE
 
 
 def verdict(check, answer, capsys):
@@ -301,7 +301,7 @@ def stub(*args, **kwargs):
     raise NotImplementedError()
 
 
-@pytest.mark.parametrize("ex", [e for e in checks.EXERCISES if not e.manual], ids=lambda e: e.key)
+@pytest.mark.parametrize("ex", [e for e in exercises.EXERCISES if not e.manual], ids=lambda e: e.key)
 def test_a_stub_is_not_done_yet(ex, capsys):
     answer = checks.attempt(stub) if ex.symbol == "my_ae" else stub
     result = verdict(ex.check, answer, capsys)
@@ -309,7 +309,7 @@ def test_a_stub_is_not_done_yet(ex, capsys):
     assert result.message.startswith(f"… {'stub' if ex.symbol == 'my_ae' else ex.symbol}: ")  # names the function
 
 
-@pytest.mark.parametrize("ex", [e for e in checks.EXERCISES if not e.manual], ids=lambda e: e.key)
+@pytest.mark.parametrize("ex", [e for e in exercises.EXERCISES if not e.manual], ids=lambda e: e.key)
 def test_a_crash_is_one_sentence_naming_the_exception(ex, capsys):
     def crashes(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
@@ -319,7 +319,7 @@ def test_a_crash_is_one_sentence_naming_the_exception(ex, capsys):
     assert result.status == "wrong" and "raised ZeroDivisionError: division by zero" in result.message
 
 
-@pytest.mark.parametrize("ex", [e for e in checks.EXERCISES if not e.manual], ids=lambda e: e.key)
+@pytest.mark.parametrize("ex", [e for e in exercises.EXERCISES if not e.manual], ids=lambda e: e.key)
 def test_junk_gets_a_sentence_not_a_traceback(ex, capsys):
     for junk in (None, 42, "text", [1, 2]):
         assert verdict(ex.check, junk, capsys).status == "wrong"
@@ -335,18 +335,18 @@ def test_use_falls_back_with_a_note(capsys):
 
 
 def test_registry_shape_and_marks():
-    keys = [e.key for e in checks.EXERCISES]
+    keys = [e.key for e in exercises.EXERCISES]
     assert len(keys) == len(set(keys))
     marks = {}
-    for e in checks.EXERCISES:
+    for e in exercises.EXERCISES:
         marks[e.key.split("-")[0]] = marks.get(e.key.split("-")[0], 0) + e.points
         assert (e.check is None) == e.manual
         assert e.manual or e.symbol.isidentifier()
     assert (marks["1.1"], marks["2.1"], marks["2.2"]) == (2, 2, 1)  # the lab's marks
-    assert sum(e.points for e in checks.EXERCISES) == 5
-    assert checks.exercise("1.1-grid").symbol == "latent_grid"
+    assert sum(e.points for e in exercises.EXERCISES) == 5
+    assert exercises.exercise("1.1-grid").symbol == "latent_grid"
 
 
 def test_check_namespace_reports_missing_symbols(capsys):
-    results = checks.check_namespace({"latent_grid": labvae.latent_grid}, "02_vae_sweep")
+    results = exercises.check_namespace({"latent_grid": labvae.latent_grid}, "02_vae_sweep")
     assert results["1.1-grid"].passed and results["1.1-sweep"].status == "not done"

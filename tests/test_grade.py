@@ -9,9 +9,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labvae import cli, grade
+from labvae import cli
+from labvae.course import grade
 
-# A toy registry in the contract of labvae.checks: one checked function and one written answer.
+# A toy registry in the contract of labvae.course.exercises: one checked function and one written answer.
 TOY_REGISTRY = '''
 from dataclasses import dataclass
 from typing import Callable

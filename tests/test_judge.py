@@ -4,8 +4,9 @@ import pytest
 import torch
 
 import labvae
-from labvae import compare
-from labvae import judge as J
+from labvae import analysis
+from labvae.analysis import claims as C
+from labvae.analysis import judge as J
 
 NAN = float("nan")
 
@@ -108,43 +109,43 @@ CASES = [  # (claim, the AE's values that differ from the VAE's, expected verdic
 
 
 def claim(key):
-    return next(c for c in J.CLAIMS if c.key == key)
+    return next(c for c in C.CLAIMS if c.key == key)
 
 
 @pytest.mark.parametrize("key, ae, expected", CASES, ids=[f"{c[0]}-{c[2]}" for c in CASES])
 def test_verdict_per_claim(key, ae, expected):
-    assert J.verdict(claim(key), VAE, {**VAE, **ae})["verdict"] == expected
+    assert C.verdict(claim(key), VAE, {**VAE, **ae})["verdict"] == expected
 
 
 def test_every_claim_has_all_three_cases():
-    for c in J.CLAIMS:
+    for c in C.CLAIMS:
         assert {e for k, _, e in CASES if k == c.key} == {"holds", "does not hold", "mixed"}, c.key
 
 
 def test_an_unmeasurable_primary_cannot_tell():
-    assert J.verdict(claim("blurred"), VAE, {**VAE, "sharpness_rel": NAN})["verdict"] == "cannot tell"
+    assert C.verdict(claim("blurred"), VAE, {**VAE, "sharpness_rel": NAN})["verdict"] == "cannot tell"
     # an unmeasurable secondary leaves the primary's verdict
-    assert J.verdict(claim("ambiguous"), VAE, {**VAE, "frac_not_garment": 0.9, "frac_unsure": NAN})["verdict"] == "holds"
+    assert C.verdict(claim("ambiguous"), VAE, {**VAE, "frac_not_garment": 0.9, "frac_unsure": NAN})["verdict"] == "holds"
 
 
 def test_margins_are_thresholds_not_any_difference():
     c = claim("window")
     just = {**VAE, "frac_codes_inside": 1.0 - c.primary.margin, "frac_cells_hit": 0.5 - c.secondary.margin}
-    assert J.verdict(c, VAE, just)["verdict"] == "holds"
+    assert C.verdict(c, VAE, just)["verdict"] == "holds"
     short = {**VAE, "frac_codes_inside": 0.95, "frac_cells_hit": 0.45}
-    assert J.verdict(c, VAE, short)["verdict"] == "does not hold"
+    assert C.verdict(c, VAE, short)["verdict"] == "does not hold"
 
 
 def test_diverse_and_less_variation_rest_on_different_measures():
-    keys = {c.key: {c.primary.key, c.secondary.key} for c in J.CLAIMS}
+    keys = {c.key: {c.primary.key, c.secondary.key} for c in C.CLAIMS}
     assert not keys["diverse"] & keys["less_variation"]
-    primaries = [c.primary.key for c in J.CLAIMS]
+    primaries = [c.primary.key for c in C.CLAIMS]
     assert len(set(primaries)) == len(primaries)
 
 
 def test_declaration_states_every_measure_and_reason():
-    text = J.claims_declaration()
-    for c in J.CLAIMS:
+    text = C.claims_declaration()
+    for c in C.CLAIMS:
         assert c.text in text and c.primary.rule() in text and c.secondary.rule() in text and c.primary.why in text
 
 
@@ -155,7 +156,7 @@ def test_declaration_states_every_measure_and_reason():
 def test_seeds_that_disagree_depend_on_the_seed():
     holds = {**VAE, "frac_codes_inside": 0.7, "frac_cells_hit": 0.15}
     results = {"VAE": [VAE] * 3, "lab AE": [holds, VAE, holds], "AE-512": [holds] * 3, "AE-x": [VAE] * 3}
-    window = next(c for c in J.judge_claims(results) if c["key"] == "window")
+    window = next(c for c in C.judge_claims(results) if c["key"] == "window")
     assert window["verdicts"] == {"lab AE": "depends on the seed", "AE-512": "holds", "AE-x": "does not hold"}
     assert window["per_seed"]["lab AE"] == ["holds", "does not hold", "holds"]
     assert window["values"]["lab AE"]["primary"] == [0.7, 1.0, 0.7]
@@ -163,26 +164,26 @@ def test_seeds_that_disagree_depend_on_the_seed():
 
 def test_seeds_are_paired_and_json_is_strict():
     with pytest.raises(ValueError, match="seed by seed"):
-        J.judge_claims({"VAE": [VAE] * 3, "AE": [VAE] * 2})
+        C.judge_claims({"VAE": [VAE] * 3, "AE": [VAE] * 2})
     with pytest.raises(ValueError, match="no results for"):
-        J.judge_claims({"AE": [VAE]}, vae="VAE")
-    judged = J.judge_claims({"VAE": VAE, "AE": {**VAE, "sharpness_rel": NAN}})  # one dict = one seed
+        C.judge_claims({"AE": [VAE]}, vae="VAE")
+    judged = C.judge_claims({"VAE": VAE, "AE": {**VAE, "sharpness_rel": NAN}})  # one dict = one seed
     json.dumps(judged, allow_nan=False)
     assert next(c for c in judged if c["key"] == "blurred")["verdicts"]["AE"] == "cannot tell"
-    assert "CANNOT TELL" in J.verdict_table(judged)
+    assert "CANNOT TELL" in C.verdict_table(judged)
 
 
 def test_verdict_table_shows_both_measures_and_seeds():
     results = {"VAE": [VAE] * 3, "AE": [{**VAE, "frac_jumps": 0.0, "frac_off_data_steps": 0.8}] * 3}
-    text = J.verdict_table(J.judge_claims(results))
+    text = C.verdict_table(C.judge_claims(results))
     assert "MIXED   (seeds: mixed / mixed / mixed)" in text and "primary:" in text and "secondary:" in text
 
 
 def test_claims_on_trained_models_follow_the_numbers(trained_vae, judge, data):
     _, _, x_test, y_test = data
-    results = compare.compare_seeds({"VAE": [trained_vae], "AE": [labvae.Autoencoder()]}, judge, x_test, y_test)
-    judged = J.judge_claims(results)
-    assert len(judged) == len(J.CLAIMS)
+    results = analysis.compare_seeds({"VAE": [trained_vae], "AE": [labvae.Autoencoder()]}, judge, x_test, y_test)
+    judged = C.judge_claims(results)
+    assert len(judged) == len(C.CLAIMS)
     ambiguous = next(c for c in judged if c["key"] == "ambiguous")
     assert ambiguous["values"]["AE"]["primary"][0] > ambiguous["values"]["VAE"]["primary"][0]  # untrained: grey
     json.dumps(judged, allow_nan=False)

@@ -119,10 +119,10 @@ def test_atomic_write_removes_only_dead_writers_temps(tmp_path):
 def test_interrupted_comparison_figure_leaves_previous_file(trained_vae, judge, data, tmp_path, monkeypatch):
     import matplotlib.figure
 
-    from labvae import compare
+    from labvae import analysis
 
     _, _, x_test, y_test = data
-    r = compare.compare_model(trained_vae, judge, x_test, y_test)
+    r = analysis.compare_model(trained_vae, judge, x_test, y_test)
     path = tmp_path / "comparison.png"
     path.write_bytes(b"the previous good figure")
 
@@ -132,7 +132,7 @@ def test_interrupted_comparison_figure_leaves_previous_file(trained_vae, judge, 
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", crash)
     with pytest.raises(KeyboardInterrupt):
-        compare.comparison_figure({"VAE": trained_vae}, {"VAE": r}, x_test, y_test, path=path)
+        analysis.comparison_figure({"VAE": trained_vae}, {"VAE": r}, x_test, y_test, path=path)
     assert path.read_bytes() == b"the previous good figure"
     assert [p.name for p in tmp_path.iterdir()] == ["comparison.png"]
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import labvae
-from labvae import checks, student
+from labvae.course import checks, exercises, student
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "notebooks").glob(student.NOTEBOOK_GLOB))
@@ -69,7 +69,7 @@ def test_no_solution_text_leaks(src):
 
 
 def test_every_exercise_has_one_answer_cell_in_its_notebook():
-    for ex in checks.EXERCISES:
+    for ex in exercises.EXERCISES:
         nb = STUDENT / f"{ex.notebook}.ipynb"
         answers = [c for c in cells(nb) if c["metadata"].get("nbgrader", {}).get("grade_id") == ex.key]
         assert len(answers) == 1, f"{ex.key}: {len(answers)} answer cells in {nb.name}"
@@ -87,7 +87,7 @@ def test_every_exercise_has_one_answer_cell_in_its_notebook():
 
 def test_student_stubs_are_reported_not_done(capsys):
     """Run each student exercise cell as written, then its check: every one says 'not done yet'."""
-    for ex in (e for e in checks.EXERCISES if not e.manual):
+    for ex in (e for e in exercises.EXERCISES if not e.manual):
         cell = next(c for c in cells(STUDENT / f"{ex.notebook}.ipynb")
                     if c["metadata"].get("nbgrader", {}).get("grade_id") == ex.key)
         namespace = {"torch": torch, "labvae": labvae}
@@ -96,7 +96,7 @@ def test_student_stubs_are_reported_not_done(capsys):
         answer = checks.attempt(fn, None, None) if ex.symbol == "my_ae" else fn
         result = ex.check(answer)
         assert result.status == "not done", result.message
-    assert capsys.readouterr().out.count("not done yet") == sum(not e.manual for e in checks.EXERCISES)
+    assert capsys.readouterr().out.count("not done yet") == sum(not e.manual for e in exercises.EXERCISES)
 
 
 def test_student_notebooks_open_the_student_edition_in_colab():
@@ -159,7 +159,7 @@ def test_student_text_has_no_developer_words(name):
         assert not found, f"{nb.relative_to(ROOT)} speaks to developers: {found}"
 
 
-@pytest.mark.parametrize("ex", [e for e in checks.EXERCISES if e.key.startswith("predict-")], ids=lambda e: e.key)
+@pytest.mark.parametrize("ex", [e for e in exercises.EXERCISES if e.key.startswith("predict-")], ids=lambda e: e.key)
 def test_predict_questions_come_before_their_answer_and_a_reveal(ex):
     nb = cells(ROOT / "notebooks" / f"{ex.notebook}.ipynb")
     at = next(i for i, c in enumerate(nb) if c["metadata"].get("exercise") == ex.key)

@@ -45,7 +45,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import labvae
-from labvae import checks, reference
+from labvae.course import checks, reference
 
 # %% [markdown]
 # ## Settings

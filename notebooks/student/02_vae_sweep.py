@@ -43,7 +43,8 @@ import matplotlib.pyplot as plt
 import torch
 
 import labvae
-from labvae import checks, compare, reference
+from labvae import analysis
+from labvae.course import checks, reference
 
 # %% [markdown]
 # ## Load (or train) the VAE
@@ -82,7 +83,7 @@ sigma = torch.exp(0.5 * logvar)
 q10, q50, q90 = sigma.quantile(torch.tensor([0.1, 0.5, 0.9])).tolist()
 print(f"posterior sigma over all test images and both dimensions: median {q50:.3f}, "
       f"10% below {q10:.3f}, 10% above {q90:.3f}  (prior: 1, sweep step: 0.4)")
-stats = compare.code_stats(mu)
+stats = analysis.code_stats(mu)
 print(f"test codes (mu) inside the window: {stats['frac_codes_inside']:.1%}; "
       f"sweep cells (0.4 x 0.4) holding at least one test code: {stats['frac_cells_hit']:.0%}")
 

@@ -40,7 +40,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import labvae
-from labvae import compare, judge
+from labvae import analysis
 from labvae.config import SEEDS
 
 # %% [markdown]
@@ -62,7 +62,7 @@ runs = {labvae.LABELS[name]: [cfg.with_seed(s).model(name, x_train, x_test) for 
         for name in ("vae", "ae", "ae512")}
 runs[CONVERGED] = [cfg.with_seed(s).model("ae", x_train, x_test, epochs=converged_epochs) for s in SEEDS]
 models = {name: per_seed[0] for name, per_seed in runs.items()}  # seed 0: the pictures below
-classifier = compare.load_or_train_classifier(cfg.out / "classifier.pt", x_train, y_train, x_test, y_test)
+classifier = analysis.load_or_train_classifier(cfg.out / "classifier.pt", x_train, y_train, x_test, y_test)
 
 # %%
 print(f"seeds {SEEDS}; the lab AE, converged: {converged_epochs} epochs instead of {cfg.epochs}")
@@ -90,9 +90,9 @@ plt.show()
 
 # %%
 for name, model in models.items():
-    scale = ", ".join(f"{k} x{v:.2f}" for k, v in compare.weight_scale(model).items())
+    scale = ", ".join(f"{k} x{v:.2f}" for k, v in analysis.weight_scale(model).items())
     print(f"{name:18s} {model.history.epochs:4d} epochs; last epoch improved the loss by "
-          f"{compare.still_improving(model.history):6.2%}; decoder weights vs initial: {scale}")
+          f"{analysis.still_improving(model.history):6.2%}; decoder weights vs initial: {scale}")
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.5))
@@ -119,7 +119,7 @@ codes = {name: labvae.latent_codes(model, x_test) for name, model in models.item
 span = max(c.abs().quantile(0.995).item() for c in codes.values()) * 1.05
 fig, axes = plt.subplots(2, 2, figsize=(14, 12))
 for ax, (name, c) in zip(axes.flat, codes.items()):
-    compare.plot_codes(c, y_test, ax=ax, prior=True, title=name)
+    analysis.plot_codes(c, y_test, ax=ax, prior=True, title=name)
     ax.set_xlim(-span, span)
     ax.set_ylim(-span, span)
 fig.tight_layout()
@@ -130,7 +130,7 @@ plt.show()
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 8))
-compare.plot_code_clouds(codes, ax=ax, title="Test codes of all models, one set of axes")
+analysis.plot_code_clouds(codes, ax=ax, title="Test codes of all models, one set of axes")
 plt.show()
 
 # %% [markdown]
@@ -142,7 +142,7 @@ plt.show()
 vae = models["VAE"]
 mu, logvar = vae.encode(x_test.to(vae.device))
 sigma = (0.5 * logvar).exp().detach().cpu()
-cells = compare.code_stats(mu.detach().cpu())["frac_cells_hit"]
+cells = analysis.code_stats(mu.detach().cpu())["frac_cells_hit"]
 print(f"posterior sigma: median {sigma.median():.2f}, 90% of values below {sigma.quantile(0.9):.2f}; "
       f"sweep step: {8 / 20:.1f}")
 print(f"sweep cells holding at least one test code (mu): {cells:.0%} of 441")
@@ -178,10 +178,10 @@ explorer
 # images it has never seen. The last column is what the classifier alone would claim.
 
 # %%
-referee = judge.calibrate(classifier, x_train, y_train)
+referee = analysis.calibrate(classifier, x_train, y_train)
 print(f"shape radius {referee.radius:.3f}, minimum contrast {referee.min_contrast:.3f}, "
       f"jump {referee.jump:.3f} (RMS)")
-print(judge.calibration_table(referee.calibration_report(x_test)))
+print(analysis.calibration_table(referee.calibration_report(x_test)))
 
 # %% [markdown]
 # ## The claims, declared before the numbers
@@ -197,18 +197,18 @@ print(judge.calibration_table(referee.calibration_report(x_test)))
 # seeds; a verdict that changes between seeds **depends on the seed**.
 
 # %%
-print(judge.claims_declaration())
+print(analysis.claims_declaration())
 
 # %% [markdown]
 # ## The measurements
 #
-# `compare.compare_model` scores one sweep: where the codes live, what the judge sees in each tile,
+# `analysis.compare_model` scores one sweep: where the codes live, what the judge sees in each tile,
 # how tiles change from one to the next. Each cell shows the mean over the three seeds and, in
 # brackets, the smallest and largest value.
 
 # %%
-results = compare.compare_seeds(runs, referee, x_test, y_test)  # {model: [metrics per seed]}
-print(compare.metrics_table(results))
+results = analysis.compare_seeds(runs, referee, x_test, y_test)  # {model: [metrics per seed]}
+print(analysis.metrics_table(results))
 
 # %% [markdown]
 # Top: what the judge sees in every tile (white = not a garment, × = a garment tile whose class is
@@ -222,9 +222,9 @@ first = {name: r[0] for name, r in results.items()}
 vmax = max(max(r["maps"]["continuity_map"]) for r in first.values())
 fig, axes = plt.subplots(2, 4, figsize=(25, 11))
 for col, (name, r) in zip(axes.T, first.items()):
-    compare.plot_map(r["maps"]["labels"], ax=col[0], title=f"{name}: what the judge sees")
-    compare.plot_unsure(r["maps"]["labels"], r["maps"]["confidence"], col[0])
-    compare.plot_map(r["maps"]["continuity_map"], ax=col[1], kind="heat",
+    analysis.plot_map(r["maps"]["labels"], ax=col[0], title=f"{name}: what the judge sees")
+    analysis.plot_unsure(r["maps"]["labels"], r["maps"]["confidence"], col[0])
+    analysis.plot_map(r["maps"]["continuity_map"], ax=col[1], kind="heat",
                      title=f"{name}: mean pixel change to neighbours", vmax=vmax)
 fig.tight_layout()
 plt.show()
@@ -235,8 +235,8 @@ plt.show()
 # Each AE against the VAE, seed by seed (seed 0 of the AE against seed 0 of the VAE, and so on).
 
 # %%
-verdicts = judge.judge_claims(results, vae="VAE")
-print(judge.verdict_table(verdicts))
+verdicts = analysis.judge_claims(results, vae="VAE")
+print(analysis.verdict_table(verdicts))
 
 # %% [markdown]
 # ## Why the two spaces differ
@@ -331,11 +331,11 @@ for name, model in models.items():
 #
 # **Try next:**
 # - Train the lab AE for 30 epochs (`cfg.model("ae", x_train, x_test, epochs=30)`) and score its
-#   sweep with `compare.compare_model(model, referee, x_test)`: expect its share of garment tiles to
-#   land between the lab AE's and the converged column's, while `compare.weight_scale(model)` is still
+#   sweep with `analysis.compare_model(model, referee, x_test)`: expect its share of garment tiles to
+#   land between the lab AE's and the converged column's, while `analysis.weight_scale(model)` is still
 #   well below the converged model's: the weights keep growing long after the sweep looks tidier.
 # - Calibrate the judge on half the training images
-#   (`judge.calibrate(classifier, x_train[: len(x_train) // 2])`): expect its thresholds to move only
+#   (`analysis.calibrate(classifier, x_train[: len(x_train) // 2])`): expect its thresholds to move only
 #   in the second decimal and noise and flat grey to stay "not a garment".
 # - Score 441 real test images with `referee.score(x_test[:441])` and compare `classes` with the
 #   VAE's: expect the real images to show more classes than any sweep, because many VAE tiles are

@@ -3,139 +3,34 @@
 from __future__ import annotations
 
 import copy
-import functools
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Normal, kl_divergence
 
+from ..grid import TILE
+from ..models import ModelConfig
 from . import reference
-from .grid import TILE
-from .models import ModelConfig
-from .probe import Probe, first_match, grid_problem, image_problem
+from .checking import (
+    CheckResult,
+    Unfinished,
+    _call,
+    _check,
+    _crashed,
+    _diagnose,
+    _tensor,
+    _wrong,
+    attempt,
+    use,
+)
+from .probe import Probe, grid_problem, image_problem
 from .probe import close as _close
 from .probe import kind as _kind
 
-PASS, WRONG, NOT_DONE = "pass", "wrong", "not done"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """What a check found; message is the one line it printed."""
-
-    status: str  # "pass", "wrong" or "not done"
-    message: str
-
-    @property
-    def passed(self) -> bool:
-        return self.status == PASS
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """One exercise of the lab, as the grader sees it."""
-
-    key: str  # stable id used in grades.csv and as the nbgrader grade_id of its answer cell
-    title: str
-    notebook: str  # stem of the notebook whose kernel defines it
-    symbol: str  # the name the student's cell binds in the kernel; "" for markdown answers
-    points: float  # the lab's marks; 0 for practice
-    check: Callable[[object], CheckResult] | None  # None for manual (markdown) exercises
-    manual: bool = False
-
-
-@dataclass(frozen=True)
-class Unfinished:
-    """What attempt() returns when the student's function is a stub or crashed; checks report it."""
-
-    name: str
-    error: BaseException | None  # None: NotImplementedError, i.e. not done yet
-
-
-class _Stop(Exception):
-    def __init__(self, status: str, text: str):
-        self.status, self.text = status, text
-
-
-def _wrong(text: str):
-    raise _Stop(WRONG, text)
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0].rstrip('.')}" if text else type(e).__name__
-
-
-def _crashed(e: BaseException, part: str | None = None) -> _Stop:
-    who = f"its {part}" if part else "it"
-    return _Stop(WRONG, f"{who} raised {_first_line(e)}; run it on a small example and read the traceback")
-
-
-def _check(name: str):
-    """Turn a check body (raises _Stop or returns the pass detail) into a check that prints and never raises."""
-
-    def wrap(body):
-        @functools.wraps(body)
-        def run(obj, *args, **kwargs) -> CheckResult:
-            label = obj.name if isinstance(obj, Unfinished) else name  # train_ae, not the my_ae it makes
-            try:
-                if isinstance(obj, Unfinished):
-                    raise _Stop(NOT_DONE, "") if obj.error is None else _crashed(obj.error)
-                detail = body(obj, *args, **kwargs)
-                result = CheckResult(PASS, f"✓ {label}: correct, {detail}.")
-            except _Stop as stop:
-                if stop.status == NOT_DONE:
-                    text = f"… {label}: not done yet (write your code in place of `raise NotImplementedError()`)."
-                else:
-                    text = f"✗ {label}: {stop.text}" + ("" if stop.text.endswith(("?", ".")) else ".")
-                result = CheckResult(stop.status, text)
-            except Exception as e:  # a bug the check did not foresee: still one line, never a traceback
-                result = CheckResult(WRONG, f"✗ {label}: the check could not finish ({_first_line(e)}); "
-                                            "compare your answer's type and shape with the exercise's.")
-            print(result.message)
-            return result
-
-        return run
-
-    return wrap
-
-
-def _call(name: str, fn, *args):
-    """The student's fn(*args) with the caller's RNG untouched; a stub or crash becomes a verdict."""
-    if isinstance(fn, Unfinished):
-        raise _Stop(NOT_DONE, "") if fn.error is None else _crashed(fn.error)
-    if not callable(fn):
-        _wrong(f"expected the function {name}, got {_kind(fn)}")
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            return fn(*args)
-    except NotImplementedError:
-        raise _Stop(NOT_DONE, "") from None
-    except Exception as e:
-        raise _crashed(e) from None
-
-
-def _tensor(out, what: str = "a tensor") -> torch.Tensor:
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, (float, int)):
-        _wrong("it returns a Python number; return the tensor itself (no .item()), so gradients can flow")
-    if out is None:
-        _wrong("it returns None; did you forget the `return`?")
-    _wrong(f"it returns {_kind(out)}; return {what} (torch, not numpy)")
-
-
-def _diagnose(out: torch.Tensor, variants: list[tuple[torch.Tensor, str]]) -> None:
-    """Stop with the hint of the first known mistake that out equals."""
-    hint = first_match(out, variants)
-    if hint:
-        _wrong(hint)
-
+__all__ = ["CheckResult", "Unfinished", "attempt", "check_ae", "check_ae_sweep", "check_kl", "check_latent_grid",
+           "check_loss", "check_reparameterize", "check_sweep", "use"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,7 +219,7 @@ _TEST_IMAGES: list[torch.Tensor] = []  # loaded once per process: checks stay fa
 
 def _test_images(count: int = 512) -> torch.Tensor:
     if not _TEST_IMAGES:
-        from .config import lab_config
+        from ..config import lab_config
 
         _, _, x_test, _ = lab_config().load_data()
         _TEST_IMAGES.append(x_test[:count])
@@ -403,63 +298,3 @@ def check_ae_sweep(fn) -> str:
     ref = reference.sweep_model(probe, n, 4.0)
     _check_image(_call("sweep_model", fn, probe), ref, n, probe)
     return "the 21x21 sweep over [-4, 4]^2 as one 588x588 image, z = [-4, 4] top-left"
-
-
-# ---------------------------------------------------------------------------------------------
-# Grading registry and notebook helpers.
-
-EXERCISES: tuple[Exercise, ...] = (
-    Exercise("0.1-reparameterize", "the reparameterisation trick", "01_training", "reparameterize", 0, check_reparameterize),
-    Exercise("0.2-kl", "the closed-form KL", "01_training", "kl_divergence", 0, check_kl),
-    Exercise("0.3-loss", "the VAE loss", "01_training", "vae_loss", 0, check_loss),
-    Exercise("predict-01", "predict: the KL after training", "01_training", "", 0, None, manual=True),
-    Exercise("1.1-grid", "the sweep's codes, top-left first", "02_vae_sweep", "latent_grid", 1, check_latent_grid),
-    Exercise("1.1-sweep", "the 588x588 sweep image", "02_vae_sweep", "sweep_image", 1, check_sweep),
-    Exercise("predict-02", "predict: the posterior's sigma", "02_vae_sweep", "", 0, None, manual=True),
-    Exercise("2.1-ae", "the lab AE retrained with a 2-d code", "03_ae_sweep", "my_ae", 1, check_ae),
-    Exercise("2.1-ae-sweep", "the AE's 588x588 sweep", "03_ae_sweep", "sweep_model", 1, check_ae_sweep),
-    Exercise("predict-03", "predict: the AE's codes in the window", "03_ae_sweep", "", 0, None, manual=True),
-    Exercise("predict-04", "predict: prior samples through each decoder", "04_comparison", "", 0, None, manual=True),
-    Exercise("2.2-comparison", "the written comparison", "04_comparison", "", 1, None, manual=True),
-    Exercise("predict-05", "predict: codes in the window and KL as beta grows", "05_beta", "", 0, None,
-             manual=True),
-)
-
-
-def exercise(key: str) -> Exercise:
-    """The exercise with this key."""
-    for ex in EXERCISES:
-        if ex.key == key:
-            return ex
-    raise KeyError(f"no exercise {key!r}; the keys are {', '.join(e.key for e in EXERCISES)}.")
-
-
-def check_namespace(namespace: dict, notebook: str) -> dict[str, CheckResult]:
-    """Run every automatic check of one notebook on a kernel's variables: {key: result}."""
-    results = {}
-    for ex in EXERCISES:
-        if ex.notebook == notebook and not ex.manual:
-            if ex.symbol in namespace:
-                results[ex.key] = ex.check(namespace[ex.symbol])
-            else:
-                results[ex.key] = CheckResult(NOT_DONE, f"… {ex.symbol}: not done yet (the notebook never defined it).")
-    return results
-
-
-def attempt(fn, *args, **kwargs):
-    """fn(*args, **kwargs), or an Unfinished that the matching check reports (a stub, or a crash)."""
-    try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        return Unfinished(getattr(fn, "__name__", "it"), None)
-    except Exception as e:
-        return Unfinished(getattr(fn, "__name__", "it"), e)
-
-
-def use(student, reference, result: CheckResult, what: str | None = None):
-    """The student's answer if its check passed, else the reference (with a one-line note)."""
-    if result.passed:
-        return student
-    what = f"labvae's {what or getattr(reference, '__name__', 'reference')}"
-    print(f"  (the cells below use {what} until yours passes, so the notebook still runs to the end)")
-    return reference

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from ._io import atomic_write
+from .._io import atomic_write
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"  # nbgrader's markers
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
@@ -58,7 +58,7 @@ def _nbgrader(key: str, *, solution: bool, locked: bool = False, points: float =
 
 def student_notebook(path: Path) -> dict:
     """The student edition of one notebook (as nbformat JSON): solutions stubbed, outputs cleared."""
-    from .checks import EXERCISES
+    from .exercises import EXERCISES
 
     by_key = {e.key: e for e in EXERCISES}
     by_check = {e.check.__name__: e for e in EXERCISES if e.check is not None}
@@ -75,7 +75,7 @@ def student_notebook(path: Path) -> dict:
         if regions:
             if key not in by_key:
                 raise SolutionMarkerError(f"{Path(path).name}, cell {index} has a solution region but no known "
-                                          f"exercise key (exercise={key!r}); tag it with one of labvae.checks.EXERCISES.")
+                                          f"exercise key (exercise={key!r}); tag it with one of labvae.course.exercises.EXERCISES.")
             ex = by_key[key]
             meta["nbgrader"] = _nbgrader(key, solution=True, grade=ex.manual, points=ex.points)
         elif cell["cell_type"] == "code" and (found := CHECK_CALL.search(source)) and found.group(1) in by_check:

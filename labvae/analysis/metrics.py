@@ -1,0 +1,122 @@
+"""What the comparison measures on one model: where its codes lie, how its sweep changes, how varied it is."""
+
+from __future__ import annotations
+
+import torch
+
+from ..grid import latent_grid, sweep_tiles
+from ..models import latent_codes
+from .judge import DISTINCT_RMS, distinct, rms
+
+# Each takes plain tensors and returns a dict of plain numbers and lists.
+
+
+def code_stats(codes: torch.Tensor, n: int = 21, limit: float = 4.0) -> dict:
+    """Where encoded images land relative to the swept window [-limit, limit]^2."""
+    inside = (codes.abs() <= limit).all(dim=1)
+    cells = _cell_index(codes[inside], n, limit)
+    q = torch.quantile(codes, torch.tensor([0.01, 0.5, 0.99]), dim=0)  # (3, 2)
+    return {
+        "frac_codes_inside": inside.float().mean().item(),
+        "frac_cells_hit": len(torch.unique(cells)) / (n * n),
+        "code_min": codes.min(0).values.tolist(),
+        "code_max": codes.max(0).values.tolist(),
+        "code_q01": q[0].tolist(), "code_median": q[1].tolist(), "code_q99": q[2].tolist(),
+        "code_std": codes.std(0).tolist(),
+    }
+
+
+def _cell_index(codes: torch.Tensor, n: int, limit: float) -> torch.Tensor:
+    """The sweep tile nearest to each code (row-major index, row 0 = top = z2 = +limit)."""
+    col = torch.round((codes[:, 0] + limit) / (2 * limit) * (n - 1)).long().clamp(0, n - 1)
+    row = torch.round((limit - codes[:, 1]) / (2 * limit) * (n - 1)).long().clamp(0, n - 1)
+    return row * n + col
+
+
+def continuity(tiles: torch.Tensor, n: int, codes: torch.Tensor, x: torch.Tensor) -> dict:
+    """Pixel change between neighbouring tiles, against the change between latent neighbours in data."""
+    grid = tiles.reshape(n, n, -1)
+    across = (grid[:, 1:] - grid[:, :-1]).abs().mean(-1)  # (n, n-1): left/right neighbours
+    down = (grid[1:] - grid[:-1]).abs().mean(-1)  # (n-1, n): up/down neighbours
+    heat, count = torch.zeros(n, n), torch.zeros(n, n)  # mean change to each tile's neighbours
+    for d, sl in ((across, (slice(None), slice(None, -1))), (across, (slice(None), slice(1, None))),
+                  (down, (slice(None, -1), slice(None))), (down, (slice(1, None), slice(None)))):
+        heat[sl] += d
+        count[sl] += 1
+    steps = torch.cat([across.flatten(), down.flatten()])
+    # Reference: each test image against the test image whose code is nearest to its own.
+    flat = x.reshape(len(x), -1)
+    nearest = _nearest_other(codes)
+    data_change = (flat - flat[nearest]).abs().mean(1)
+    return {
+        "tile_step_mean": steps.mean().item(),
+        "tile_step_max": steps.max().item(),
+        "data_neighbour_change_mean": data_change.mean().item(),
+        "data_neighbour_code_dist_median": (codes - codes[nearest]).norm(dim=1).median().item(),
+        "sweep_step_z": 2 * latent_grid(n).abs().max().item() / max(n - 1, 1),
+        "continuity_map": (heat / count.clamp_min(1)).flatten().tolist(),
+    }
+
+
+def _nearest_other(codes: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+    """Index of each code's nearest other code."""
+    out = []
+    for i in range(0, len(codes), chunk):
+        d = torch.cdist(codes[i : i + chunk], codes)
+        d[torch.arange(len(d)), torch.arange(i, i + len(d))] = float("inf")
+        out.append(d.argmin(1))
+    return torch.cat(out)
+
+
+def diversity(tiles: torch.Tensor, x: torch.Tensor, threshold: float = DISTINCT_RMS) -> dict:
+    """Distinct tiles (noise included) and each tile's RMS distance to the closest real image."""
+    flat = x.reshape(len(x), -1)
+    nearest_real = torch.cat([rms(tiles, flat[j : j + 4096]) for j in range(0, len(flat), 4096)], 1).min(1).values
+    real_nn = rms(flat[:441], flat)  # real images' own distance to their nearest other real image
+    real_nn[torch.arange(len(real_nn)), torch.arange(len(real_nn))] = float("inf")
+    return {
+        "distinct_tiles": distinct(tiles, threshold),
+        "nearest_real_median": nearest_real.median().item(),
+        "real_to_real_median": real_nn.min(1).values.median().item(),
+        "nearest_real_map": nearest_real.tolist(),
+    }
+
+
+MAP_KEYS = ("labels", "confidence", "distance", "continuity_map", "nearest_real_map")
+
+
+def compare_model(model, judge, x_test, y_test=None, n: int = 21, limit: float = 4.0) -> dict:
+    """Every comparison metric for one model, as a plain dict (per-tile maps under 'maps').
+
+    judge: a calibrated labvae.analysis.judge.Judge; it decides which tiles are garments and what they show.
+    """
+    tiles = sweep_tiles(model, n, limit)
+    codes = latent_codes(model, x_test)
+    out = {**code_stats(codes, n, limit), **judge.score(tiles), **judge.transitions(tiles, n),
+           **continuity(tiles, n, codes, x_test), **diversity(tiles, x_test)}
+    out["maps"] = {k: out.pop(k) for k in MAP_KEYS}
+    out["n"], out["limit"] = n, limit
+    history = getattr(model, "history", None)
+    if history is not None and history.test:
+        out["test_loss"] = history.test[-1]["loss"]
+    return out
+
+
+def compare_seeds(models: dict, judge, x_test, y_test=None) -> dict:
+    """compare_model for each model trained with each seed: {name: [metrics per seed]}."""
+    return {name: [compare_model(m, judge, x_test, y_test) for m in per_seed] for name, per_seed in models.items()}
+
+
+def weight_scale(model) -> dict:
+    """Each decoder weight matrix's norm against the same matrix at initialisation (1.0 = not moved)."""
+    initial = model.config.build().decoder.state_dict()  # same seed, so the very weights it started from
+    return {k: (v.norm() / initial[k].norm()).item() for k, v in model.decoder.state_dict().items()
+            if k.endswith("weight")}
+
+
+def still_improving(history, last: int = 1) -> float:
+    """Relative fall of the training loss over the last `last` epochs (0.01 = still 1% better per epoch)."""
+    loss = [e["loss"] for e in history.train]
+    if len(loss) <= last:
+        return float("nan")
+    return (loss[-1 - last] - loss[-1]) / abs(loss[-1 - last]) / last

@@ -1,0 +1,180 @@
+"""The whole grading run, and the `grade` subcommand: warm the models, run every notebook, write the marks."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from ..._io import atomic_write
+from . import report
+from .runner import (
+    _STOP,
+    CHECK_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    NotebookResult,
+    _kill_live_kernels,
+    kernel_env,
+    run_notebook,
+    warm_up,
+)
+from .submissions import GradeError, collect
+
+
+def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: float = CHECK_TIMEOUT,
+          smoke: bool = False, data: str | None = None, work: Path | None = None, jobs: int = 1,
+          registry: str = "labvae.course.exercises", warm: bool = True, say=print) -> list[dict]:
+    """Grade every submission; write out (CSV) and, for written exercises, out's -answers.md; return the rows."""
+    if not paths:
+        raise GradeError("no submissions given; pass students' notebooks or folders holding them.")
+    missing = [m for m in ("nbformat", "nbclient", "ipykernel") if importlib.util.find_spec(m) is None]
+    if missing:  # not needed by students, so not in labvae's own dependencies
+        raise GradeError(f"grading runs notebooks and needs {', '.join(missing)}; "
+                         "install them with: pip install 'labvae[instructor]'.")
+    if out.is_dir():
+        raise GradeError(f"--out {out} is a folder; give a file name such as grades.csv.")
+    for p in paths:
+        if not Path(p).exists():
+            raise GradeError(f"{p} does not exist; give students' notebooks, or folders holding them.")
+    exercises = importlib.import_module(registry).EXERCISES
+    subs = collect(paths, list(dict.fromkeys(ex.notebook for ex in exercises)))
+    keep = work is not None
+    work = Path(work) if keep else Path(tempfile.mkdtemp(prefix="labvae-grade-"))
+    try:
+        env = kernel_env(work, smoke, data)
+        if warm:
+            t0 = time.perf_counter()
+            say("preparing the models the notebooks load ...")
+            warm_up(work / "warm", env)
+            say(f"models ready ({time.perf_counter() - t0:.1f} s)")
+        jobs_list = [(s, stem, p) for s in sorted(subs) for stem, p in sorted(subs[s].items())]
+        results = _run_all(jobs_list, exercises, env, work, keep, timeout, check_timeout, registry, jobs, say)
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    rows = report.rows(subs, exercises, results)
+    atomic_write(out, lambda f: f.write(report.to_csv(rows).encode()))
+    answers = report.answers_markdown(subs, exercises, results)
+    if answers:
+        atomic_write(report.answers_path(out), lambda f: f.write(answers.encode()))
+    say(report.summary(rows, results, {ex.key for ex in exercises if ex.manual}))
+    say(f"wrote {out}" + (f" and {report.answers_path(out)}" if answers else ""))
+    return rows
+
+
+def _run_all(jobs_list, exercises, env, work, keep, timeout, check_timeout, registry, jobs, say):
+    """Grade (student, stem, path) items, jobs at a time; Ctrl-C stops every kernel before returning."""
+    results: dict[tuple[str, str], NotebookResult] = {}
+
+    def one(student, stem, path):
+        if _STOP.is_set():
+            return NotebookResult(failure="interrupted")
+        run_dir = work / "runs" / re.sub(r"[^\w.-]", "_", student) / stem
+        if (work / "warm").is_dir() and any(e.notebook == stem and not e.manual for e in exercises):
+            shutil.copytree(work / "warm", run_dir, dirs_exist_ok=True)  # a private copy: students cannot meet
+        run_dir.mkdir(parents=True, exist_ok=True)
+        ex = [e for e in exercises if e.notebook == stem]
+        res = run_notebook(path, ex, env={**env, "LABVAE_CACHE": str(run_dir / "cache")}, cwd=run_dir,
+                           timeout=timeout, check_timeout=check_timeout, registry=registry,
+                           save=run_dir / f"{stem}.executed.ipynb" if keep else None)
+        if not keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        if _STOP.is_set():
+            return res
+        done = sum(s == "pass" for s, _ in res.results.values())
+        what = res.failure or (f"{done}/{len(res.results)} checks pass" if res.results else "written answers read")
+        say(f"  {student} {stem}: {what}"
+            + (f", {len(res.cell_errors)} cell(s) raised" if res.cell_errors else "") + f" ({res.seconds:.1f} s)")
+        return res
+
+    _STOP.clear()
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures = {pool.submit(one, *item): item[:2] for item in jobs_list}
+    try:
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+    except BaseException:
+        _STOP.set()
+        for fut in futures:
+            fut.cancel()
+        _kill_live_kernels()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+GRADE_HELP = """\
+submissions: each SUBMISSION is a notebook file or a folder.
+  - a lab notebook is recognised by its name: 02_vae_sweep.ipynb, or alice_02_vae_sweep.ipynb
+    (the part before the notebook's name is then the student id);
+  - a folder in which each lab notebook occurs at most once (at any depth) is ONE student's
+    submission, and the folder's name is the student id: submitted/alice/lab8/02_vae_sweep.ipynb
+    passed as submitted/alice grades alice;
+  - a folder holding several copies of a lab notebook is a folder of submissions: each
+    subfolder is one student (named by the subfolder), as is each name prefix of the
+    notebooks lying directly in it. So `grade submitted/` and `grade submitted/*` do the same
+    (except when there is only one student, where only `submitted/*` names them right).
+  Hidden folders (.ipynb_checkpoints) are skipped; notebooks that are not lab notebooks are ignored.
+
+how it runs: each notebook gets a fresh kernel in its own folder, with the student's cells run
+top to bottom; a cell that raises is recorded (cell_errors column) and the rest still run. Then
+each exercise's check runs in that kernel on what the student's code defined. A notebook that
+cannot be read, runs past --timeout or whose kernel dies scores 0 for its exercises (status
+"error", the reason in message). Before the first kernel, the models the notebooks load are
+trained once (or loaded), so every student's notebook loads the same checkpoints.
+
+writes: --out, a CSV with one row per student and exercise: student, notebook, exercise,
+title, status (pass / wrong / not done / error / manual), points, max_points, message,
+cell_errors. Written exercises have status "manual" and an empty points cell; their answers
+go to OUT-answers.md (grades-answers.md for grades.csv), grouped by exercise."""
+
+
+def add_parser(sub) -> None:
+    """The `grade` subcommand's arguments, on the CLI's subparsers."""
+    p = sub.add_parser("grade", help="run students' notebooks headless and write their marks to a CSV",
+                       description="Grade students' lab notebooks: run each in a fresh kernel, apply the "
+                                   "exercise checks, write one CSV row per student and exercise.",
+                       epilog=GRADE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("submissions", nargs="*", metavar="SUBMISSION", help="a student's notebook, a student's "
+                   "folder, or a folder of students' folders (see below)")
+    p.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write (default: grades.csv)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=f"seconds one notebook's cells may run in all (default: {DEFAULT_TIMEOUT})")
+    p.add_argument("--smoke", action="store_true", help="run the notebooks on small generated data with few "
+                   "epochs (LABVAE_SMOKE=1): fast, for trying the grader out; marks use the same checks")
+    p.add_argument("--data", metavar="ROOT", default=None,
+                   help="folder holding FashionMNIST/raw/ for the notebooks (default: $LABVAE_DATA)")
+    p.add_argument("--work", type=Path, default=None, help="keep each notebook's run folder under "
+                   "WORK/runs/STUDENT/NOTEBOOK/ (NOTEBOOK.executed.ipynb with its outputs, files it wrote), and "
+                   "the warmed models in WORK/warm/ for the next run (default: a temp folder, removed)")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default: 1; each kernel "
+                   "trains and decodes on all cores)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run `python -m labvae grade` with parsed arguments; 0 when every submission was graded."""
+    if args.timeout <= 0 or args.jobs < 1:
+        print("labvae: error: --timeout must be above 0 and --jobs at least 1.", file=sys.stderr)
+        return 2
+    old = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops kernels like Ctrl-C
+    try:
+        grade(args.submissions, args.out, timeout=args.timeout, smoke=args.smoke, data=args.data,
+              work=args.work, jobs=args.jobs)
+    except GradeError as e:
+        print(f"labvae: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("labvae: interrupted; every kernel was stopped and no CSV was written.", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    return 0
