@@ -119,13 +119,17 @@ def _check_device(device) -> torch.device:
 
 
 def pick_precision(precision: str, device: torch.device) -> str:
-    """'auto' -> 'bf16' where the hardware multiplies bf16 natively, else 'fp32'."""
+    """'auto' -> 'bf16' where the hardware multiplies bf16 natively, else 'fp32'.
+
+    On CUDA that means compute capability 8.0 (Ampere) or newer: older GPUs such as Colab's T4 (7.5)
+    pass torch.cuda.is_bf16_supported() but only emulate bf16, which is slower than fp32.
+    """
     if precision not in ("auto", "fp32", "bf16"):
         raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', not {precision!r}.")
     if precision != "auto":
         return precision
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if torch.cuda.get_device_capability(device) >= (8, 0) else "fp32"
     if device.type == "cpu":
         native = (getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
                   or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
