@@ -56,8 +56,11 @@ def _nbgrader(key: str, *, solution: bool, locked: bool = False, points: float =
     return meta
 
 
-def student_notebook(path: Path) -> dict:
-    """The student edition of one notebook (as nbformat JSON): solutions stubbed, outputs cleared."""
+def student_notebook(path: Path, repository: str | None = None) -> dict:
+    """The student edition of one notebook (as nbformat JSON): solutions stubbed, outputs cleared.
+
+    repository: a GitHub URL for the badge and setup cell (labvae.colab); None keeps the solutions'.
+    """
     from .checks import EXERCISES
 
     by_key = {e.key: e for e in EXERCISES}
@@ -86,6 +89,10 @@ def student_notebook(path: Path) -> dict:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
     nb["metadata"].pop("jupytext", None)  # not paired with a .py twin
+    if repository is not None:
+        from .colab import stamp_notebook
+
+        stamp_notebook(nb, repository)
     return nb
 
 
@@ -105,8 +112,10 @@ def py_twin(nb: dict) -> str:
     return jupytext.writes(nbformat.reads(dumps(nb), as_version=4), fmt="py:percent")  # sources as strings
 
 
-def write_student_edition(notebooks: Path, out: Path) -> list[Path]:
-    """Write the student edition of every lesson notebook in notebooks/ into out/; returns the paths."""
+def write_student_edition(notebooks: Path, out: Path, repository: str | None = None) -> list[Path]:
+    """Write the student edition of every lesson notebook in notebooks/ into out/; returns the paths.
+
+    repository: the GitHub URL its badges open and its setup cells install from (default: the solutions')."""
     notebooks, out = Path(notebooks), Path(out)
     sources = sorted(notebooks.glob(NOTEBOOK_GLOB))
     if not sources:
@@ -115,7 +124,7 @@ def write_student_edition(notebooks: Path, out: Path) -> list[Path]:
         raise ValueError("the student edition would overwrite the solutions; give another folder, e.g. notebooks/student.")
     editions = {}  # all or nothing: every notebook is converted before any file is written
     for src in sources:
-        nb = student_notebook(src)
+        nb = student_notebook(src, repository)
         editions[src.name] = dumps(nb)
         editions[src.with_suffix(".py").name] = py_twin(nb)
     written = [atomic_write(out / name, lambda f, text=text: f.write(text.encode("utf-8"))) for name, text in editions.items()]
