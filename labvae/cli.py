@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write URL into pyproject.toml ([project.urls] Repository), into the Colab badge and "
                     "setup cell of every lesson notebook and its .py twin, and into the student edition "
                     "(notebooks/student/) when there is one. Run it in the repository's root.")
-    repository_parser.add_argument("url", metavar="URL", help="https://github.com/OWNER/NAME (a private fork works too)")
+    repository_parser.add_argument("url", metavar="URL", help="https://github.com/OWNER/NAME")
     repository_parser.add_argument("--notebooks", type=_folder, default=Path("notebooks"),
                                    help="folder holding the solution notebooks (default: notebooks)")
     repository_parser.set_defaults(run=repository)

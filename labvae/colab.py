@@ -25,7 +25,7 @@ def github_repository(url: str) -> str:
     found = GITHUB.match(url.strip()) if isinstance(url, str) else None
     if not found:
         raise ValueError(f"{url!r} is not a GitHub repository URL; Colab's badges open only those, so give "
-                         "one like https://github.com/OWNER/NAME (a private fork works too).")
+                         "one like https://github.com/OWNER/NAME.")
     return f"{found.group(1)}/{found.group(2)}"
 
 

@@ -57,6 +57,9 @@ from labvae import checks, compare, reference
 # - **lab AE**: the lab's model, one linear layer each way (784→2, 2→784, then a sigmoid);
 # - **AE, 512 hidden**: the VAE's shape (784→512→2→512→784) without the VAE's noise and KL term, so
 #   the comparison with the VAE is not only about model size.
+#
+# On Colab, where each notebook is a machine of its own, both are trained here (and your lab AE of
+# exercise 2.1 too): about a minute on a CPU runtime.
 
 # %% tags=["nbval-ignore-output"]
 cfg = labvae.lab_config()
@@ -212,6 +215,6 @@ plt.show()
 #   expect blurry garment shapes only where the scatter shows codes and speckled noise everywhere else,
 #   since the decoder was only ever asked about the codes of training images;
 # - retrain with another seed, `ae1 = cfg.with_seed(1).model("ae", x_train, x_test)` (saved in
-#   `seed1/` beside the others, and reused by notebook 4), and draw its codes: expect the band to move
+#   `seed1/` beside the others, and reused by notebook 4 on the same machine), and draw its codes: expect the band to move
 #   and turn, and the sweep to change with it;
 # - then open **04_comparison**.

@@ -58,8 +58,9 @@ from labvae.config import SEEDS
 # batch order, noise): a difference that one training run shows and the next one does not is luck, not
 # a property of the model. A fourth model is the lab AE trained **to convergence**: the lab trains it
 # for 10 epochs, and below we check whether that is enough. Training the extra models takes a few
-# minutes on a laptop CPU the first time; after that the checkpoints load. A small classifier
-# (784→256→10) will look at the tiles.
+# minutes on a laptop CPU the first time; after that the checkpoints load. On Colab, where each
+# notebook is a machine of its own, this one trains all twelve models and the classifier itself:
+# about 4–8 minutes on a CPU runtime. A small classifier (784→256→10) will look at the tiles.
 
 # %% tags=["nbval-ignore-output"]
 cfg = labvae.lab_config()
