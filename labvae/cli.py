@@ -65,6 +65,7 @@ examples:
   python -m labvae sweep --help               every option, and what is written where
   python -m labvae beta --data synthetic      VAEs with KL weight beta from 0 to 4, side by side
   python -m labvae student notebooks/student  the student edition: solutions replaced by stubs
+  python -m labvae repository URL             your course's GitHub copy: badges, setup cells, pyproject
   python -m labvae grade submitted/           run students' notebooks, write their marks to grades.csv"""
 
 
@@ -101,7 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="folder for the student notebooks, e.g. notebooks/student")
     student_parser.add_argument("--notebooks", type=_folder, default=Path("notebooks"),
                                 help="folder holding the solution notebooks (default: notebooks)")
+    student_parser.add_argument("--repository", metavar="URL", default=None,
+                                help="the course's GitHub repository, https://github.com/OWNER/NAME, for the "
+                                     "Colab badges and setup cells (default: the one the solutions name)")
     student_parser.set_defaults(run=student)
+    repository_parser = sub.add_parser(
+        "repository", help="name the course's own GitHub repository in pyproject.toml and every notebook",
+        description="Write URL into pyproject.toml ([project.urls] Repository), into the Colab badge and "
+                    "setup cell of every lesson notebook and its .py twin, and into the student edition "
+                    "(notebooks/student/) when there is one. Run it in the repository's root.")
+    repository_parser.add_argument("url", metavar="URL", help="https://github.com/OWNER/NAME")
+    repository_parser.add_argument("--notebooks", type=_folder, default=Path("notebooks"),
+                                   help="folder holding the solution notebooks (default: notebooks)")
+    repository_parser.set_defaults(run=repository)
     from .course import (
         grade,  # the `grade` subcommand: its arguments and help live in labvae/course/grade/
     )
@@ -202,7 +215,15 @@ def student(args: argparse.Namespace) -> None:
     """Write the student edition of every lesson notebook into args.out."""
     from .course.student import write_student_edition
 
-    for path in write_student_edition(args.notebooks, args.out):
+    for path in write_student_edition(args.notebooks, args.out, repository=args.repository):
+        print(f"wrote {path}")
+
+
+def repository(args: argparse.Namespace) -> None:
+    """Name args.url as the course's repository everywhere a notebook or pyproject.toml names one."""
+    from .course.student import set_repository
+
+    for path in set_repository(args.url, args.notebooks):
         print(f"wrote {path}")
 
 

@@ -99,13 +99,17 @@ def _check_device(device) -> torch.device:
 
 
 def pick_precision(precision: str, device: torch.device) -> str:
-    """'auto' -> 'bf16' where the hardware multiplies bf16 natively, else 'fp32'."""
+    """'auto' -> 'bf16' where the hardware multiplies bf16 natively, else 'fp32'.
+
+    On CUDA that means compute capability 8.0 (Ampere) or newer: older GPUs such as Colab's T4 (7.5)
+    pass torch.cuda.is_bf16_supported() but only emulate bf16, which is slower than fp32.
+    """
     if precision not in ("auto", "fp32", "bf16"):
         raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', not {precision!r}.")
     if precision != "auto":
         return precision
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if torch.cuda.get_device_capability(device) >= (8, 0) else "fp32"
     if device.type == "cpu":
         native = (getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
                   or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
@@ -156,36 +160,42 @@ def fit(model, x_train, x_test=None, *, epochs: int = 10, batch_size: int = 256,
     history = History(precision=precision)
     first = None  # the first step's loss: the yardstick for an exploding loss
     good = _snapshot(model)  # the last weights known good: what any failure rolls back to
+    # One bar per model, one step per epoch: in a notebook each bar is a widget, and a bar per epoch
+    # made hundreds of them (a browser tab, Colab's above all, slows down under that many).
+    bar = tqdm(total=epochs, desc=f"{model.config.kind}", unit="epoch", disable=not progress, mininterval=0.5)
     try:
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
             torch.manual_seed(seed)  # the VAE's reparameterisation noise
             for epoch in range(1, epochs + 1):
                 if epoch > 1:
                     good = _snapshot(model)  # an epoch finished cleanly: a copy of ~3 MB, once per epoch
-                first = _epoch(model, opt, x_train, x_test, history, epoch, epochs, batch_size, lr,
-                               autocast, order, first, progress)
+                first = _epoch(model, opt, x_train, x_test, history, epoch, batch_size, lr,
+                               autocast, order, first, bar)
+                bar.update(1)
     except BaseException:
         model.load_state_dict(good)  # never leave half-updated or blown-up weights behind
         model.eval()
         model.history = history  # the completed epochs, which match the restored weights
         raise
+    finally:
+        bar.close()
     model.eval()
     model.history = history
     return history
 
 
-def _epoch(model, opt, x_train, x_test, history, epoch, epochs, batch_size, lr, autocast, order, first,
-           progress) -> float:
-    """One pass over shuffled batches, then the test pass; raises TrainingError on divergence."""
+def _epoch(model, opt, x_train, x_test, history, epoch, batch_size, lr, autocast, order, first, bar) -> float:
+    """One pass over shuffled batches, then the test pass; raises TrainingError on divergence.
+
+    bar: the model's progress bar (one step per epoch); its postfix shows the running loss.
+    """
     t0 = time.perf_counter()
     model.train()
     n, dev = len(x_train), x_train.device
     steps = -(-n // batch_size)
     sums = dict.fromkeys(TERMS, 0.0)
     perm = torch.randperm(n, generator=order).to(dev)
-    bar = tqdm(range(steps), desc=f"{model.config.kind} epoch {epoch}/{epochs}",
-               disable=not progress, leave=epoch == epochs, mininterval=0.5)
-    for step in bar:
+    for step in range(steps):
         idx = perm[step * batch_size : (step + 1) * batch_size]
         with autocast:
             terms = model.loss(x_train[idx])
@@ -208,7 +218,7 @@ def _epoch(model, opt, x_train, x_test, history, epoch, epochs, batch_size, lr, 
         for k in TERMS:
             sums[k] += values[k] * len(idx)
         if step % 20 == 0:
-            bar.set_postfix(loss=f"{loss:.1f}")
+            bar.set_postfix(epoch=epoch, loss=f"{loss:.1f}", refresh=False)  # drawn at the bar's own pace
     history.train.append({k: sums[k] / n for k in TERMS})
     if x_test is not None:
         test = _evaluate(model, x_test)
@@ -221,9 +231,8 @@ def _epoch(model, opt, x_train, x_test, history, epoch, epochs, batch_size, lr, 
             )
         history.test.append(test)
     history.seconds.append(time.perf_counter() - t0)
-    if progress:
-        bar.set_postfix(train=f"{history.train[-1]['loss']:.1f}",
-                        **({"test": f"{history.test[-1]['loss']:.1f}"} if history.test else {}))
+    bar.set_postfix(train=f"{history.train[-1]['loss']:.1f}", refresh=False,
+                    **({"test": f"{history.test[-1]['loss']:.1f}"} if history.test else {}))
     return first
 
 

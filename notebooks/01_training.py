@@ -30,16 +30,26 @@
 # notebook uses labvae's own version, so every cell still runs.
 #
 # The models trained here are saved, and the next notebooks load them
-# (each notebook also trains them itself if they are missing).
+# (each notebook also trains them itself if they are missing). On Colab, each notebook opened from
+# its badge runs on a machine of its own and sees none of the others' checkpoints: there, this one
+# trains the VAE, the lab AE and the AE with 512 hidden units, about 1–2 minutes on a CPU runtime.
 
 # %%
-# Setup: on Colab, install labvae from its repository; anywhere else this cell does nothing.
+# Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
+# torch, numpy and ipywidgets stay as they are. Anywhere else this cell does nothing.
 import subprocess
 import sys
 
 REPOSITORY = "https://github.com/labvae/labvae"
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"labvae @ git+{REPOSITORY}"], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, "--force-reinstall", "--no-deps", f"labvae @ git+{REPOSITORY}"],
+                      capture_output=True).returncode != 0:
+        raise RuntimeError(f"labvae could not be installed from {REPOSITORY}: open that address in a browser "
+                           "and, if it does not load, ask your instructor for the course's repository.")
+    subprocess.run([*pip, "labvae"], check=True)  # only what labvae needs and this runtime lacks
+    if "labvae" in sys.modules:
+        print("labvae was updated: restart the session (Runtime > Restart session) to use the new version.")
 
 # %%
 import matplotlib.pyplot as plt
@@ -204,7 +214,7 @@ loss_check = checks.check_loss(vae_loss)
 # ## Training
 #
 # `cfg.model(name, ...)` loads a checkpoint trained with exactly these settings and data if there is
-# one, and otherwise trains with `labvae.fit` (progress bar per epoch) and saves it to `cfg.out`.
+# one, and otherwise trains with `labvae.fit` (one progress bar per model) and saves it to `cfg.out`.
 
 # %% tags=["nbval-ignore-output"]
 vae = cfg.model("vae", x_train, x_test)

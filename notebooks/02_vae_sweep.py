@@ -31,13 +31,21 @@
 # version, so every cell still runs.
 
 # %%
-# Setup: on Colab, install labvae from its repository; anywhere else this cell does nothing.
+# Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
+# torch, numpy and ipywidgets stay as they are. Anywhere else this cell does nothing.
 import subprocess
 import sys
 
 REPOSITORY = "https://github.com/labvae/labvae"
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"labvae @ git+{REPOSITORY}"], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, "--force-reinstall", "--no-deps", f"labvae @ git+{REPOSITORY}"],
+                      capture_output=True).returncode != 0:
+        raise RuntimeError(f"labvae could not be installed from {REPOSITORY}: open that address in a browser "
+                           "and, if it does not load, ask your instructor for the course's repository.")
+    subprocess.run([*pip, "labvae"], check=True)  # only what labvae needs and this runtime lacks
+    if "labvae" in sys.modules:
+        print("labvae was updated: restart the session (Runtime > Restart session) to use the new version.")
 
 # %%
 import matplotlib.pyplot as plt
@@ -50,7 +58,9 @@ from labvae.course import checks, reference
 # %% [markdown]
 # ## Load (or train) the VAE
 #
-# The VAE from notebook 1 is loaded from its checkpoint; if it is missing, it is trained here.
+# The VAE from notebook 1 is loaded from its checkpoint; if it is missing, it is trained here. On
+# Colab, where each notebook is a machine of its own, it is always trained here: under a minute on a
+# CPU runtime.
 
 # %% tags=["nbval-ignore-output"]
 cfg = labvae.lab_config()

@@ -28,13 +28,21 @@
 #   noise) and where the usual story does *not* hold on this data.
 
 # %%
-# Setup: on Colab, install labvae from its repository; anywhere else this cell does nothing.
+# Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
+# torch, numpy and ipywidgets stay as they are. Anywhere else this cell does nothing.
 import subprocess
 import sys
 
 REPOSITORY = "https://github.com/labvae/labvae"
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"labvae @ git+{REPOSITORY}"], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, "--force-reinstall", "--no-deps", f"labvae @ git+{REPOSITORY}"],
+                      capture_output=True).returncode != 0:
+        raise RuntimeError(f"labvae could not be installed from {REPOSITORY}: open that address in a browser "
+                           "and, if it does not load, ask your instructor for the course's repository.")
+    subprocess.run([*pip, "labvae"], check=True)  # only what labvae needs and this runtime lacks
+    if "labvae" in sys.modules:
+        print("labvae was updated: restart the session (Runtime > Restart session) to use the new version.")
 
 # %%
 import matplotlib.pyplot as plt
@@ -51,8 +59,9 @@ from labvae.config import SEEDS
 # batch order, noise): a difference that one training run shows and the next one does not is luck, not
 # a property of the model. A fourth model is the lab AE trained **to convergence**: the lab trains it
 # for 10 epochs, and below we check whether that is enough. Training the extra models takes a few
-# minutes on a laptop CPU the first time; after that the checkpoints load. A small classifier
-# (784→256→10) will look at the tiles.
+# minutes on a laptop CPU the first time; after that the checkpoints load. On Colab, where each
+# notebook is a machine of its own, this one trains all twelve models and the classifier itself:
+# about 4–8 minutes on a CPU runtime. A small classifier (784→256→10) will look at the tiles.
 
 # %% tags=["nbval-ignore-output"]
 cfg = labvae.lab_config()

@@ -154,3 +154,14 @@ def test_auto_precision_is_a_real_choice():
     assert pick_precision("auto", torch.device("mps")) == "fp32"
     with pytest.raises(ValueError, match="precision"):
         pick_precision("fp8", torch.device("cpu"))
+
+
+@pytest.mark.parametrize("capability, expected", [((7, 5), "fp32"), ((8, 0), "bf16"), ((9, 0), "bf16"), ((6, 1), "fp32")])
+def test_auto_precision_on_cuda_is_bf16_only_where_native(monkeypatch, capability, expected):
+    """A T4 (7.5) passes is_bf16_supported() but only emulates bf16: auto must pick fp32 there."""
+    from labvae.training import pick_precision
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert pick_precision("auto", torch.device("cuda")) == expected
+    assert pick_precision("bf16", torch.device("cuda")) == "bf16"  # asked for explicitly: honoured

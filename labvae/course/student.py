@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from .._io import atomic_write
+from . import colab
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"  # nbgrader's markers
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
@@ -56,8 +57,11 @@ def _nbgrader(key: str, *, solution: bool, locked: bool = False, points: float =
     return meta
 
 
-def student_notebook(path: Path) -> dict:
-    """The student edition of one notebook (as nbformat JSON): solutions stubbed, outputs cleared."""
+def student_notebook(path: Path, repository: str | None = None) -> dict:
+    """The student edition of one notebook (as nbformat JSON): solutions stubbed, outputs cleared.
+
+    repository: a GitHub URL for the badge and setup cell (labvae.course.colab); None keeps the solutions'.
+    """
     from .exercises import EXERCISES
 
     by_key = {e.key: e for e in EXERCISES}
@@ -86,6 +90,9 @@ def student_notebook(path: Path) -> dict:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
     nb["metadata"].pop("jupytext", None)  # not paired with a .py twin
+    if repository is not None:
+
+        colab.stamp_notebook(nb, repository)
     return nb
 
 
@@ -105,8 +112,10 @@ def py_twin(nb: dict) -> str:
     return jupytext.writes(nbformat.reads(dumps(nb), as_version=4), fmt="py:percent")  # sources as strings
 
 
-def write_student_edition(notebooks: Path, out: Path) -> list[Path]:
-    """Write the student edition of every lesson notebook in notebooks/ into out/; returns the paths."""
+def write_student_edition(notebooks: Path, out: Path, repository: str | None = None) -> list[Path]:
+    """Write the student edition of every lesson notebook in notebooks/ into out/; returns the paths.
+
+    repository: the GitHub URL its badges open and its setup cells install from (default: the solutions')."""
     notebooks, out = Path(notebooks), Path(out)
     sources = sorted(notebooks.glob(NOTEBOOK_GLOB))
     if not sources:
@@ -115,9 +124,32 @@ def write_student_edition(notebooks: Path, out: Path) -> list[Path]:
         raise ValueError("the student edition would overwrite the solutions; give another folder, e.g. notebooks/student.")
     editions = {}  # all or nothing: every notebook is converted before any file is written
     for src in sources:
-        nb = student_notebook(src)
+        nb = student_notebook(src, repository)
         editions[src.name] = dumps(nb)
         editions[src.with_suffix(".py").name] = py_twin(nb)
     written = [atomic_write(out / name, lambda f, text=text: f.write(text.encode("utf-8"))) for name, text in editions.items()]
     atomic_write(out / "jupytext.toml", lambda f: f.write(JUPYTEXT_TOML.encode("utf-8")))
+    return written
+
+
+def set_repository(url: str, notebooks: Path = Path("notebooks")) -> list[Path]:
+    """Name url as the course's repository: pyproject.toml beside notebooks/, every lesson notebook and
+    its .py twin, and the student edition in notebooks/student/ if there is one. Returns what it wrote."""
+    url, notebooks = colab.canonical(url), Path(notebooks)
+    pyproject = notebooks.resolve().parent / "pyproject.toml"
+    if not pyproject.is_file():
+        raise ValueError(f"no pyproject.toml beside {notebooks}; run this in the repository's root.")
+    sources = sorted(notebooks.glob(NOTEBOOK_GLOB))
+    if not sources:
+        raise ValueError(f"{notebooks} holds no lesson notebooks ({NOTEBOOK_GLOB}); give the folder with the solutions.")
+    colab.pyproject_repository(pyproject)  # it has the line to replace
+    texts = {pyproject: colab.PYPROJECT_URL.sub(lambda m: f'{m.group(1)}"{url}"', pyproject.read_text(encoding="utf-8"))}
+    for nb in sources:
+        texts[nb] = dumps(colab.stamp_notebook(json.loads(nb.read_text(encoding="utf-8")), url))
+        twin = nb.with_suffix(".py")
+        if twin.is_file():
+            texts[twin] = colab.stamp_text(twin.read_text(encoding="utf-8"), url)
+    written = [atomic_write(path, lambda f, t=text: f.write(t.encode("utf-8"))) for path, text in texts.items()]
+    if (notebooks / "student").is_dir():
+        written += write_student_edition(notebooks, notebooks / "student", repository=url)
     return written

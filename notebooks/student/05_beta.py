@@ -26,13 +26,21 @@
 # - how reconstruction, KL, the codes inside the window and the quality of the sweep move with β.
 
 # %%
-# Setup: on Colab, install labvae from its repository; anywhere else this cell does nothing.
+# Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
+# torch, numpy and ipywidgets stay as they are. Anywhere else this cell does nothing.
 import subprocess
 import sys
 
 REPOSITORY = "https://github.com/labvae/labvae"
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"labvae @ git+{REPOSITORY}"], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, "--force-reinstall", "--no-deps", f"labvae @ git+{REPOSITORY}"],
+                      capture_output=True).returncode != 0:
+        raise RuntimeError(f"labvae could not be installed from {REPOSITORY}: open that address in a browser "
+                           "and, if it does not load, ask your instructor for the course's repository.")
+    subprocess.run([*pip, "labvae"], check=True)  # only what labvae needs and this runtime lacks
+    if "labvae" in sys.modules:
+        print("labvae was updated: restart the session (Runtime > Restart session) to use the new version.")
 
 # %%
 import matplotlib.pyplot as plt
@@ -61,7 +69,9 @@ from labvae.analysis import beta, figures
 # than the lab's VAE learns, so it cannot fill the space between codes.
 #
 # Every model uses the lab's settings (Adam 1e-3, batch 256, 10 epochs) and the same starting
-# weights; only the loss differs. β = 1 is the VAE of notebook 1, loaded from its checkpoint.
+# weights; only the loss differs. β = 1 is the VAE of notebook 1, loaded from its checkpoint. On
+# Colab, where each notebook is a machine of its own, all seven VAEs and the classifier are trained
+# here: about 3–6 minutes on a CPU runtime.
 
 # %% tags=["nbval-ignore-output"]
 cfg = labvae.lab_config()

@@ -1,0 +1,65 @@
+"""Where the notebooks come from on Colab: the repository their badges open and their setup cell installs.
+
+One place names it: `[project.urls] Repository` in pyproject.toml. `python -m labvae repository URL`
+writes a course's own copy there and into every notebook (badge and setup cell), solutions and
+student edition; `python -m labvae student OUT --repository URL` stamps only the student edition.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# The setup cell's one line naming the repository, and the badge in each notebook's first cell.
+REPOSITORY_LINE = re.compile(r'^REPOSITORY = "[^"\n]*"$', re.M)
+BADGE = re.compile(r"(https://colab\.research\.google\.com/github/)[^/)\s]+/[^/)\s]+(/blob/)")
+PYPROJECT_URL = re.compile(r'^(Repository = )"[^"\n]*"$', re.M)
+GITHUB = re.compile(r"^https://github\.com/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+
+
+def github_repository(url: str) -> str:
+    """'OWNER/NAME' of a https://github.com/OWNER/NAME URL, else ValueError saying what a URL must be."""
+    found = GITHUB.match(url.strip()) if isinstance(url, str) else None
+    if not found:
+        raise ValueError(f"{url!r} is not a GitHub repository URL; Colab's badges open only those, so give "
+                         "one like https://github.com/OWNER/NAME.")
+    return f"{found.group(1)}/{found.group(2)}"
+
+
+def canonical(url: str) -> str:
+    """https://github.com/OWNER/NAME, the form pyproject.toml, badges and setup cells use."""
+    return f"https://github.com/{github_repository(url)}"
+
+
+def stamp_setup(source: str, url: str) -> str:
+    """A setup cell's source installing from url (any git URL pip understands: also file:// for tests)."""
+    if not REPOSITORY_LINE.search(source):
+        raise ValueError('the setup cell has no line REPOSITORY = "..."; restore it from the lesson notebooks.')
+    return REPOSITORY_LINE.sub(lambda _: f'REPOSITORY = "{url}"', source)
+
+
+def stamp_text(text: str, url: str) -> str:
+    """A notebook's text (.ipynb JSON or .py twin) with its badge and setup cell pointing at url."""
+    path = github_repository(url)
+    text = BADGE.sub(lambda m: f"{m.group(1)}{path}{m.group(2)}", text)
+    return REPOSITORY_LINE.sub(lambda _: f'REPOSITORY = "{canonical(url)}"', text)
+
+
+def stamp_notebook(nb: dict, url: str) -> dict:
+    """Stamp an nbformat notebook (as a dict, sources as lists of lines) in place; returns it."""
+    github_repository(url)
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        stamped = stamp_text(source, url)
+        if stamped != source:
+            cell["source"] = stamped.splitlines(keepends=True)
+    return nb
+
+
+def pyproject_repository(pyproject: Path) -> str:
+    """The URL pyproject.toml names under [project.urls] Repository."""
+    text = Path(pyproject).read_text(encoding="utf-8")
+    found = PYPROJECT_URL.search(text)
+    if not found:
+        raise ValueError(f'{pyproject} has no line Repository = "..." under [project.urls]; add it.')
+    return found.group(0).split('"')[1]
