@@ -342,11 +342,11 @@ def test_registry_shape_and_marks():
         marks[e.key.split("-")[0]] = marks.get(e.key.split("-")[0], 0) + e.points
         assert (e.check is None) == e.manual
         assert e.manual or e.symbol.isidentifier()
-    assert (marks["1.1"], marks["2.1"], marks["2.2"]) == (2, 2, 1)  # the lab's marks
+    assert (marks["1_1"], marks["2_1"], marks["2_2"]) == (2, 2, 1)  # the lab's marks
     assert sum(e.points for e in exercises.EXERCISES) == 5
-    assert exercises.exercise("1.1-grid").symbol == "latent_grid"
+    assert exercises.exercise("1_1-grid").symbol == "latent_grid"
 
 
 def test_check_namespace_reports_missing_symbols(capsys):
     results = exercises.check_namespace({"latent_grid": labvae.latent_grid}, "02_vae_sweep")
-    assert results["1.1-grid"].passed and results["1.1-sweep"].status == "not done"
+    assert results["1_1-grid"].passed and results["1_1-sweep"].status == "not done"

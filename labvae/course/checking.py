@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
+import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -11,6 +15,7 @@ from .probe import first_match
 from .probe import kind as _kind
 
 PASS, WRONG, NOT_DONE = "pass", "wrong", "not done"
+GRADING = ("autograde", "validate")  # what nbgrader sets NBGRADER_EXECUTION to in the kernels it runs
 
 
 @dataclass(frozen=True)
@@ -131,3 +136,24 @@ def use(student, reference, result: CheckResult, what: str | None = None):
     what = f"labvae's {what or getattr(reference, '__name__', 'reference')}"
     print(f"  (the cells below use {what} until yours passes, so the notebook still runs to the end)")
     return reference
+
+
+class NotPassed(AssertionError):
+    """Raised by a graded cell under nbgrader when its check does not pass: the cell scores 0."""
+
+
+def grading() -> bool:
+    """True inside a kernel that nbgrader's autograde or validate runs."""
+    return os.environ.get("NBGRADER_EXECUTION") in GRADING
+
+
+def mark(check, answer) -> None:
+    """A graded cell: under nbgrader, run check on answer again and raise unless it passes; else nothing."""
+    if not grading():
+        return  # the student already saw the check's line above; nothing to repeat
+    err = io.StringIO()  # nbgrader scores a cell that writes to stderr 0: warnings must not cost the mark
+    with warnings.catch_warnings(), contextlib.redirect_stderr(err):
+        warnings.simplefilter("ignore")
+        result = check(answer)
+    if not result.passed:
+        raise NotPassed(result.message)

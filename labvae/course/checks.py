@@ -23,6 +23,7 @@ from .checking import (
     _tensor,
     _wrong,
     attempt,
+    mark,
     use,
 )
 from .probe import Probe, grid_problem, image_problem
@@ -30,7 +31,7 @@ from .probe import close as _close
 from .probe import kind as _kind
 
 __all__ = ["CheckResult", "Unfinished", "attempt", "check_ae", "check_ae_sweep", "check_kl", "check_latent_grid",
-           "check_loss", "check_reparameterize", "check_sweep", "use"]
+           "check_loss", "check_reparameterize", "check_sweep", "mark", "use"]
 
 
 # ---------------------------------------------------------------------------------------------
