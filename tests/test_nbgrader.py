@@ -40,8 +40,9 @@ def env() -> dict:
 
 
 def nbgrader(course: Path, *args: str) -> str:
-    r = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env(), capture_output=True,
-                       text=True, timeout=900)
+    # 300 s per cell, as README advises for real mode: on a busy machine even smoke mode's cells pass 30 s.
+    r = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--Execute.timeout=300"], cwd=course, env=env(),
+                       capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return r.stdout + r.stderr
 
@@ -115,7 +116,7 @@ def validated(course):
     """nbgrader validate's reports on notebook 02 of each submission, in one run (one report after the other)."""
     names = [f"submitted/{student}/lab8/02_vae_sweep.ipynb" for student in EXPECTED]
     text = nbgrader(course, "validate", *names)
-    reports = re.split(r"(?=\[ValidateApp)|(?m)^(?=Success!|VALIDATION FAILED|THE CONTENTS)", text)
+    reports = re.split(r"(?m)^(?=Success!|VALIDATION FAILED|THE CONTENTS)", text)
     found = [r for r in reports if r.startswith(("Success!", "VALIDATION FAILED", "THE CONTENTS"))]
     assert len(found) == len(EXPECTED), text[-3000:]
     return dict(zip(EXPECTED, found))
@@ -156,6 +157,9 @@ def test_autograde_marks_each_cell_as_expected(marks):
 
 def test_labvae_grade_gives_the_same_marks_as_nbgrader(marks):
     from_nbgrader, from_labvae = marks
+    for student in EXPECTED:  # the table, for `pytest -s`
+        print(student, *(f"{k}: nbgrader {from_nbgrader[student][k]:g}, labvae {from_labvae[student][k]:g}"
+                         for k in EXPECTED[student]), sep=" | ")
     assert from_labvae == from_nbgrader
 
 
