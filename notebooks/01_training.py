@@ -148,7 +148,7 @@ print(labvae.VAE())
 # $\varepsilon \sim \mathcal{N}(0, I)$ for every element. `mu` and `logvar` are `(B, 2)` tensors; so is `z`.
 # Hint: `torch.randn_like`.
 
-# %% exercise="0.1-reparameterize"
+# %% nbgrader={"grade": false, "grade_id": "0_1-reparameterize", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def reparameterize(mu, logvar):
     """z = mu + sigma * eps with eps ~ N(0, I); (B, d), (B, d) -> (B, d)."""
     ### BEGIN SOLUTION
@@ -157,7 +157,7 @@ def reparameterize(mu, logvar):
     ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "0_1-reparameterize-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
 reparameterize_check = checks.check_reparameterize(reparameterize)
 
 # %% [markdown]
@@ -165,7 +165,7 @@ reparameterize_check = checks.check_reparameterize(reparameterize)
 # the latent dimensions and **averaged over the batch**, so it is in nats per image. Return a scalar
 # tensor (no `.item()`: the loss needs its gradient).
 
-# %% exercise="0.2-kl"
+# %% nbgrader={"grade": false, "grade_id": "0_2-kl", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def kl_divergence(mu, logvar):
     """KL(q(z|x) || N(0, I)) in nats per image; (B, d), (B, d) -> scalar."""
     ### BEGIN SOLUTION
@@ -173,7 +173,7 @@ def kl_divergence(mu, logvar):
     ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "0_2-kl-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
 kl_check = checks.check_kl(kl_divergence)
 
 # %% [markdown]
@@ -182,7 +182,7 @@ kl_check = checks.check_kl(kl_divergence)
 # pixels**, plus your KL; both averaged over the batch. Hint:
 # `torch.nn.functional.binary_cross_entropy(x_hat, x, reduction="sum")`.
 
-# %% exercise="0.3-loss"
+# %% nbgrader={"grade": false, "grade_id": "0_3-loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def vae_loss(x_hat, x, mu, logvar):
     """Negative ELBO in nats per image: BCE summed over pixels + KL, averaged over the batch."""
     ### BEGIN SOLUTION
@@ -191,7 +191,7 @@ def vae_loss(x_hat, x, mu, logvar):
     ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "0_3-loss-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
 loss_check = checks.check_loss(vae_loss)
 
 # %% [markdown]
@@ -199,7 +199,7 @@ loss_check = checks.check_loss(vae_loss)
 # the test set: about 0, about 6, about 60 or about 600? Think about how many numbers the code holds
 # and how precisely the encoder can afford to place them.
 
-# %% [markdown] exercise="predict-01"
+# %% [markdown] nbgrader={"grade": true, "grade_id": "predict-01", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
 # ### BEGIN SOLUTION
 # About 6 nats (6.4 in our 10-epoch run; yours is printed below). It cannot be 0: a code that is exactly
 # the prior says nothing about the image, and the reconstruction term pays far more than a few nats to

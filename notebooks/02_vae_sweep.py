@@ -84,7 +84,7 @@ print(f"prior mass inside [-4, 4]^2: {inside_1d**2:.3%}  (outside: about 1 draw 
 # $q(z\mid x) = \mathcal{N}(\mu, \sigma^2)$. How wide is a typical one, in these units: about 1 (as wide
 # as the prior), about 0.4 (one step of the sweep) or about 0.1?
 
-# %% [markdown] exercise="predict-02"
+# %% [markdown] nbgrader={"grade": true, "grade_id": "predict-02", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
 # ### BEGIN SOLUTION
 # About 0.1 (median 0.10 in our 10-epoch run), much narrower than the prior. A narrow
 # $q(z\mid x)$ pins down which image it was, which the reconstruction term rewards; the KL term charges
@@ -114,7 +114,7 @@ print(f"test codes (mu) inside the window: {stats['frac_codes_inside']:.1%}; "
 # $(z_1, z_2)$ in that order, from $-$`limit` to `limit` in each dimension. Hint: `torch.linspace` and
 # `torch.meshgrid(..., indexing="ij")`.
 
-# %% exercise="1.1-grid"
+# %% nbgrader={"grade": false, "grade_id": "1_1-grid", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def latent_grid(n=21, limit=4.0):
     """(n*n, 2) codes (z1, z2), row by row from the top-left z = [-limit, limit]."""
     ### BEGIN SOLUTION
@@ -125,7 +125,7 @@ def latent_grid(n=21, limit=4.0):
     ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "1_1-grid-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
 grid_check = checks.check_latent_grid(latent_grid)
 
 # %%
@@ -136,6 +136,10 @@ print("first (top-left):    ", z[0].tolist())
 print("end of first row:    ", z[20].tolist())
 print("last (bottom-right): ", z[-1].tolist())
 
+# %% nbgrader={"grade": true, "grade_id": "1_1-grid-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Graded (1 mark): when the notebook is marked, this cell runs the check on latent_grid again and fails unless it passes.
+checks.mark(checks.check_latent_grid, latent_grid)
+
 # %% [markdown]
 # **Exercise 1.1b (1 mark).** Write `sweep_image(decode, z, n)`: decode the `n*n` codes `z` in **one**
 # batched call (`decode` maps `(B, 2)` to `(B, 1, 28, 28)` images in [0, 1]) and lay the tiles edge to
@@ -143,7 +147,7 @@ print("last (bottom-right): ", z[-1].tolist())
 # tiles to `(n, n, 28, 28)` (tile row, tile column, pixel row, pixel column), then `permute` so the
 # pixel rows of a whole row of tiles come together; `torch.no_grad()` saves memory.
 
-# %% exercise="1.1-sweep"
+# %% nbgrader={"grade": false, "grade_id": "1_1-sweep", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def sweep_image(decode, z, n):
     """Decode n*n codes (row-major, top-left first) into one (1, 28n, 28n) image."""
     ### BEGIN SOLUTION
@@ -153,7 +157,7 @@ def sweep_image(decode, z, n):
     ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": false, "grade_id": "1_1-sweep-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
 sweep_check = checks.check_sweep(sweep_image)
 
 # %% [markdown]
@@ -166,6 +170,10 @@ print("image:", tuple(grid.shape))
 fig, ax = plt.subplots(figsize=(9, 9))
 labvae.show_grid(grid, ax=ax, limit=4.0, title="VAE: decoded sweep over $z \\in [-4, 4]^2$")
 plt.show()
+
+# %% nbgrader={"grade": true, "grade_id": "1_1-sweep-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Graded (1 mark): when the notebook is marked, this cell runs the check on sweep_image again and fails unless it passes.
+checks.mark(checks.check_sweep, sweep_image)
 
 # %%
 path = labvae.save_grid(grid, cfg.out / "vae_grid.png")

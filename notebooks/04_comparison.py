@@ -302,7 +302,7 @@ for name, r in (("VAE", v), ("lab AE", lab), ("lab AE, converged", done)):
 # each model and let the classifier label the images. Over how many of the ten classes will each
 # model's samples spread, and how often will the classifier be confident (max p ≥ 0.9)?
 
-# %% [markdown] exercise="predict-04"
+# %% [markdown] nbgrader={"grade": true, "grade_id": "predict-04", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
 # ### BEGIN SOLUTION
 # The VAE's prior samples land where its codes are, so they spread over most classes (9 of 10
 # in our run), but the classifier is rarely confident (about 5%): the VAE's decoder averages over
@@ -330,7 +330,7 @@ for name, model in models.items():
 # reparameterisation noise, the continuity of the decoders, and the holes in the latent space. Use the
 # pictures and numbers of these notebooks as evidence. Write a few paragraphs in the cell below.
 
-# %% [markdown] exercise="2.2-comparison"
+# %% [markdown] nbgrader={"grade": true, "grade_id": "2_2-comparison", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
 # ### BEGIN SOLUTION
 # *Model answer.* **The biggest difference:** the VAE's sweep is a map of the wardrobe (every tile is a
 # garment-like image, neighbours morph into each other, and the classifier finds most classes in it),

@@ -3,31 +3,27 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from answers import assert_flags, solution, verdict
 
 import labvae
 from labvae.course import checks, exercises, reference
 from labvae.grid import TILE
 
-
-def verdict(check, answer, capsys):
-    """Run a check; it must print exactly its one-line message and return it."""
-    result = check(answer)
-    printed = capsys.readouterr().out
-    assert printed == result.message + "\n" and "\n" not in result.message
-    return result
+own_grid = solution("02_vae_sweep", "latent_grid")  # the answers as the solution notebooks write them
+own_sweep_model = solution("03_ae_sweep", "sweep_model")
 
 
-def assert_flags(check, answer, hint, capsys):
-    result = verdict(check, answer, capsys)
-    assert result.status == "wrong" and not result.passed, result.message
-    assert hint in result.message, result.message
+@pytest.mark.parametrize("notebook, symbol, check", [
+    ("01_training", "reparameterize", checks.check_reparameterize), ("01_training", "kl_divergence", checks.check_kl),
+    ("01_training", "vae_loss", checks.check_loss), ("02_vae_sweep", "latent_grid", checks.check_latent_grid),
+    ("02_vae_sweep", "sweep_image", checks.check_sweep), ("03_ae_sweep", "sweep_model", checks.check_ae_sweep)])
+def test_the_solution_passes_and_labvaes_own_answer_does_not(notebook, symbol, check, capsys):
+    result = verdict(check, solution(notebook, symbol), capsys)
+    assert result.passed, result.message
+    assert "labvae's own" in verdict(check, getattr(reference, symbol), capsys).message
 
 
 # --- reparameterize --------------------------------------------------------------------------
-
-
-def test_reparameterize_reference_passes(capsys):
-    assert verdict(checks.check_reparameterize, reference.reparameterize, capsys).passed
 
 
 REPARAMETERIZE_MISTAKES = {
@@ -54,7 +50,7 @@ def test_reparameterize_mistakes_are_named(name, capsys):
 def test_reparameterize_reseeding_is_caught(capsys):
     def reseeds(mu, logvar):
         torch.manual_seed(0)
-        return reference.reparameterize(mu, logvar)
+        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
 
     assert_flags(checks.check_reparameterize, reseeds, "same z on every call", capsys)
 
@@ -68,11 +64,6 @@ def test_checks_leave_the_callers_random_state_alone(capsys):
 
 
 # --- kl_divergence ---------------------------------------------------------------------------
-
-
-def test_kl_reference_passes(capsys):
-    result = verdict(checks.check_kl, reference.kl_divergence, capsys)
-    assert result.passed and "torch.distributions" in result.message
 
 
 def closed_form(mu, logvar, one=1.0, half=0.5):
@@ -106,15 +97,11 @@ def test_kl_mistakes_are_named(name, capsys):
 # --- vae_loss --------------------------------------------------------------------------------
 
 
-def test_loss_reference_passes(capsys):
-    assert verdict(checks.check_loss, reference.vae_loss, capsys).passed
-
-
 def bce(x_hat, x, reduction="sum"):
     return F.binary_cross_entropy(x_hat.reshape(len(x), -1), x.reshape(len(x), -1), reduction=reduction)
 
 
-KL = reference.kl_divergence
+KL = solution("01_training", "kl_divergence")
 LOSS_MISTAKES = {
     "mean over pixels": (lambda x_hat, x, mu, lv: bce(x_hat, x, "mean") + KL(mu, lv), "averaged over pixels"),
     "divided by 784": (lambda x_hat, x, mu, lv: bce(x_hat, x) / len(x) / 784 + KL(mu, lv), "divided by 784"),
@@ -140,10 +127,6 @@ def test_loss_mistakes_are_named(name, capsys):
 # --- latent_grid -----------------------------------------------------------------------------
 
 
-def test_latent_grid_reference_passes(capsys):
-    assert verdict(checks.check_latent_grid, labvae.latent_grid, capsys).passed
-
-
 def grid_from(z1, z2, z2_outer=True, order=(0, 1)):
     """Codes built the way students often build them, with one knob per typical mistake."""
     a, b = torch.meshgrid(z2, z1, indexing="ij") if z2_outer else torch.meshgrid(z1, z2, indexing="ij")
@@ -167,11 +150,11 @@ LATENT_GRID_MISTAKES = {
                "20 values per dimension"),
     "z1 reversed": (lambda n=21, limit=4.0: grid_from(lin(limit, n, True), lin(limit, n, True)), "z1 runs right to left"),
     "rotated": (lambda n=21, limit=4.0: grid_from(lin(limit, n, True), lin(limit, n)), "rotated by 180 degrees"),
-    "a (n, n, 2) table": (lambda n=21, limit=4.0: labvae.latent_grid(n, limit).reshape(n, n, 2), "list the codes as (441, 2)"),
-    "float64": (lambda n=21, limit=4.0: labvae.latent_grid(n, limit).double(), "float32"),
-    "numpy": (lambda n=21, limit=4.0: labvae.latent_grid(n, limit).numpy(), "torch, not numpy"),
-    "ignores n": (lambda n=21, limit=4.0: labvae.latent_grid(21, limit), "it ignores n"),
-    "ignores limit": (lambda n=21, limit=4.0: labvae.latent_grid(n, 4.0), "it ignores limit"),
+    "a (n, n, 2) table": (lambda n=21, limit=4.0: own_grid(n, limit).reshape(n, n, 2), "list the codes as (441, 2)"),
+    "float64": (lambda n=21, limit=4.0: own_grid(n, limit).double(), "float32"),
+    "numpy": (lambda n=21, limit=4.0: own_grid(n, limit).numpy(), "torch, not numpy"),
+    "ignores n": (lambda n=21, limit=4.0: own_grid(21, limit), "it ignores n"),
+    "ignores limit": (lambda n=21, limit=4.0: own_grid(n, 4.0), "it ignores limit"),
 }
 
 
@@ -182,17 +165,6 @@ def test_latent_grid_mistakes_are_named(name, capsys):
 
 
 # --- sweep_image and sweep_model -------------------------------------------------------------
-
-
-def test_sweep_reference_passes(capsys):
-    assert verdict(checks.check_sweep, reference.sweep_image, capsys).passed
-
-
-def test_sweep_with_labvae_decode_grid_passes(capsys):
-    def via_library(decode, z, n):
-        return labvae.decode_grid(decode, n=n, limit=z.max().item())
-
-    assert verdict(checks.check_sweep, via_library, capsys).passed
 
 
 def tiles_of(decode, z, n):
@@ -227,17 +199,13 @@ def test_sweep_mistakes_are_named(name, capsys):
     assert_flags(checks.check_sweep, fn, hint, capsys)
 
 
-def test_sweep_model_reference_passes(capsys):
-    assert verdict(checks.check_ae_sweep, reference.sweep_model, capsys).passed
-
-
 SWEEP_MODEL_MISTAKES = {
-    "window too small": (lambda model, n=21, limit=4.0: reference.sweep_model(model, n, 3.0), "top-left tile shows z = [-3.0, 3.0]"),
-    "z2 upside down": (lambda model, n=21, limit=4.0: reference.sweep_model(model, n, limit).flip(1), "upside down"),
+    "window too small": (lambda model, n=21, limit=4.0: own_sweep_model(model, n, 3.0), "row 0, column 0 shows z = [-3.0, 3.0]"),
+    "z2 upside down": (lambda model, n=21, limit=4.0: own_sweep_model(model, n, limit).flip(1), "upside down"),
     "padding": (lambda model, n=21, limit=4.0: labvae.grid.make_grid(model.decode(labvae.latent_grid(n, limit)), nrow=n)[:1],
                 "gaps or borders"),
     "forward instead of decode": (lambda model, n=21, limit=4.0: model(labvae.latent_grid(n, limit)), "model.decode(z)"),
-    "transposed": (lambda model, n=21, limit=4.0: reference.sweep_model(model, n, limit).transpose(1, 2), "transposed"),
+    "transposed": (lambda model, n=21, limit=4.0: own_sweep_model(model, n, limit).transpose(1, 2), "transposed"),
     "returns None": (lambda model, n=21, limit=4.0: None, "forget the `return`"),
 }
 
@@ -248,50 +216,32 @@ def test_sweep_model_mistakes_are_named(name, capsys):
     assert_flags(checks.check_ae_sweep, fn, hint, capsys)
 
 
-# --- the retrained AE ------------------------------------------------------------------------
+# --- the retrained AE (the mistakes in how it was trained: test_wrong_answers) ---------------
 
 
-@pytest.fixture(scope="module")
-def trained_ae(data):
-    model = labvae.Autoencoder(latent_dim=2)
-    labvae.fit(model, data[0], epochs=3, progress=False, device="cpu")
-    return model
+def lab_data():
+    from labvae.course.ae_check import _lab
 
-
-def ae_check(x):
-    return lambda model: checks.check_ae(model, x=x)
-
-
-def test_trained_lab_ae_passes(trained_ae, data, capsys):
-    assert verdict(ae_check(data[2]), trained_ae, capsys).passed
-
-
-def test_ae_check_loads_test_images_itself(trained_ae, capsys):
-    assert verdict(checks.check_ae, trained_ae, capsys).passed
-
-
-def trained(model, data):
-    labvae.fit(model, data[0], epochs=1, progress=False, device="cpu")
-    return model
+    return _lab()[1:3]
 
 
 AE_MISTAKES = {
-    "untrained": (lambda data: labvae.Autoencoder(latent_dim=2), "does not look trained"),
-    "32-d code": (lambda data: trained(labvae.Autoencoder(latent_dim=32), data), "2-d code"),
-    "a VAE": (lambda data: labvae.VAE(), "this is a VAE"),
-    "hidden layers": (lambda data: labvae.Autoencoder(latent_dim=2, hidden_dim=64), "linear layers"),
-    "None": (lambda data: None, "must return the trained model"),
-    "the History": (lambda data: labvae.fit(labvae.Autoencoder(), data[0][:256], epochs=1, progress=False), "return the model itself"),
-    "a bare Sequential": (lambda data: torch.nn.Sequential(torch.nn.Linear(784, 2), torch.nn.Linear(2, 784)), "encode and decode"),
+    "untrained": (lambda: labvae.Autoencoder(latent_dim=2), "it is untrained"),
+    "32-d code": (lambda: labvae.Autoencoder(latent_dim=32), "2-d code"),
+    "a VAE": (lambda: labvae.VAE(), "this is a VAE"),
+    "hidden layers": (lambda: labvae.Autoencoder(latent_dim=2, hidden_dim=64), "linear layers"),
+    "None": (lambda: None, "must return the trained model"),
+    "the History": (lambda: labvae.fit(labvae.Autoencoder(), lab_data()[0][:256], epochs=1, progress=False), "return the model itself"),
+    "a bare Sequential": (lambda: torch.nn.Sequential(torch.nn.Linear(784, 2), torch.nn.Linear(2, 784)), "encode and decode"),
 }
 
 
 @pytest.mark.parametrize("name", AE_MISTAKES)
-def test_ae_mistakes_are_named(name, data, capsys):
+def test_ae_mistakes_are_named(name, capsys):
     make, hint = AE_MISTAKES[name]
-    answer = make(data)
+    answer = checks.attempt(lambda x_train, x_test: make(), *lab_data())
     capsys.readouterr()
-    assert_flags(ae_check(data[2]), answer, hint, capsys)
+    assert_flags(checks.check_ae, answer, hint, capsys)
 
 
 # --- never raises; not done yet; fallback ----------------------------------------------------
@@ -342,11 +292,11 @@ def test_registry_shape_and_marks():
         marks[e.key.split("-")[0]] = marks.get(e.key.split("-")[0], 0) + e.points
         assert (e.check is None) == e.manual
         assert e.manual or e.symbol.isidentifier()
-    assert (marks["1.1"], marks["2.1"], marks["2.2"]) == (2, 2, 1)  # the lab's marks
+    assert (marks["1_1"], marks["2_1"], marks["2_2"]) == (2, 2, 1)  # the lab's marks
     assert sum(e.points for e in exercises.EXERCISES) == 5
-    assert exercises.exercise("1.1-grid").symbol == "latent_grid"
+    assert exercises.exercise("1_1-grid").symbol == "latent_grid"
 
 
 def test_check_namespace_reports_missing_symbols(capsys):
-    results = exercises.check_namespace({"latent_grid": labvae.latent_grid}, "02_vae_sweep")
-    assert results["1.1-grid"].passed and results["1.1-sweep"].status == "not done"
+    results = exercises.check_namespace({"latent_grid": own_grid}, "02_vae_sweep")
+    assert results["1_1-grid"].passed and results["1_1-sweep"].status == "not done"

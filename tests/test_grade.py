@@ -213,16 +213,16 @@ def lab(tmp_path_factory):
 
 def test_lab_correct_submission_gets_full_marks(lab):
     rows, _ = lab
-    for key in ("1.1-grid", "1.1-sweep"):
+    for key in ("1_1-grid", "1_1-sweep"):
         assert (rows[("correct", key)]["status"], rows[("correct", key)]["points"]) == ("pass", "1")
-    comparison = rows[("correct", "2.2-comparison")]
+    comparison = rows[("correct", "2_2-comparison")]
     assert (comparison["status"], comparison["points"], comparison["max_points"]) == ("manual", "", "1")
-    assert rows[("correct", "2.1-ae")]["status"] == "not done"  # 03 was not submitted
+    assert rows[("correct", "2_1-ae")]["status"] == "not done"  # 03 was not submitted
 
 
 def test_lab_wrong_function_loses_its_mark_only(lab):
     rows, _ = lab
-    grid, sweep = rows[("wrong", "1.1-grid")], rows[("wrong", "1.1-sweep")]
+    grid, sweep = rows[("wrong", "1_1-grid")], rows[("wrong", "1_1-sweep")]
     assert (grid["status"], grid["points"]) == ("wrong", "0") and "z2" in grid["message"]
     assert (sweep["status"], sweep["points"]) == ("pass", "1")
     assert "RuntimeError: a stray cell" in grid["cell_errors"]
@@ -230,14 +230,14 @@ def test_lab_wrong_function_loses_its_mark_only(lab):
 
 def test_lab_blank_and_corrupt_submissions(lab):
     rows, out = lab
-    for key in ("1.1-grid", "1.1-sweep", "2.2-comparison"):
+    for key in ("1_1-grid", "1_1-sweep", "2_2-comparison"):
         assert (rows[("blank", key)]["status"], rows[("blank", key)]["points"]) == ("not done", "0")
         assert rows[("blank", key)]["cell_errors"] == ""  # the student edition runs to the end
-    for key in ("1.1-grid", "1.1-sweep"):
+    for key in ("1_1-grid", "1_1-sweep"):
         r = rows[("corrupt", key)]
         assert (r["status"], r["points"]) == ("error", "0") and "cannot be read" in r["message"]
     answers = grade.answers_path(out).read_text()
-    assert "## 2.2-comparison" in answers and "### blank\n\n*(no answer)*" in answers
+    assert "## 2_2-comparison" in answers and "### blank\n\n*(no answer)*" in answers
     assert "### correct\n\n" in answers and "VAE" in answers.split("### correct")[1]
 
 

@@ -70,19 +70,28 @@ def test_no_solution_text_leaks(src):
 
 def test_every_exercise_has_one_answer_cell_in_its_notebook():
     for ex in exercises.EXERCISES:
-        nb = STUDENT / f"{ex.notebook}.ipynb"
-        answers = [c for c in cells(nb) if c["metadata"].get("nbgrader", {}).get("grade_id") == ex.key]
-        assert len(answers) == 1, f"{ex.key}: {len(answers)} answer cells in {nb.name}"
-        meta = answers[0]["metadata"]["nbgrader"]
-        assert meta["solution"] and meta["grade"] == ex.manual
-        if ex.manual:
-            assert answers[0]["cell_type"] == "markdown" and meta["points"] == ex.points
-        else:
+        for nb in (ROOT / "notebooks" / f"{ex.notebook}.ipynb", STUDENT / f"{ex.notebook}.ipynb"):
+            answers = [c for c in cells(nb) if c["metadata"].get("nbgrader", {}).get("grade_id") == ex.key]
+            assert len(answers) == 1, f"{ex.key}: {len(answers)} answer cells in {nb.name}"
+            meta = answers[0]["metadata"]["nbgrader"]
+            assert meta["solution"] and meta["grade"] == ex.manual and not meta["locked"]
+            if ex.manual:
+                assert answers[0]["cell_type"] == "markdown" and meta["points"] == ex.points
+                continue
             binds = re.compile(rf"^(def {ex.symbol}\(|{ex.symbol} = )", re.M)
             notebook_code = "\n".join("".join(c["source"]) for c in cells(nb) if c["cell_type"] == "code")
             assert binds.search(notebook_code), f"{nb.name} never binds {ex.symbol}"
-            checked = [c for c in cells(nb) if c["metadata"].get("nbgrader", {}).get("grade_id") == f"{ex.key}-check"]
-            assert len(checked) == 1 and checked[0]["metadata"]["nbgrader"]["locked"]
+            by_id = {c["metadata"].get("nbgrader", {}).get("grade_id"): c for c in cells(nb)}
+            check = by_id[f"{ex.key}-check"]
+            assert check["metadata"]["nbgrader"]["locked"] and not check["metadata"]["nbgrader"]["grade"]
+            assert f"checks.{ex.check.__name__}(" in "".join(check["source"])
+            test = by_id.get(f"{ex.key}-test")  # the autograded cell: only exercises worth marks have one
+            if not ex.points:
+                assert test is None, f"{ex.key} is practice, yet {nb.name} grades it"
+                continue
+            meta = test["metadata"]["nbgrader"]
+            assert meta["grade"] and meta["locked"] and not meta["solution"] and meta["points"] == ex.points
+            assert f"checks.mark(checks.{ex.check.__name__}, {ex.symbol})" in "".join(test["source"])
 
 
 def test_student_stubs_are_reported_not_done(capsys):
@@ -141,9 +150,9 @@ def test_cli_refuses_to_overwrite_the_solutions(tmp_path):
 def test_an_exercise_cell_without_a_key_is_refused(tmp_path):
     nb = json.loads(SOLUTIONS[0].read_text())
     for cell in nb["cells"]:
-        cell["metadata"].pop("exercise", None)
+        cell["metadata"].pop("nbgrader", None)
     (tmp_path / "01_x.ipynb").write_text(json.dumps(nb))
-    with pytest.raises(student.SolutionMarkerError, match="no known exercise key"):
+    with pytest.raises(student.SolutionMarkerError, match="not an nbgrader solution cell of a known exercise"):
         student.write_student_edition(tmp_path, tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing half-written
 
@@ -162,7 +171,7 @@ def test_student_text_has_no_developer_words(name):
 @pytest.mark.parametrize("ex", [e for e in exercises.EXERCISES if e.key.startswith("predict-")], ids=lambda e: e.key)
 def test_predict_questions_come_before_their_answer_and_a_reveal(ex):
     nb = cells(ROOT / "notebooks" / f"{ex.notebook}.ipynb")
-    at = next(i for i, c in enumerate(nb) if c["metadata"].get("exercise") == ex.key)
+    at = next(i for i, c in enumerate(nb) if c["metadata"].get("nbgrader", {}).get("grade_id") == ex.key)
     assert "".join(nb[at - 1]["source"]).startswith("**Predict before you run:**")
     assert any(c["cell_type"] == "code" for c in nb[at + 1 :]), "a later code cell reveals the number"
 

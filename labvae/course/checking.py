@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
+import os
+import warnings
 from dataclasses import dataclass
 
 import torch
 
+from .guard import Delegated, delegates, disabled, recording
 from .probe import first_match
 from .probe import kind as _kind
 
 PASS, WRONG, NOT_DONE = "pass", "wrong", "not done"
+GRADING = ("autograde", "validate")  # what nbgrader sets NBGRADER_EXECUTION to in the kernels it runs
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ def _check(name: str):
             label = obj.name if isinstance(obj, Unfinished) else name  # train_ae, not the my_ae it makes
             try:
                 if isinstance(obj, Unfinished):
+                    if isinstance(obj.error, Delegated):
+                        raise _delegated(obj.error.name)
                     raise _Stop(NOT_DONE, "") if obj.error is None else _crashed(obj.error)
                 detail = body(obj, *args, **kwargs)
                 result = CheckResult(PASS, f"✓ {label}: correct, {detail}.")
@@ -81,16 +89,25 @@ def _check(name: str):
     return wrap
 
 
+def _delegated(what: str) -> _Stop:
+    return _Stop(WRONG, f"it hands the work to labvae's own {what}; write the code yourself (the check runs "
+                        "your function with labvae's answer switched off, and reads its code)")
+
+
 def _call(name: str, fn, *args):
-    """The student's fn(*args) with the caller's RNG untouched; a stub or crash becomes a verdict."""
+    """The student's fn(*args) with the caller's RNG untouched and labvae's own answer disabled."""
     if isinstance(fn, Unfinished):
         raise _Stop(NOT_DONE, "") if fn.error is None else _crashed(fn.error)
     if not callable(fn):
         _wrong(f"expected the function {name}, got {_kind(fn)}")
+    if what := delegates(fn, name):
+        raise _delegated(what)
     try:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), disabled(name):
             torch.manual_seed(0)
             return fn(*args)
+    except Delegated as d:
+        raise _delegated(d.name) from None
     except NotImplementedError:
         raise _Stop(NOT_DONE, "") from None
     except Exception as e:
@@ -115,13 +132,23 @@ def _diagnose(out: torch.Tensor, variants: list[tuple[torch.Tensor, str]]) -> No
 
 
 def attempt(fn, *args, **kwargs):
-    """fn(*args, **kwargs), or an Unfinished that the matching check reports (a stub, or a crash)."""
+    """fn(*args, **kwargs), or an Unfinished that the matching check reports (a stub, a crash, a shortcut).
+
+    While fn runs, labvae's trained models are out of reach and every labvae.fit call is recorded on
+    the model it trains, so check_ae can tell with which settings and data the model was trained.
+    """
+    name = getattr(fn, "__name__", "it")
+    if what := delegates(fn, "train_ae"):
+        return Unfinished(name, Delegated(what))
     try:
-        return fn(*args, **kwargs)
+        with disabled("train_ae"), recording(args):
+            return fn(*args, **kwargs)
+    except Delegated as d:
+        return Unfinished(name, d)
     except NotImplementedError:
-        return Unfinished(getattr(fn, "__name__", "it"), None)
+        return Unfinished(name, None)
     except Exception as e:
-        return Unfinished(getattr(fn, "__name__", "it"), e)
+        return Unfinished(name, e)
 
 
 def use(student, reference, result: CheckResult, what: str | None = None):
@@ -131,3 +158,24 @@ def use(student, reference, result: CheckResult, what: str | None = None):
     what = f"labvae's {what or getattr(reference, '__name__', 'reference')}"
     print(f"  (the cells below use {what} until yours passes, so the notebook still runs to the end)")
     return reference
+
+
+class NotPassed(AssertionError):
+    """Raised by a graded cell under nbgrader when its check does not pass: the cell scores 0."""
+
+
+def grading() -> bool:
+    """True inside a kernel that nbgrader's autograde or validate runs."""
+    return os.environ.get("NBGRADER_EXECUTION") in GRADING
+
+
+def mark(check, answer) -> None:
+    """A graded cell: under nbgrader, run check on answer again and raise unless it passes; else nothing."""
+    if not grading():
+        return  # the student already saw the check's line above; nothing to repeat
+    err = io.StringIO()  # nbgrader scores a cell that writes to stderr 0: warnings must not cost the mark
+    with warnings.catch_warnings(), contextlib.redirect_stderr(err):
+        warnings.simplefilter("ignore")
+        result = check(answer)
+    if not result.passed:
+        raise NotPassed(result.message)

@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from torch.distributions import Normal, kl_divergence
 
 from ..grid import TILE
-from ..models import ModelConfig
 from . import reference
+from .ae_check import check_ae
 from .checking import (
     CheckResult,
     Unfinished,
     _call,
     _check,
-    _crashed,
     _diagnose,
     _tensor,
     _wrong,
     attempt,
+    mark,
     use,
 )
 from .probe import Probe, grid_problem, image_problem
 from .probe import close as _close
-from .probe import kind as _kind
 
 __all__ = ["CheckResult", "Unfinished", "attempt", "check_ae", "check_ae_sweep", "check_kl", "check_latent_grid",
-           "check_loss", "check_reparameterize", "check_sweep", "use"]
+           "check_loss", "check_reparameterize", "check_sweep", "mark", "use"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -46,6 +43,7 @@ def check_reparameterize(fn) -> str:
     z = _tensor(_call("reparameterize", fn, mu, logvar))
     if z.shape != mu.shape:
         _wrong(f"z has shape {tuple(z.shape)}, expected {tuple(mu.shape)} like mu: one sample per image and dimension")
+    _same_dtype(z, "z", "draw the noise with torch.randn_like(mu), which keeps mu's dtype")
     noise = (z - mu).detach()  # (n, 2) = sigma * eps when right
     if noise.abs().max() < 1e-6:
         _wrong("z equals mu, so there is no noise; add sigma * eps with eps = torch.randn_like(mu)")
@@ -73,10 +71,54 @@ def check_reparameterize(fn) -> str:
     first, second = _call("reparameterize", lambda m, lv: (fn(m, lv), fn(m, lv)), mu, logvar)
     if _close(first, second):
         _wrong("it returns the same z on every call; do not reseed inside it, draw fresh noise each time")
-    z.sum().backward()
-    if logvar.grad is None or logvar.grad.abs().max() == 0:
-        _wrong("no gradient reaches logvar; compute sigma from logvar with torch operations (no .item(), no numpy)")
-    return "z = mu + sigma * eps with fresh standard normal noise, and gradients reach mu and logvar"
+    _per_row(fn)
+    return "z = mu + sigma * eps per element, fresh standard normal noise, and the right gradients reach mu and logvar"
+
+
+def _same_dtype(out: torch.Tensor, what: str, fix: str) -> None:
+    if out.dtype != torch.float32:
+        _wrong(f"{what} is {out.dtype}, not float32 like the inputs; {fix} (the model's weights are float32)")
+
+
+def _grad(t: torch.Tensor, want: torch.Tensor, name: str, formula: str) -> None:
+    """Stop unless the gradient that reached the input t is want: cut and wrong gradients both show."""
+    if t.grad is None or not t.grad.abs().max() > 0:
+        _wrong(f"no gradient reaches {name}: something detaches it (.detach(), .item(), numpy, torch.normal, "
+               f"a new tensor); keep every step a torch operation of {name}")
+    if not _close(t.grad, want):
+        _wrong(f"the gradient that reaches {name} is wrong ({formula}); write it as one torch expression of the inputs")
+
+
+def _per_row(fn) -> None:
+    """Varied rows: each image and dimension must get its own sigma and mu, and the right gradients."""
+    g = torch.Generator().manual_seed(2)
+    n = 20000
+    mu = (2 * torch.randn(n, 2, generator=g)).requires_grad_()
+    logvar = (4 * torch.rand(n, 2, generator=g) - 3).requires_grad_()  # sigma from 0.22 to 1.65
+    z = _tensor(_call("reparameterize", fn, mu, logvar))
+    sigma, m, zd = torch.exp(0.5 * logvar.detach()), mu.detach(), z.detach()
+    halves = [(d, sigma[:, d] < sigma[:, d].median()) for d in (0, 1)]
+
+    def standard(scale, centre=m) -> bool:  # (z - mu) / scale is N(0, 1) among small and large sigmas
+        r = (zd - centre) / scale
+        return all(abs(r[h, d].std() - 1) < 0.05 and abs(r[h, d].mean()) < 0.05 for d, low in halves for h in (low, ~low))
+
+    if not standard(sigma):
+        if standard(sigma, m.mean(0)):
+            _wrong("every image gets the same mu (averaged over the batch?); z = mu + sigma * eps, element by element")
+        for scale, hint in [(sigma.mean(0), "every image gets the same sigma (averaged over the batch?)"),
+                            (sigma[:, :1], "both dimensions get dimension 0's sigma"),
+                            (sigma[:, 1:], "both dimensions get dimension 1's sigma"),
+                            (sigma.mean(1, keepdim=True), "sigma is averaged over the dimensions")]:
+            if standard(scale):
+                _wrong(f"{hint}; each image and dimension has its own sigma = exp(0.5 * logvar[i, j]): "
+                       "compute it element by element, no mean or indexing")
+        _wrong("with a different mu and logvar for each image, z - mu is not sigma * eps for standard normal eps; "
+               "use mu and logvar element by element: z = mu + exp(0.5 * logvar) * torch.randn_like(mu)")
+    w = torch.randn(n, 2, generator=g)  # a random upstream gradient, so every element's gradient is tested
+    (z * w).sum().backward()
+    _grad(mu, w, "mu", "dz/dmu is 1 for every element")
+    _grad(logvar, 0.5 * (zd - m) * w, "logvar", "dz/dlogvar = 0.5 * sigma * eps")
 
 
 def _kl_inputs():
@@ -109,8 +151,11 @@ def check_kl(fn) -> str:
     def closed(log_s2, s2, m2=None):
         return -0.5 * (1 + log_s2 - (mu_.pow(2) if m2 is None else m2) - s2).sum() / b
 
+    _same_dtype(out, "the KL", "keep it a torch expression of mu and logvar (no float64 constants or .double())")
     _diagnose(out, [
-        (-ref, "wrong sign; KL is never negative: -0.5 * sum(1 + logvar - mu^2 - exp(logvar))"),
+        (-ref, "wrong sign; a KL is never negative: -0.5 * sum(1 + logvar - mu^2 - exp(logvar))"),
+        (-2 * ref, "the factor -0.5 in front is missing, so it comes out negative, and a KL is never negative: "
+                   "-0.5 * sum(1 + logvar - mu^2 - exp(logvar))"),
         (ref * b, "summed over the batch; average over it instead (divide by len(mu)) so it is nats per image"),
         (ref / d, "averaged over the latent dimensions; sum over them (dim=1), then average over the batch"),
         (ref * b / d, "summed over the wrong axis; sum over the latent dimensions (dim=1) and average over the batch (dim=0)"),
@@ -121,12 +166,24 @@ def check_kl(fn) -> str:
         (closed(lv, torch.exp(0.5 * lv)), "it uses sigma = exp(0.5 * logvar) where the variance sigma^2 = exp(logvar) belongs"),
         (closed(lv, lv.exp(), m2=mu_), "mu must be squared: -0.5 * sum(1 + logvar - mu^2 - exp(logvar))"),
     ])
+    if out.item() < 0:
+        _wrong(f"it gives {out.item():.4f} nats, but a KL is never negative (the closed form gives {ref.item():.4f}); "
+               "check the signs in -0.5 * sum(1 + logvar - mu^2 - exp(logvar)) / batch size")
     if not _close(out, ref):
         _wrong(f"it gives {out.item():.4f} nats where the closed form gives {ref.item():.4f}; "
                "check each term of -0.5 * sum(1 + logvar - mu^2 - exp(logvar)) / batch size")
     if out.grad_fn is None:
         _wrong("the value is right but not differentiable; keep it a torch expression of mu and logvar")
-    return "matches torch.distributions.kl_divergence, summed over dimensions and averaged over the batch"
+    out.backward()
+    _kl_grads(mu, logvar)
+    return ("matches torch.distributions.kl_divergence, summed over dimensions and averaged over the batch, "
+            "with the right gradients")
+
+
+def _kl_grads(mu: torch.Tensor, logvar: torch.Tensor) -> None:
+    b = len(mu)
+    _grad(mu, mu.detach() / b, "mu", "d KL / d mu = mu / batch size")
+    _grad(logvar, -0.5 * (1 - logvar.detach().exp()) / b, "logvar", "d KL / d logvar = -0.5 * (1 - exp(logvar)) / batch size")
 
 
 @_check("vae_loss")
@@ -145,6 +202,7 @@ def check_loss(fn) -> str:
     if out.numel() != 1:
         _wrong(f"it returns shape {tuple(out.shape)}; return one number, the loss per image averaged over the batch")
     out = out.reshape(())
+    _same_dtype(out, "the loss", "keep it a torch expression of the inputs (no float64 constants or .double())")
     xh, x2 = x_hat.detach().reshape(b, -1), x.reshape(b, -1)
     bce = F.binary_cross_entropy(xh, x2, reduction="sum").detach() / b
     kl = reference.kl_divergence(mu, logvar).detach()
@@ -168,7 +226,11 @@ def check_loss(fn) -> str:
                f"gives {ref.item():.2f}; check each term and each reduction")
     if out.grad_fn is None:
         _wrong("the value is right but not differentiable; keep it a torch expression (no .item())")
-    return "BCE summed over pixels plus the KL, averaged over the batch"
+    out.backward()
+    xh = x_hat.detach()
+    _grad(x_hat, (xh - x) / (xh * (1 - xh)) / b, "x_hat", "d BCE / d x_hat = (x_hat - x) / (x_hat (1 - x_hat)) / batch size")
+    _kl_grads(mu, logvar)
+    return "BCE summed over pixels plus the KL, averaged over the batch, with the right gradients"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,10 +245,11 @@ def check_latent_grid(fn) -> str:
     problem = grid_problem(out, reference.latent_grid(n, limit), n, limit)
     if problem:
         _wrong(problem)
-    small = _tensor(_call("latent_grid", fn, 5, 2.0))
-    if not _close(small, reference.latent_grid(5, 2.0)):
-        what = "limit" if small.shape == (25, 2) else "n"
-        _wrong(f"it ignores {what}: latent_grid(5, 2.0) should give 25 codes from -2 to 2")
+    for n, limit in ((5, 2.0), (3, 1.0), (8, 3.5)):  # other arguments: the content must follow them
+        small = _tensor(_call("latent_grid", fn, n, limit))
+        if not _close(small, reference.latent_grid(n, limit)):
+            what = "limit" if small.shape == (n * n, 2) else "n"
+            _wrong(f"it ignores {what}: latent_grid({n}, {limit}) should give {n * n} codes from -{limit} to {limit}")
     return "441 codes, z = [-4, 4] first and [4, -4] last, z1 across and z2 up"
 
 
@@ -204,97 +267,38 @@ def check_sweep(fn) -> str:
     n, probe = 21, Probe()
     z = reference.latent_grid(n, 4.0)
     ref = reference.sweep_image(probe.decode, z, n)
+    probe.calls = 0
     _check_image(_call("sweep_image", fn, probe.decode, z, n), ref, n, probe)
-    small = _call("sweep_image", fn, probe.decode, reference.latent_grid(5, 2.0), 5)
-    if not isinstance(small, torch.Tensor) or small.shape[-1] != 5 * TILE:
-        _wrong("it ignores n: sweep_image(decode, latent_grid(5, 2.0), 5) should give a 140x140 image")
-    return "a 588x588 image, z = [-4, 4] top-left and [4, -4] bottom-right, tiles edge to edge"
+    g = torch.Generator().manual_seed(3)
+    codes = 8 * torch.rand(25, 2, generator=g) - 4  # any 25 codes, not a grid: the image must show these
+    probe.calls = 0
+    small = _tensor(_call("sweep_image", fn, probe.decode, codes, 5))
+    if small.shape[-1] != 5 * TILE:
+        _wrong("it ignores n: sweep_image(decode, z, 5) with 25 codes should give a 140x140 image")
+    if not _close(small.reshape(1, 5 * TILE, 5 * TILE), reference.sweep_image(probe.decode, codes, 5)):
+        if probe.calls == 0:
+            _wrong("it never calls the decode it is given; decode the codes with decode(z), whatever decoder is passed")
+        _wrong("it ignores z: sweep_image(decode, z, 5) must decode the 25 codes it is given, not a grid of its own")
+    return "a 588x588 image, z = [-4, 4] top-left and [4, -4] bottom-right, tiles edge to edge, for any decode, z and n"
 
 
 # ---------------------------------------------------------------------------------------------
 # 03: the autoencoder retrained with a 2-d code (exercise 2.1).
-
-_TEST_IMAGES: list[torch.Tensor] = []  # loaded once per process: checks stay fast when graded in bulk
-
-
-def _test_images(count: int = 512) -> torch.Tensor:
-    if not _TEST_IMAGES:
-        from ..config import lab_config
-
-        _, _, x_test, _ = lab_config().load_data()
-        _TEST_IMAGES.append(x_test[:count])
-    return _TEST_IMAGES[0]
-
-
-def _recon_nats(model: nn.Module, x: torch.Tensor) -> float:
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        x_hat = model.decode(model.encode(x.to(device))).reshape(len(x), -1).float().cpu()
-    return F.binary_cross_entropy(x_hat.clamp(1e-6, 1 - 1e-6), x.reshape(len(x), -1), reduction="sum").item() / len(x)
-
-
-def _untrained(model: nn.Module) -> nn.Module:
-    """The model's own initial weights when it knows them (labvae models do), else a fresh init."""
-    config = getattr(model, "config", None)
-    if isinstance(config, ModelConfig):
-        return config.build()
-    fresh = copy.deepcopy(model)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        for m in fresh.modules():
-            if hasattr(m, "reset_parameters"):
-                m.reset_parameters()
-    return fresh
-
-
-@_check("my_ae")
-def check_ae(model, x: torch.Tensor | None = None) -> str:
-    """model: the lab's linear AE with a 2-d code, trained (test reconstruction well below an untrained copy's)."""
-    if model is None:
-        _wrong("it is None; train_ae must return the trained model")
-    if type(model).__name__ == "History":
-        _wrong("it is a History: labvae.fit returns the training history; return the model itself")
-    if not isinstance(model, nn.Module) or not hasattr(model, "encode") or not hasattr(model, "decode"):
-        _wrong(f"it is {_kind(model)}; build the lab's AE as labvae.Autoencoder(latent_dim=2), "
-               "which has encode and decode")
-    x = _test_images() if x is None else x
-    device = next(model.parameters()).device
-    try:
-        with torch.no_grad():
-            code = model.encode(x[:8].to(device))
-    except Exception as e:
-        raise _crashed(e, "encode") from None
-    if isinstance(code, tuple):
-        _wrong("this is a VAE (encode returns mu and logvar); the exercise retrains the plain autoencoder, "
-               "labvae.Autoencoder(latent_dim=2)")
-    if code.ndim != 2 or code.shape[1] != 2:
-        _wrong(f"its code has shape {tuple(code.shape[1:])} per image; the exercise retrains the AE with a 2-d code (latent_dim=2)")
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if len(linears) != 2:
-        _wrong(f"it has {len(linears)} linear layers; the lab's AE is linear 784 -> 2 -> 784 "
-               "(labvae.Autoencoder(latent_dim=2), hidden_dim=None)")
-    was_training = model.training
-    model.eval()
-    try:
-        initial = _untrained(model)
-        trained, untrained = _recon_nats(model, x), _recon_nats(initial, x)
-    except Exception as e:
-        raise _crashed(e, "decode") from None
-    finally:
-        model.train(was_training)
-    # The linear AE learns slowly: 3 epochs on 3,000 images take it only ~2% below its initial loss
-    # (10 epochs on real data: ~25%), so "trained" means moved away from its initial weights and better.
-    same = all(torch.equal(a.detach().cpu(), b.detach().cpu()) for a, b in zip(model.parameters(), initial.parameters()))
-    if same or not trained < 0.99 * untrained:
-        _wrong(f"it does not look trained: {trained:.0f} nats per test image against {untrained:.0f} for an "
-               "untrained copy; train it with labvae.fit(model, x_train, x_test, epochs=cfg.epochs)")
-    return f"a linear AE with a 2-d code, trained: {trained:.0f} nats per test image (untrained: {untrained:.0f})"
-
 
 @_check("sweep_model")
 def check_ae_sweep(fn) -> str:
     """fn(model, n=21, limit=4.0) -> (1, 28n, 28n): the lab's sweep of any model with a 2-d code."""
     n, probe = 21, Probe()
     ref = reference.sweep_model(probe, n, 4.0)
+    probe.calls = 0
     _check_image(_call("sweep_model", fn, probe), ref, n, probe)
-    return "the 21x21 sweep over [-4, 4]^2 as one 588x588 image, z = [-4, 4] top-left"
+    for n, limit in ((5, 2.0), (3, 1.0)):  # other arguments: the content must follow them
+        probe.calls = 0
+        image = _tensor(_call("sweep_model", fn, probe, n, limit))
+        if image.shape[-1] != n * TILE:
+            _wrong(f"it ignores n: sweep_model(model, {n}, {limit}) should give a {n * TILE}x{n * TILE} image")
+        if not _close(image.reshape(1, n * TILE, n * TILE), reference.sweep_model(probe, n, limit)):
+            if probe.calls == 0:
+                _wrong("it never calls the decode of the model it is given; use model.decode, not a global model")
+            _wrong(f"it ignores limit: sweep_model(model, {n}, {limit}) should sweep from -{limit} to {limit}")
+    return "the 21x21 sweep over [-4, 4]^2 as one 588x588 image, z = [-4, 4] top-left, for any model, n and limit"

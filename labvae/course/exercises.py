@@ -21,7 +21,7 @@ from .checks import (
 class Exercise:
     """One exercise of the lab, as the grader sees it."""
 
-    key: str  # stable id used in grades.csv and as the nbgrader grade_id of its answer cell
+    key: str  # grades.csv and nbgrader grade_id of its answer cell: letters, digits, _ and - (nbgrader's rule)
     title: str
     notebook: str  # stem of the notebook whose kernel defines it
     symbol: str  # the name the student's cell binds in the kernel; "" for markdown answers
@@ -31,18 +31,18 @@ class Exercise:
 
 
 EXERCISES: tuple[Exercise, ...] = (
-    Exercise("0.1-reparameterize", "the reparameterisation trick", "01_training", "reparameterize", 0, check_reparameterize),
-    Exercise("0.2-kl", "the closed-form KL", "01_training", "kl_divergence", 0, check_kl),
-    Exercise("0.3-loss", "the VAE loss", "01_training", "vae_loss", 0, check_loss),
+    Exercise("0_1-reparameterize", "the reparameterisation trick", "01_training", "reparameterize", 0, check_reparameterize),
+    Exercise("0_2-kl", "the closed-form KL", "01_training", "kl_divergence", 0, check_kl),
+    Exercise("0_3-loss", "the VAE loss", "01_training", "vae_loss", 0, check_loss),
     Exercise("predict-01", "predict: the KL after training", "01_training", "", 0, None, manual=True),
-    Exercise("1.1-grid", "the sweep's codes, top-left first", "02_vae_sweep", "latent_grid", 1, check_latent_grid),
-    Exercise("1.1-sweep", "the 588x588 sweep image", "02_vae_sweep", "sweep_image", 1, check_sweep),
+    Exercise("1_1-grid", "the sweep's codes, top-left first", "02_vae_sweep", "latent_grid", 1, check_latent_grid),
+    Exercise("1_1-sweep", "the 588x588 sweep image", "02_vae_sweep", "sweep_image", 1, check_sweep),
     Exercise("predict-02", "predict: the posterior's sigma", "02_vae_sweep", "", 0, None, manual=True),
-    Exercise("2.1-ae", "the lab AE retrained with a 2-d code", "03_ae_sweep", "my_ae", 1, check_ae),
-    Exercise("2.1-ae-sweep", "the AE's 588x588 sweep", "03_ae_sweep", "sweep_model", 1, check_ae_sweep),
+    Exercise("2_1-ae", "the lab AE retrained with a 2-d code", "03_ae_sweep", "my_ae", 1, check_ae),
+    Exercise("2_1-ae-sweep", "the AE's 588x588 sweep", "03_ae_sweep", "sweep_model", 1, check_ae_sweep),
     Exercise("predict-03", "predict: the AE's codes in the window", "03_ae_sweep", "", 0, None, manual=True),
     Exercise("predict-04", "predict: prior samples through each decoder", "04_comparison", "", 0, None, manual=True),
-    Exercise("2.2-comparison", "the written comparison", "04_comparison", "", 1, None, manual=True),
+    Exercise("2_2-comparison", "the written comparison", "04_comparison", "", 1, None, manual=True),
     Exercise("predict-05", "predict: codes in the window and KL as beta grows", "05_beta", "", 0, None,
              manual=True),
 )

@@ -41,6 +41,7 @@ class Probe(nn.Module):
         self.limit = limit
         self.config = ModelConfig("ae", latent_dim=2, hidden_dim=None)
         self.anchor = nn.Parameter(torch.zeros(()))  # .parameters() and .device work as for a real model
+        self.calls = 0  # how often decode ran: a sweep that never calls it draws some other model
 
     @property
     def device(self) -> torch.device:
@@ -53,6 +54,7 @@ class Probe(nn.Module):
         """(B, 2) -> (B, 1, 28, 28): left half (z1 + limit) / 2limit, right half the same for z2, a bar top-left."""
         if z.ndim != 2 or z.shape[1] != 2:
             raise ValueError(f"decode expects z shaped (B, 2), got {tuple(z.shape)}")
+        self.calls += 1
         img = torch.empty(len(z), 1, TILE, TILE)
         scaled = ((z.detach().float().cpu() + self.limit) / (2 * self.limit)).clamp(0, 1)
         img[..., : TILE // 2] = scaled[:, 0].view(-1, 1, 1, 1)
@@ -100,9 +102,10 @@ def grid_problem(out: torch.Tensor, ref: torch.Tensor, n: int, limit: float) -> 
     hint = first_match(out, _grid_variants(ref, n))
     if hint:
         return hint
-    first, last = [round(v, 2) for v in out[0].tolist()], [round(v, 2) for v in out[-1].tolist()]
-    return (f"the codes run from {first} to {last}, not from [-4.0, 4.0] (top-left) row by row to [4.0, -4.0] "
-            "(bottom-right); z1 grows left to right, z2 bottom to top")
+    k = int((out.detach().double() - ref.double()).abs().amax(1).gt(TOL).nonzero()[0])  # the first wrong code
+    got, want = [round(v, 2) for v in out[k].tolist()], [round(v, 2) for v in ref[k].tolist()]
+    return (f"code {k} (tile row {k // n}, column {k % n}) is {got}, expected {want}: codes go row by row "
+            f"from the top-left [-{limit:g}, {limit:g}], z1 growing left to right and z2 bottom to top")
 
 
 def _image_variants(ref: torch.Tensor, n: int) -> list[tuple[torch.Tensor, str]]:
@@ -122,6 +125,11 @@ def _image_variants(ref: torch.Tensor, n: int) -> list[tuple[torch.Tensor, str]]
         (ref.flip(-1), "the image is flipped left to right; z1 grows from left to right"),
         (lay(tiles.flip(1)), "each row of tiles runs right to left; z1 grows from left to right"),
         (lay(tiles.transpose(-1, -2)), "each tile is transposed; keep the decoder's 28x28 images as they are"),
+        (lay(tiles.flip(-1)), "each tile is mirrored left to right (the tiles are in the right places); keep the "
+                              "decoder's 28x28 images as they are"),
+        (lay(tiles.flip(-2)), "each tile is upside down (the tiles are in the right places); keep the decoder's "
+                              "28x28 images as they are"),
+        (1 - ref, "the pixel values are inverted (1 - x); keep the decoder's values as they are"),
     ]
 
 
@@ -141,6 +149,8 @@ def image_problem(image: torch.Tensor, ref: torch.Tensor, n: int, probe: Probe) 
         return f"the image is {h}x{w}; {n} tiles of 28 pixels a side make {size}x{size}"
     if not image.is_floating_point():
         return f"the image is {image.dtype}; keep the decoder's float pixel values in [0, 1]"
+    if image.dtype != torch.float32:
+        return f"the image is {image.dtype}; keep the decoder's float32 values (no .half() or .double())"
     lo, hi = image.min().item(), image.max().item()
     if lo < -1e-6 or hi > 1 + 1e-6:
         return (f"pixel values run from {lo:.2f} to {hi:.2f}; keep the decoder's values in [0, 1] "
@@ -151,5 +161,14 @@ def image_problem(image: torch.Tensor, ref: torch.Tensor, n: int, probe: Probe) 
     hint = first_match(image, _image_variants(ref, n))
     if hint:
         return hint
-    tl, br = probe.read(image, 0, 0), probe.read(image, n - 1, n - 1)
-    return f"the top-left tile shows z = {tl} and the bottom-right z = {br}; expected [-4, 4] and [4, -4]"
+    if probe.calls == 0:
+        return "it never calls the decoder it is given; decode the codes with the decode (or model.decode) passed in"
+    tiles = (image - ref).abs().reshape(n, TILE, n, TILE).amax((1, 3))  # (row, col): how far each tile is off
+    r, c = (int(i) for i in (tiles > TOL).nonzero()[0])
+    got = probe.read(image, r, c)
+    want = probe.read(ref, r, c)
+    if got == want:
+        return (f"the tile in row {r}, column {c} shows the right code {want} but differs from decode(z) "
+                "(turned, cropped or changed after decoding); lay the decoded tiles out unchanged")
+    return (f"the tile in row {r}, column {c} shows z = {got}, expected {want}: tiles go row by row from z = "
+            f"[-{probe.limit:g}, {probe.limit:g}] top-left, z1 growing left to right and z2 bottom to top")

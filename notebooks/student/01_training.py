@@ -148,14 +148,14 @@ print(labvae.VAE())
 # $\varepsilon \sim \mathcal{N}(0, I)$ for every element. `mu` and `logvar` are `(B, 2)` tensors; so is `z`.
 # Hint: `torch.randn_like`.
 
-# %% nbgrader={"grade": false, "grade_id": "0.1-reparameterize", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "0_1-reparameterize", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def reparameterize(mu, logvar):
     """z = mu + sigma * eps with eps ~ N(0, I); (B, d), (B, d) -> (B, d)."""
     # YOUR CODE HERE
     raise NotImplementedError()
 
 
-# %% nbgrader={"grade": false, "grade_id": "0.1-reparameterize-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "0_1-reparameterize-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
 reparameterize_check = checks.check_reparameterize(reparameterize)
 
 
@@ -164,14 +164,14 @@ reparameterize_check = checks.check_reparameterize(reparameterize)
 # the latent dimensions and **averaged over the batch**, so it is in nats per image. Return a scalar
 # tensor (no `.item()`: the loss needs its gradient).
 
-# %% nbgrader={"grade": false, "grade_id": "0.2-kl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "0_2-kl", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def kl_divergence(mu, logvar):
     """KL(q(z|x) || N(0, I)) in nats per image; (B, d), (B, d) -> scalar."""
     # YOUR CODE HERE
     raise NotImplementedError()
 
 
-# %% nbgrader={"grade": false, "grade_id": "0.2-kl-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "0_2-kl-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
 kl_check = checks.check_kl(kl_divergence)
 
 
@@ -181,14 +181,14 @@ kl_check = checks.check_kl(kl_divergence)
 # pixels**, plus your KL; both averaged over the batch. Hint:
 # `torch.nn.functional.binary_cross_entropy(x_hat, x, reduction="sum")`.
 
-# %% nbgrader={"grade": false, "grade_id": "0.3-loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "0_3-loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def vae_loss(x_hat, x, mu, logvar):
     """Negative ELBO in nats per image: BCE summed over pixels + KL, averaged over the batch."""
     # YOUR CODE HERE
     raise NotImplementedError()
 
 
-# %% nbgrader={"grade": false, "grade_id": "0.3-loss-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "0_3-loss-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
 loss_check = checks.check_loss(vae_loss)
 
 # %% [markdown]

@@ -109,14 +109,14 @@ print(f"test codes (mu) inside the window: {stats['frac_codes_inside']:.1%}; "
 # $(z_1, z_2)$ in that order, from $-$`limit` to `limit` in each dimension. Hint: `torch.linspace` and
 # `torch.meshgrid(..., indexing="ij")`.
 
-# %% nbgrader={"grade": false, "grade_id": "1.1-grid", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "1_1-grid", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def latent_grid(n=21, limit=4.0):
     """(n*n, 2) codes (z1, z2), row by row from the top-left z = [-limit, limit]."""
     # YOUR CODE HERE
     raise NotImplementedError()
 
 
-# %% nbgrader={"grade": false, "grade_id": "1.1-grid-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "1_1-grid-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
 grid_check = checks.check_latent_grid(latent_grid)
 
 # %%
@@ -127,6 +127,10 @@ print("first (top-left):    ", z[0].tolist())
 print("end of first row:    ", z[20].tolist())
 print("last (bottom-right): ", z[-1].tolist())
 
+# %% nbgrader={"grade": true, "grade_id": "1_1-grid-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Graded (1 mark): when the notebook is marked, this cell runs the check on latent_grid again and fails unless it passes.
+checks.mark(checks.check_latent_grid, latent_grid)
+
 
 # %% [markdown]
 # **Exercise 1.1b (1 mark).** Write `sweep_image(decode, z, n)`: decode the `n*n` codes `z` in **one**
@@ -135,14 +139,14 @@ print("last (bottom-right): ", z[-1].tolist())
 # tiles to `(n, n, 28, 28)` (tile row, tile column, pixel row, pixel column), then `permute` so the
 # pixel rows of a whole row of tiles come together; `torch.no_grad()` saves memory.
 
-# %% nbgrader={"grade": false, "grade_id": "1.1-sweep", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "1_1-sweep", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def sweep_image(decode, z, n):
     """Decode n*n codes (row-major, top-left first) into one (1, 28n, 28n) image."""
     # YOUR CODE HERE
     raise NotImplementedError()
 
 
-# %% nbgrader={"grade": false, "grade_id": "1.1-sweep-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "1_1-sweep-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
 sweep_check = checks.check_sweep(sweep_image)
 
 # %% [markdown]
@@ -155,6 +159,10 @@ print("image:", tuple(grid.shape))
 fig, ax = plt.subplots(figsize=(9, 9))
 labvae.show_grid(grid, ax=ax, limit=4.0, title="VAE: decoded sweep over $z \\in [-4, 4]^2$")
 plt.show()
+
+# %% nbgrader={"grade": true, "grade_id": "1_1-sweep-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Graded (1 mark): when the notebook is marked, this cell runs the check on sweep_image again and fails unless it passes.
+checks.mark(checks.check_sweep, sweep_image)
 
 # %%
 path = labvae.save_grid(grid, cfg.out / "vae_grid.png")

@@ -73,7 +73,7 @@ ae512 = cfg.model("ae512", x_train, x_test)
 # (`labvae.Autoencoder(latent_dim=2)`), train it with the lab's settings (`labvae.fit` with
 # `epochs=cfg.epochs`, `batch_size=cfg.batch_size`, `lr=cfg.lr`) and return the trained model.
 
-# %% nbgrader={"grade": false, "grade_id": "2.1-ae", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "2_1-ae", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def train_ae(x_train, x_test):
     """The lab's linear AE with a 2-d code, trained with the lab's settings."""
     # YOUR CODE HERE
@@ -83,10 +83,14 @@ def train_ae(x_train, x_test):
 # %% tags=["nbval-ignore-output"]
 my_ae = checks.attempt(train_ae, x_train, x_test)  # your model, or a note of what went wrong
 
-# %% nbgrader={"grade": false, "grade_id": "2.1-ae-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "2_1-ae-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
 ae_check = checks.check_ae(my_ae)
 ae = checks.use(my_ae, cfg.model("ae", x_train, x_test), ae_check, "lab AE")
 autoencoders = {"lab AE (linear)": ae, "AE, 512 hidden": ae512}
+
+# %% nbgrader={"grade": true, "grade_id": "2_1-ae-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Graded (1 mark): when the notebook is marked, this cell runs the check on my_ae again and fails unless it passes.
+checks.mark(checks.check_ae, my_ae)
 
 
 # %% [markdown]
@@ -100,14 +104,14 @@ autoencoders = {"lab AE (linear)": ae, "AE, 512 hidden": ae512}
 # wrote the two steps in notebook 2; here you may use `labvae.latent_grid` for the codes, then decode
 # them with `model.decode` in one batch and lay the tiles edge to edge.
 
-# %% nbgrader={"grade": false, "grade_id": "2.1-ae-sweep", "locked": false, "schema_version": 3, "solution": true, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "2_1-ae-sweep", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def sweep_model(model, n=21, limit=4.0):
     """The n x n sweep of model's decoder over [-limit, limit]^2 as one (1, 28n, 28n) image."""
     # YOUR CODE HERE
     raise NotImplementedError()
 
 
-# %% nbgrader={"grade": false, "grade_id": "2.1-ae-sweep-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "2_1-ae-sweep-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
 sweep_check = checks.check_ae_sweep(sweep_model)
 
 # %% [markdown]
@@ -121,6 +125,10 @@ for ax, (name, model) in zip(axes, autoencoders.items()):
 plt.show()
 path = labvae.save_grid(sweep_fn(ae), cfg.out / "ae_grid.png")
 print("saved", path)
+
+# %% nbgrader={"grade": true, "grade_id": "2_1-ae-sweep-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Graded (1 mark): when the notebook is marked, this cell runs the check on sweep_model again and fails unless it passes.
+checks.mark(checks.check_ae_sweep, sweep_model)
 
 # %% [markdown]
 # ## Where do the codes actually live?

@@ -321,7 +321,7 @@ for name, model in models.items():
 # reparameterisation noise, the continuity of the decoders, and the holes in the latent space. Use the
 # pictures and numbers of these notebooks as evidence. Write a few paragraphs in the cell below.
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "2.2-comparison", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] nbgrader={"grade": true, "grade_id": "2_2-comparison", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
 # YOUR ANSWER HERE
 
 # %% [markdown]

@@ -1,0 +1,174 @@
+"""What a student's code calls: labvae's own solution (read in its code, disabled while it runs), labvae.fit."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import inspect
+import sys
+import types
+
+import torch
+
+# Per exercise (the student's function name): labvae's functions that would do the whole exercise.
+SOLUTIONS = {
+    "reparameterize": ("labvae.course.reference:reparameterize", "labvae.models:VAE.reparameterize"),
+    "kl_divergence": ("labvae.course.reference:kl_divergence",),
+    "vae_loss": ("labvae.course.reference:vae_loss", "labvae.course.reference:kl_divergence", "labvae.models:VAE.loss"),
+    "latent_grid": ("labvae.grid:latent_grid",),
+    "sweep_image": ("labvae.grid:decode_grid", "labvae.grid:sweep_tiles", "labvae.course.reference:sweep_image",
+                    "labvae.course.reference:sweep_model"),
+    "sweep_model": ("labvae.grid:decode_grid", "labvae.grid:sweep_tiles", "labvae.course.reference:sweep_image",
+                    "labvae.course.reference:sweep_model"),
+    "train_ae": ("labvae.config:LabConfig.model", "labvae.checkpoints:load_or_train",
+                 "labvae.checkpoints:load_checkpoint"),
+}
+
+
+class Delegated(BaseException):
+    """A disabled solution was called; BaseException, so a student's `except Exception` cannot hide it."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+def _resolve(target: str):
+    module, _, path = target.partition(":")
+    obj = importlib.import_module(module)
+    owner = None
+    for part in path.split("."):
+        owner, obj = obj, inspect.getattr_static(obj, part)
+    return owner, path.split(".")[-1], obj
+
+
+def _shown(target: str) -> str:
+    module, _, path = target.partition(":")
+    short = {"labvae.grid": "labvae", "labvae.course.reference": "reference", "labvae.config": "cfg",
+             "labvae.checkpoints": "labvae", "labvae.models": "labvae"}.get(module, module)
+    return f"{short}.{path.split('.')[-1]}" if short == "cfg" else f"{short}.{path}"
+
+
+def _function(obj):
+    """The plain function behind a method, partial or staticmethod, for identity tests."""
+    for _ in range(3):
+        if isinstance(obj, functools.partial):
+            obj = obj.func
+        elif isinstance(obj, (staticmethod, classmethod, types.MethodType)):
+            obj = obj.__func__
+        else:
+            break
+    return obj
+
+
+def delegates(fn, exercise: str) -> str | None:
+    """The labvae solution fn refers to (itself, its code's names, defaults, closures), as written, or None."""
+    targets = {id(_function(_resolve(t)[2])): _shown(t) for t in SOLUTIONS.get(exercise, ())}
+    seen, todo = set(), [fn]
+    for _ in range(3):  # fn, the helpers it calls, and theirs
+        found = []
+        for f in todo:
+            if id(_function(f)) in targets:
+                return targets[id(_function(f))]
+            f = _function(f)
+            code = getattr(f, "__code__", None)
+            if code is None or id(f) in seen:
+                continue
+            seen.add(id(f))
+            names, codes = set(), [code]
+            while codes:
+                c = codes.pop()
+                names |= set(c.co_names)
+                codes += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+            space = getattr(f, "__globals__", {})
+            objs = [space[n] for n in names if n in space]
+            objs += [cell.cell_contents for cell in (f.__closure__ or ()) if _filled(cell)]
+            objs += list(f.__defaults__ or ()) + list((f.__kwdefaults__ or {}).values())
+            for _ in range(3):  # labvae.course.reference.sweep_image: attribute chains of the code's names
+                more = []
+                for obj in objs:
+                    for n in names:
+                        with contextlib.suppress(Exception):
+                            more.append(inspect.getattr_static(obj, n))
+                objs += [m for m in more if not any(m is o for o in objs)]
+            for obj in objs:
+                if id(_function(obj)) in targets:
+                    return targets[id(_function(obj))]
+                if isinstance(obj, types.FunctionType) and not (obj.__module__ or "").startswith(("labvae", "torch")):
+                    found.append(obj)  # the student's own helper: read it too
+        todo = found
+    return None
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 (an empty closure cell raises)
+    except ValueError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def disabled(exercise: str):
+    """Within: every binding of the exercise's labvae solutions raises Delegated when called."""
+    patched = []
+    for target in SOLUTIONS.get(exercise, ()):
+        owner, attr, original = _resolve(target)
+        trip = _tripwire(_shown(target), original)
+        if isinstance(owner, type):
+            patched.append((owner, attr, original))
+            setattr(owner, attr, trip)
+            continue
+        for module in list(sys.modules.values()):  # labvae.latent_grid, reference.latent_grid, ...: one function
+            if isinstance(module, types.ModuleType) and module.__dict__.get(attr) is original:
+                patched.append((module, attr, original))
+                setattr(module, attr, trip)
+    try:
+        yield
+    finally:
+        for owner, attr, original in reversed(patched):
+            setattr(owner, attr, original)
+
+
+def _tripwire(name: str, original):
+    @functools.wraps(_function(original))
+    def tripped(*args, **kwargs):
+        raise Delegated(name)
+
+    return staticmethod(tripped) if isinstance(original, staticmethod) else tripped
+
+
+def _which(x, given) -> str:
+    """Which images x is, in words: the training set, the test set, or how many others."""
+    for name, images in zip(("the training images", "the test images"), given):
+        if x is images or (isinstance(x, torch.Tensor) and isinstance(images, torch.Tensor)
+                           and x.shape == images.shape and torch.equal(x, images)):
+            return name
+    return f"{len(x) if hasattr(x, '__len__') else '?'} other images"
+
+
+@contextlib.contextmanager
+def recording(given):
+    """Within: every labvae.fit call notes its settings and data on the model it trains."""
+    from .. import training
+
+    original = training.fit
+    defaults = {k: v.default for k, v in inspect.signature(original).parameters.items()}
+
+    @functools.wraps(original)
+    def fit(model, x_train, x_test=None, **kwargs):
+        notes = model.__dict__.setdefault("_labvae_fits", [])
+        notes.append({**{k: kwargs.get(k, defaults[k]) for k in ("epochs", "batch_size", "lr")},
+                      "data": _which(x_train, given)})
+        return original(model, x_train, x_test, **kwargs)
+
+    patched = [m for m in list(sys.modules.values())
+               if isinstance(m, types.ModuleType) and m.__dict__.get("fit") is original]
+    for m in patched:
+        m.fit = fit
+    try:
+        yield
+    finally:
+        for m in patched:
+            m.fit = original

@@ -1,0 +1,30 @@
+"""nbgrader settings for the lab: copy this file to your course directory's root (README, "Marking with nbgrader")."""
+
+import re
+
+from nbgrader.converters import GenerateAssignment
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+c = get_config()  # noqa: F821 (nbgrader's config loader provides get_config)
+
+# The solutions' .py twins (they hold the answers), jupytext's settings and the generated student
+# edition stay out of release/: only the notebooks (and nbgrader's own ignores) are released.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
+                            "*.py", "jupytext.toml", "student"]
+
+# Seconds per cell when autograde runs a notebook (nbgrader's default is 30). The cells that train
+# (notebook 1, and the student's train_ae in notebook 3) need more in real mode; see README.
+c.Execute.timeout = 30
+
+
+class StudentBadge(NbGraderPreprocessor):
+    """The Colab badge of a released notebook opens the student edition, as in notebooks/student/."""
+
+    def preprocess(self, nb, resources):
+        if nb.cells:
+            first = nb.cells[0]
+            first.source = re.sub(r"(/blob/main/notebooks/)([0-9][0-9]_\w+\.ipynb\))", r"\1student/\2", first.source)
+        return nb, resources
+
+
+c.GenerateAssignment.preprocessors = [StudentBadge, *GenerateAssignment.class_traits()["preprocessors"].default()]

@@ -1,0 +1,170 @@
+"""The lab as an nbgrader assignment: the real generate_assignment, validate and autograde, the same marks as labvae grade."""
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from labvae.course import exercises, grade
+from labvae.course.grade.runner import WARMUP
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+GRADED = ("02_vae_sweep", "03_ae_sweep")  # the notebooks with autograded exercises
+ID = re.compile(r"^[a-zA-Z0-9_\-]*$")  # nbgrader's schema for grade_id
+FLIPPED = ("z2 = torch.linspace(limit, -limit, n)", "z2 = torch.linspace(-limit, limit, n)")  # z2 grows downwards
+ONE_EPOCH = ("epochs=cfg.epochs", "epochs=1")
+MARKED = [e for e in exercises.EXERCISES if e.points and not e.manual]
+# What each submission should score per autograded exercise: the spec the run must meet.
+EXPECTED = {
+    "correct": {e.key: e.points for e in MARKED},
+    "wrong": {"1_1-grid": 0, "1_1-sweep": 1, "2_1-ae": 0, "2_1-ae-sweep": 1},
+    "blank": {e.key: 0 for e in MARKED},
+    "tampered": {e.key: 0 for e in MARKED},  # locked cells edited to pass: autograde puts them back
+}
+
+
+def env() -> dict:
+    # nbgrader runs `alembic` from PATH; the kernels import this checkout's labvae in smoke mode.
+    return {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+            "LABVAE_SMOKE": "1"}
+
+
+def nbgrader(course: Path, *args: str) -> str:
+    # 300 s per cell, as README advises for real mode: on a busy machine even smoke mode's cells pass 30 s.
+    r = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--Execute.timeout=300"], cwd=course, env=env(),
+                       capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return r.stdout + r.stderr
+
+
+def by_id(nb) -> dict:
+    return {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells if "nbgrader" in c.metadata}
+
+
+def submission(stem: str, kind: str, release: Path):
+    """A student's notebook made from the released one: answered right, wrongly, not at all, or tampered with."""
+    nb = nbformat.read(release / f"{stem}.ipynb", as_version=4)
+    cells = by_id(nb)
+    if kind in ("correct", "wrong"):
+        solutions = by_id(nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4))
+        for key, cell in cells.items():
+            if cell.metadata["nbgrader"]["solution"]:
+                cell.source = solutions[key].source
+        if kind == "wrong":
+            for key, (old, new) in (("1_1-grid", FLIPPED), ("2_1-ae", ONE_EPOCH)):
+                if key in cells:
+                    assert old in cells[key].source
+                    cells[key].source = cells[key].source.replace(old, new)
+    if kind == "tampered":  # a blank notebook whose locked cells are edited so that nothing can fail
+        for key, cell in cells.items():
+            if key.endswith("-test"):
+                cell.source = "print('full marks')"
+            elif key.endswith("-check"):
+                cell.source = cell.source.split(" = ")[0] + " = checks.CheckResult('pass', '✓ trust me')"
+    return nb
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A course directory as an instructor sets it up: source/lab8/ is a copy of notebooks/ with its twins."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(NOTEBOOKS, course / "source" / "lab8", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copy(ROOT / "jupytext.toml", course / "source" / "lab8")
+    nbgrader(course, "generate_assignment", "lab8")
+    release = course / "release" / "lab8"
+    for student in EXPECTED:
+        folder = course / "submitted" / student / "lab8"
+        folder.mkdir(parents=True)
+        for stem in GRADED:
+            nbformat.write(submission(stem, student, release), folder / f"{stem}.ipynb")
+    # Warm the models the notebooks load, as the README tells instructors to, before any kernel runs.
+    r = subprocess.run([sys.executable, "-c", WARMUP], cwd=course, env=env(), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return course
+
+
+def test_release_is_the_student_edition(course):
+    release = course / "release" / "lab8"
+    assert sorted(p.name for p in release.iterdir()) == sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    for path in release.iterdir():  # no .py twin (they hold the solutions), no jupytext.toml, no student/
+        released = nbformat.read(path, as_version=4)
+        student = nbformat.read(NOTEBOOKS / "student" / path.name, as_version=4)
+        assert [(c.cell_type, c.source) for c in released.cells] == [(c.cell_type, c.source) for c in student.cells]
+        assert "BEGIN SOLUTION" not in json.dumps([c.source for c in released.cells])
+
+
+def test_every_nbgrader_id_is_legal():
+    for path in [*NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"), *(NOTEBOOKS / "student").glob("*.ipynb")]:
+        for key in by_id(nbformat.read(path, as_version=4)):
+            assert key and ID.match(key), f"{path.name}: grade_id {key!r} breaks nbgrader's schema"
+    assert all(ID.match(e.key) for e in exercises.EXERCISES)
+
+
+@pytest.fixture(scope="module")
+def validated(course):
+    """nbgrader validate's reports on notebook 02 of each submission, in one run (one report after the other)."""
+    names = [f"submitted/{student}/lab8/02_vae_sweep.ipynb" for student in EXPECTED]
+    text = nbgrader(course, "validate", *names)
+    reports = re.split(r"(?m)^(?=Success!|VALIDATION FAILED|THE CONTENTS)", text)
+    found = [r for r in reports if r.startswith(("Success!", "VALIDATION FAILED", "THE CONTENTS"))]
+    assert len(found) == len(EXPECTED), text[-3000:]
+    return dict(zip(EXPECTED, found))
+
+
+def test_validate_passes_only_the_correct_notebook(validated):
+    assert validated["correct"].startswith("Success! Your notebook passes all the tests.")
+    assert validated["wrong"].startswith("VALIDATION FAILED ON 1 CELL(S)")  # latent_grid wrong, sweep_image right
+    assert validated["blank"].startswith("VALIDATION FAILED ON 2 CELL(S)")
+    assert validated["tampered"].startswith("THE CONTENTS OF")  # validate sees the edited locked cells
+
+
+@pytest.fixture(scope="module")
+def marks(course):
+    """Per submission: {exercise key: points} from nbgrader autograde's gradebook and from labvae grade."""
+    nbgrader(course, "autograde", "lab8")
+    from_nbgrader = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in EXPECTED:
+            for stem in GRADED:
+                for g in gb.find_submission_notebook(stem, "lab8", student).grades:
+                    if g.name.endswith("-test"):
+                        from_nbgrader.setdefault(student, {})[g.name[: -len("-test")]] = g.score
+    out = course / "grades.csv"
+    grade.grade([course / "submitted"], out, smoke=True, say=lambda *a: None)
+    with open(out, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["exercise"] in EXPECTED["correct"]]
+    from_labvae = {}
+    for r in rows:
+        from_labvae.setdefault(r["student"], {})[r["exercise"]] = float(r["points"])
+    return from_nbgrader, from_labvae
+
+
+def test_autograde_marks_each_cell_as_expected(marks):
+    from_nbgrader, _ = marks
+    assert from_nbgrader == EXPECTED
+
+
+def test_labvae_grade_gives_the_same_marks_as_nbgrader(marks):
+    from_nbgrader, from_labvae = marks
+    for student in EXPECTED:  # the table, for `pytest -s`
+        print(student, *(f"{k}: nbgrader {from_nbgrader[student][k]:g}, labvae {from_labvae[student][k]:g}"
+                         for k in EXPECTED[student]), sep=" | ")
+    assert from_labvae == from_nbgrader
+
+
+def test_autograde_restores_the_tampered_cells(course, marks):
+    executed = nbformat.read(course / "autograded" / "tampered" / "lab8" / "02_vae_sweep.ipynb", as_version=4)
+    text = "\n".join(c.source for c in executed.cells)
+    assert "full marks" not in text and "trust me" not in text
+    assert "checks.mark(checks.check_latent_grid, latent_grid)" in text
