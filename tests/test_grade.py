@@ -4,6 +4,7 @@ import csv
 import os
 import shutil
 import textwrap
+import time
 from pathlib import Path
 
 import nbformat
@@ -243,33 +244,52 @@ def test_lab_blank_and_corrupt_submissions(lab):
     assert "### correct\n\n" in answers and "VAE" in answers.split("### correct")[1]
 
 
+def running(work: Path, *tokens: str) -> list[str]:
+    """Processes (other than this one) working under `work` or naming a token: what grading left running."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if "State:\tZ" in (proc / "status").read_text():
+                continue  # a zombie holds no memory and runs nothing: its parent has yet to reap it
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue  # it ended while we looked
+        if cwd.startswith(str(work)) or str(work) in cmdline or any(t in cmdline for t in tokens):
+            found.append(f"{proc.name}: {cmdline[:200]} (in {cwd})")
+    return found
+
+
 def test_ctrl_c_stops_every_kernel(tmp_path, monkeypatch):
     """An interrupt while kernels run: grade re-raises, every kernel is gone, no CSV is written."""
     (tmp_path / "toy_registry.py").write_text(TOY_REGISTRY)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setenv("PID_DIR", str(tmp_path / "pids"))
-    (tmp_path / "pids").mkdir()
-    note_pid = "import os, pathlib\npathlib.Path(os.environ['PID_DIR'], str(os.getpid())).touch()"
-    slow = "import time\ntime.sleep(20)\npathlib.Path(os.environ['PID_DIR'], 'finished').touch()"
+    started = "open('started', 'w').close()"  # in the notebook's run folder, its working directory
+    slow = "import time\ntime.sleep(30)\nopen('finished', 'w').close()"
     for student, extra in (("ann", ""), ("ben", slow), ("cy", slow)):
         (tmp_path / "subs" / student).mkdir(parents=True)
-        nbformat.write(toy_notebook("return 2 * x", "ok", note_pid, extra), tmp_path / "subs" / student / "01_toy.ipynb")
+        nbformat.write(toy_notebook("return 2 * x", "ok", started, extra), tmp_path / "subs" / student / "01_toy.ipynb")
+    work = tmp_path / "work"
+    ben = work / "runs" / "ben" / "01_toy"
 
-    def interrupt(line):  # the first finished notebook stands in for the moment Ctrl-C is pressed
+    def interrupt(line):  # ann's finished notebook stands in for the moment Ctrl-C is pressed ...
         if line.startswith("  "):
-            raise KeyboardInterrupt
+            for _ in range(600):  # ... once ben's kernel is surely busy in its slow cell
+                if (ben / "started").exists():
+                    raise KeyboardInterrupt
+                time.sleep(0.1)
+            raise AssertionError("ben's kernel never ran its first cell")
 
     with pytest.raises(KeyboardInterrupt):
         grade.grade([tmp_path / "subs"], tmp_path / "grades.csv", timeout=120, registry="toy_registry",
-                    warm=False, jobs=2, say=interrupt)
+                    warm=False, jobs=2, work=work, trust=TRUST, say=interrupt)
     assert not (tmp_path / "grades.csv").exists()
-    assert not (tmp_path / "pids" / "finished").exists()  # the slow kernels were stopped, not waited for
-    pids = [int(p.name) for p in (tmp_path / "pids").iterdir()]
-    assert len(pids) >= 2  # ann's and ben's kernels ran (cy's stops before its first cell, if it starts)
-    for pid in pids:
-        status = Path(f"/proc/{pid}/status")
-        assert not status.exists() or "State:\tZ" in status.read_text(), f"kernel {pid} still running"
+    assert (ben / "started").exists() and not list(work.glob("runs/*/*/finished"))  # stopped, not waited for
+    assert not (work / "runs" / "cy" / "01_toy" / "started").exists()  # no new notebook after Ctrl-C
+    assert running(work) == []
 
 
 def test_missing_grading_packages_are_named_with_the_install_command(tmp_path, monkeypatch, capsys):
