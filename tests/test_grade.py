@@ -12,8 +12,11 @@ import pytest
 
 from labvae import cli
 from labvae.course import grade
+from labvae.course.grade.sandbox import available
 
-TRUST = os.environ.get("LABVAE_TEST_TRUST") == "1"  # grade unsandboxed (default: in the sandbox, as instructors do)
+# These tests grade in the sandbox, as instructors do; unsandboxed (--trust-submissions) where the
+# machine has none (tests/test_grade_hostile.py is then skipped) or when LABVAE_TEST_TRUST=1.
+TRUST = os.environ.get("LABVAE_TEST_TRUST") == "1" or available() is not None
 
 # A toy registry in the contract of labvae.course.exercises: one checked function and one written answer.
 TOY_REGISTRY = '''
@@ -80,6 +83,7 @@ def toy(tmp_path_factory):
         "erin": toy_notebook("return 2 * x", "ok", "while True:\n    pass"),  # never finishes
         "frank": toy_notebook("while True:\n    pass"),  # the check would wait for ever
         "gina": toy_notebook("return 2 * x", "ok", "import os\nos._exit(1)"),  # the kernel dies
+        "ida": toy_notebook("return 2 * x", "YOUR ANSWER HERE\n\nMy own words, below the placeholder."),
     }
     for student, nb in notebooks.items():
         (subs / student).mkdir(parents=True)
@@ -108,7 +112,7 @@ def test_csv_columns_and_one_row_per_student_and_exercise(toy):
     rows, out, _ = toy
     with open(out, newline="") as f:
         assert next(csv.reader(f)) == list(grade.COLUMNS)
-    students = {"alice", "bob", "carol", "dave", "erin", "frank", "gina", "hal"}
+    students = {"alice", "bob", "carol", "dave", "erin", "frank", "gina", "hal", "ida"}
     assert set(rows) == {(s, k) for s in students for k in ("t.1-double", "t.2-why")}
 
 
@@ -128,6 +132,8 @@ def test_written_answers_are_left_to_the_marker(toy):
     assert (bob["status"], bob["points"]) == ("not done", "0")
     answers = grade.answers_path(out).read_text()
     assert "two** is better than one" in answers and "### bob\n\n*(no answer)*" in answers
+    ida = rows[("ida", "t.2-why")]  # text after the placeholder is an answer
+    assert ida["status"] == "manual" and "My own words, below the placeholder." in answers
 
 
 def test_failures_score_zero_with_the_reason(toy):
@@ -164,6 +170,38 @@ def test_finding_submissions(tmp_path):
         grade.collect([tmp_path / "subs" / "notes.ipynb"], stems)
     with pytest.raises(grade.GradeError, match="does not exist"):
         grade.collect([tmp_path / "nowhere"], stems)
+
+
+def test_identity_comes_from_folders_and_bad_entries_are_refused_per_student(tmp_path):
+    stems = ["01_toy", "02_more"]
+    for rel in ("subs/ann/01_toy.ipynb", "subs/ann/ben_02_more.ipynb", "subs/dup/01_toy.ipynb",
+                "subs/dup/old/01_toy.ipynb", "subs/.eve/01_toy.ipynb", "subs/.git/config"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}")
+    (tmp_path / "subs" / "lin").mkdir()
+    (tmp_path / "subs" / "lin" / "01_toy.ipynb").symlink_to(tmp_path / "subs" / "ann" / "01_toy.ipynb")
+    (tmp_path / "subs" / "dirlink").symlink_to(tmp_path / "subs" / "ann")
+    found = grade.collect([tmp_path / "subs"], stems)
+    assert sorted(found) == [".eve", "ann", "dirlink", "dup", "lin"]  # no "ben": a prefix does not name anyone
+    assert found["ann"] == {"01_toy": tmp_path / "subs/ann/01_toy.ipynb", "02_more": tmp_path / "subs/ann/ben_02_more.ipynb"}
+    assert "two copies" in found["dup"]["01_toy"].reason and "02_more" not in found["dup"]
+    assert "symbolic link" in found["lin"]["01_toy"].reason and "symbolic link" in found["dirlink"]["02_more"].reason
+    assert "hidden" in found[".eve"]["01_toy"].reason
+
+
+def test_without_a_sandbox_grade_refuses_unless_trusted(tmp_path, monkeypatch, capsys):
+    (tmp_path / "subs" / "ann").mkdir(parents=True)
+    for stem in ("01_toy", "01_training"):  # a toy notebook, and one the lab's own registry knows
+        nbformat.write(toy_notebook("return 2 * x"), tmp_path / "subs" / "ann" / f"{stem}.ipynb")
+    (tmp_path / "toy_registry.py").write_text(TOY_REGISTRY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bwrap-here"))  # no bwrap on PATH: no sandbox can start
+    with pytest.raises(grade.GradeError, match="bubblewrap is missing.*--trust-submissions"):
+        grade.grade([tmp_path / "subs"], tmp_path / "grades.csv", registry="toy_registry", warm=False)
+    assert not (tmp_path / "grades.csv").exists()
+    assert cli.main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "grades.csv")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--trust-submissions" in err and "Traceback" not in err
 
 
 def test_bad_input_is_one_sentence(tmp_path, capsys):
