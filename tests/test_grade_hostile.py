@@ -250,7 +250,7 @@ def test_nothing_secret_is_read_or_smuggled_out(hostile):
 def test_a_submission_cannot_stop_the_grader_or_its_own_deadlines(hostile):
     rows = hostile["rows"]
     assert "blocked kill the grader" in log(hostile, "m05_killer")
-    assert rows[("m05_killer", "t.1-double")]["status"] == "error"  # it killed its own kernel
+    assert ("m05_killer", "t.1-double") in rows  # kill(-1) spares the caller: all else in its sandbox died
     swallow = rows[("m06_swallower", "t.1-double")], rows[("m06_swallower", "t.3-warm")]
     assert swallow[0]["status"] == "error" and "did not finish within 3 s" in swallow[0]["message"]
     assert swallow[1]["status"] == "error" and "ignored the interrupt" in swallow[1]["message"]
@@ -259,11 +259,15 @@ def test_a_submission_cannot_stop_the_grader_or_its_own_deadlines(hostile):
     assert odd[0]["status"] == "pass" and odd[1]["status"] == "not done"
 
 
+def test_the_class_report(hostile):
+    print(hostile["printed"], f"\ngrader grew {hostile['grown'] >> 20} MB; {hostile['seconds']:.1f} s")
+
+
 def test_output_is_capped(hostile):
     assert hostile["rows"][("m11_printer", "t.1-double")]["status"] == "pass"
     executed = hostile["work"] / "runs" / "m11_printer" / "01_toy" / "01_toy.executed.ipynb"
-    assert executed.stat().st_size < 25 << 20 and "was not kept" in executed.read_text()
-    assert hostile["grown"] < 300 << 20, f"the grader grew by {hostile['grown'] >> 20} MB"
+    assert executed.stat().st_size < 25 << 20 and "[labvae grade: output" in executed.read_text()
+    assert hostile["grown"] < 100 << 20, f"the grader grew by {hostile['grown'] >> 20} MB"
 
 
 def test_identity_comes_from_folders_and_links_are_refused(hostile):

@@ -7,10 +7,11 @@ import os
 import signal
 import sys
 import threading
+import time
 
 OUTPUT_CAP = 20 << 20  # bytes of output kept per notebook: the lab's figures take a few MB; the rest is dropped
 CHECK_OUTPUT_CAP = 1 << 20  # bytes kept per check cell (the student's function may print while it is checked)
-MESSAGE_CAP = 64 << 20  # a bigger message from the kernel is refused by zmq, so one print cannot flood the grader
+MESSAGE_CAP = 16 << 20  # a bigger message from the kernel is refused by zmq, so one print cannot flood the grader
 KEPT = ("stream", "display_data", "execute_result", "error", "update_display_data", "comm_open", "comm_msg")
 
 _LIVE: dict = {}  # thread id -> kernel manager, so Ctrl-C can stop every kernel
@@ -39,16 +40,30 @@ def _capped_client():
     from nbclient import NotebookClient
 
     class CappedClient(NotebookClient):
-        """A NotebookClient that keeps at most `cap` bytes of output and notes lines starting with `marker`."""
+        """A NotebookClient that keeps at most `cap` bytes of output and each cell's execute reply."""
 
         def __init__(self, nb, **kw):
             super().__init__(nb, **kw)
-            self.cap, self.kept, self.dropped, self.marker, self.marked, self.timed_out = OUTPUT_CAP, 0, 0, "", [], False
+            self.cap, self.kept, self.dropped, self.timed_out, self.idle, self.reply = OUTPUT_CAP, 0, 0, False, False, None
+            self.on_cell_executed = lambda cell, cell_index, execute_reply: setattr(self, "reply", execute_reply)
+
+        def run(self, cell, index, **kw) -> dict | None:
+            """Execute one cell; its execute reply. Outputs lost to a refused message are noted, iopub rejoined."""
+            self.idle, self.reply = False, None
+            self.execute_cell(cell, index, **kw)
+            if not self.idle:  # zmq drops the subscription after refusing a message: make it afresh
+                cell.setdefault("outputs", []).append(
+                    _note(f"[labvae grade: output was lost here (one message over {MESSAGE_CAP >> 20} MB)]"))
+                self.kc.iopub_channel.stop()
+                self.kc._iopub_channel = None  # jupyter_client makes a new socket on next use
+                self.kc.iopub_channel.start()
+                time.sleep(0.3)  # a new subscriber needs a moment before it receives
+            return self.reply
 
         def process_message(self, msg, cell, cell_index):
             kind, content = msg.get("msg_type"), msg.get("content") or {}
-            if self.marker and kind == "stream" and self.marker in str(content.get("text", "")):
-                self.marked += [line for line in str(content["text"]).splitlines() if line.startswith(self.marker)]
+            if kind == "status" and content.get("execution_state") == "idle":
+                self.idle = True
             if kind in KEPT:
                 size = _size(content)
                 if self.kept + size > self.cap:
@@ -90,7 +105,14 @@ def kernel_manager(sandbox=None):
         from jupyter_client import AsyncKernelManager
 
         km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_grader_python())
-    km.context.setsockopt(zmq.MAXMSGSIZE, MESSAGE_CAP)  # the client's sockets, made from this context later
+    client = km.client
+
+    def capped(**kw):  # the client makes a zmq context of its own; its sockets come after, and inherit this
+        kc = client(**kw)
+        kc.context.setsockopt(zmq.MAXMSGSIZE, MESSAGE_CAP)
+        return kc
+
+    km.client = capped
     return km
 
 

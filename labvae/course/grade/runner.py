@@ -63,9 +63,10 @@ def _labvae_grade():
             out = ["error", "the check did not finish within {check_timeout:g} s; the function may never return"]
         except BaseException as e:  # checks should never raise; if one does, the grader says so
             out = ["error", f"the check raised {{type(e).__name__}}: {{e}}"]
-    print({marker!r} + json.dumps(out))
-_labvae_grade()
+    return {marker!r} + json.dumps(out)
+_labvae_out = _labvae_grade()
 del _labvae_grade
+raise RuntimeError(_labvae_out)  # the result rides in the execute reply, which no printed output can crowd out
 """
 
 
@@ -148,7 +149,7 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
                 if left <= 0:
                     raise CellTimeoutError("out of time")
                 client.timeout = max(1, int(left))
-                client.execute_cell(cell, index)
+                client.run(cell, index)
                 for out in cell.get("outputs", []):
                     if out.get("output_type") == "error":
                         res.cell_errors.append(f"cell {index + 1}: {out.get('ename')}: {out.get('evalue', '')}"[:160])
@@ -196,20 +197,18 @@ def _check(client, nb, ex, registry: str, check_timeout: float) -> tuple[str, st
     marker = f"@@labvae-grade-{secrets.token_hex(8)}@@"
     cell = nbformat.v4.new_code_cell(CHECK_CELL.format(registry=registry, key=ex.key, marker=marker,
                                                         check_timeout=check_timeout))
-    client.timeout, client.timed_out, client.marker, client.marked = max(1, int(check_timeout)), False, marker, []
+    client.timeout, client.timed_out = max(1, int(check_timeout)), False
     client.cap, client.kept, client.dropped = CHECK_OUTPUT_CAP, 0, 0
     nb.cells.append(cell)  # nbclient writes the executed cell back into the notebook
     try:
-        client.execute_cell(cell, len(nb.cells) - 1, store_history=False)
+        reply = client.run(cell, len(nb.cells) - 1, store_history=False)
     except DeadKernelError:
-        client.marked = []
         return "error", "the kernel died during the check (the function exited, crashed or ran out of memory)"
     finally:
         nb.cells.pop()
-        client.marker = ""
     if client.timed_out:
         return "error", f"the check did not finish within {check_timeout:g} s; the function may never return"
-    return _parse_check(cell, client.marked, check_timeout)
+    return _parse_check(reply, marker, check_timeout)
 
 
 def _recovered(client) -> bool:
@@ -221,7 +220,7 @@ def _recovered(client) -> bool:
     client.interrupt_on_timeout, client.timeout = False, GRACE
     try:
         client.nb.cells.append(probe)
-        client.execute_cell(probe, len(client.nb.cells) - 1, store_history=False)
+        client.run(probe, len(client.nb.cells) - 1, store_history=False)
         return True
     except (CellTimeoutError, DeadKernelError):
         return False
@@ -230,19 +229,19 @@ def _recovered(client) -> bool:
         client.interrupt_on_timeout = True
 
 
-def _parse_check(cell, marked: list[str], check_timeout: float) -> tuple[str, str]:
-    for line in marked[-1:]:  # the check cell prints its line last
+def _parse_check(reply: dict, marker: str, check_timeout: float) -> tuple[str, str]:
+    """(status, message) from a check cell's execute reply, whose error value carries the result."""
+    content = (reply or {}).get("content") or {}
+    ename, evalue = str(content.get("ename", "")), str(content.get("evalue", ""))
+    if evalue.startswith(marker):
         try:
-            status, message = json.loads(line.split("@@", 2)[2])
-        except (ValueError, TypeError, IndexError):
-            return "error", "the check's result was garbled (the student's code printed over it)"
-        if status not in ("pass", "wrong", "not done"):
-            status = "error"
-        return status, str(message)[:MESSAGE_CHARS]
-    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-    if errors and errors[0].get("ename") != "KeyboardInterrupt":
-        return "error", f"the check could not run: {errors[0].get('ename')}: {errors[0].get('evalue', '')}"[:200]
-    return "error", f"the check did not finish within {check_timeout:g} s; the function may never return"
+            status, message = json.loads(evalue[len(marker):])
+        except (ValueError, TypeError):
+            return "error", "the check's result was garbled"
+        return (status if status in ("pass", "wrong", "not done") else "error"), str(message)[:MESSAGE_CHARS]
+    if ename == "KeyboardInterrupt":
+        return "error", f"the check did not finish within {check_timeout:g} s; the function may never return"
+    return "error", f"the check could not run: {ename or 'no result'}: {evalue}"[:200]
 
 
 PACKAGE = Path(__file__).resolve().parents[2]  # labvae/: the kernels import this same labvae, read-only
