@@ -139,8 +139,8 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
         from .sandbox import Sandbox
 
         ro = [PACKAGE, *[Path(p) for p in env["PYTHONPATH"].split(os.pathsep)[1:]]]
-        if Path(env["LABVAE_DATA"]).is_dir():
-            ro.append(Path(env["LABVAE_DATA"]))
+        if (Path(env["LABVAE_DATA"]) / "FashionMNIST").is_dir():  # the data only, not what lies beside it
+            ro.append(Path(env["LABVAE_DATA"]) / "FashionMNIST")
         hidden = [p for p in (ctx.work, *ctx.given) if any(p.is_relative_to(r) for r in ro)]
         sandbox = Sandbox(run_dir, ro=ro, hidden=hidden, env=env)
     return run_notebook(path, ex, env=trusted_env(env), cwd=run_dir, timeout=ctx.timeout,

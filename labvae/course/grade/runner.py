@@ -157,13 +157,15 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
             client.interrupt_on_timeout, client.error_on_timeout = True, {"ename": "Timeout", "evalue": ""}
             for ex in auto:
                 if stuck:
-                    res.results[ex.key] = ("error", f"not checked: the kernel was stopped when the check of {stuck} "
-                                                    f"ran past {check_timeout:g} s and ignored the interrupt")
+                    res.results[ex.key] = ("error", f"not checked: {stuck}")
                     continue
                 res.results[ex.key] = _check(client, nb, ex, registry, check_timeout)
                 if client.timed_out and not _recovered(client):
                     kill(km)
-                    stuck = ex.key
+                    stuck = (f"the kernel was stopped when the check of {ex.key} ran past {check_timeout:g} s "
+                             "and ignored the interrupt")
+                elif res.results[ex.key][1].startswith("the kernel died"):
+                    stuck = f"the kernel died during the check of {ex.key}"
     except Interrupted:
         res.failure = "interrupted"
     except CellTimeoutError:
