@@ -11,6 +11,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -125,6 +126,22 @@ def _fresh(folder: Path) -> None:
     folder.mkdir(parents=True)
 
 
+_SLOTS = threading.local()
+_SLOTS_LOCK = threading.Lock()
+_SLOTS_TAKEN: list = []
+
+
+def _slot() -> int:
+    """This worker thread's number, 0 .. jobs - 1 (kept for the thread's life)."""
+    if not hasattr(_SLOTS, "n"):
+        with _SLOTS_LOCK:
+            _SLOTS_TAKEN[:] = [(n, t) for n, t in _SLOTS_TAKEN if t.is_alive()]  # workers of past runs
+            alive = {n for n, _ in _SLOTS_TAKEN}
+            _SLOTS.n = min(set(range(len(alive) + 1)) - alive)
+            _SLOTS_TAKEN.append((_SLOTS.n, threading.current_thread()))
+    return _SLOTS.n
+
+
 def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> NotebookResult:
     """One notebook in its own run folder (sandboxed unless trusted); any failure is this notebook's alone."""
     if isinstance(path, Refused):
@@ -136,13 +153,16 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
     env = {**ctx.env, "LABVAE_CACHE": str(run_dir / "cache")}
     sandbox = None
     if not ctx.trust:
-        from .sandbox import Sandbox
+        from .sandbox import NOBODY, Sandbox
 
         ro = [PACKAGE, *[Path(p) for p in env["PYTHONPATH"].split(os.pathsep)[1:]]]
         if (Path(env["LABVAE_DATA"]) / "FashionMNIST").is_dir():  # the data only, not what lies beside it
             ro.append(Path(env["LABVAE_DATA"]) / "FashionMNIST")
         hidden = [p for p in (ctx.work, *ctx.given) if any(p.is_relative_to(r) for r in ro)]
-        sandbox = Sandbox(run_dir, ro=ro, hidden=hidden, env=env)
+        # Kernels that run at once get uids of their own (when the grader is root): one kernel's
+        # processes then count against no other's process limit, nor can it signal them.
+        uid = NOBODY - _slot()
+        sandbox = Sandbox(run_dir, ro=ro, hidden=hidden, env=env, uid=uid, gid=uid)
     return run_notebook(path, ex, env=trusted_env(env), cwd=run_dir, timeout=ctx.timeout,
                         check_timeout=ctx.check_timeout, registry=ctx.registry, sandbox=sandbox,
                         save=run_dir / f"{stem}.executed.ipynb" if ctx.keep else None)

@@ -192,7 +192,7 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
 
 
 def _check(client, nb, ex, registry: str, check_timeout: float) -> tuple[str, str]:
-    """Run one exercise's check in the kernel; its result comes on a line with a marker made for it alone."""
+    """Run one exercise's check in the kernel; its result comes back in the reply, after a marker made for it alone."""
     import nbformat
     from nbclient.exceptions import DeadKernelError
 
