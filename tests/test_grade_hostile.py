@@ -84,7 +84,7 @@ def attacks(p: dict) -> dict:
             write(str(PACKAGE / "evil.py"), "x = 1"),
             write(p["site"] + "/evil.pth", "import os; os._exit(1)"),
             write(p["registry"], "\nraise SystemExit\n", "a"),
-            write(p["work"] + "/trusted/toy_registry.py", "\nraise SystemExit\n", "a")])),
+            write(p["work"] + "/trusted/hostile_registry.py", "\nraise SystemExit\n", "a")])),
         "m04_daemon": attacker(  # waits for the grader to exit, then rewrites the CSV
             "code = 'import os, sys, time\\nif os.fork(): sys.exit()\\nos.setsid()\\nwhile True:\\n    time.sleep(0.2)\\n"
             f"    try: open({json.dumps(p['out'])}, \"w\").write(\"forged\")\\n    except OSError: pass'\n"
@@ -138,7 +138,7 @@ def read_rows(out: Path) -> dict:
 def hostile(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
     (tmp / "reg").mkdir()
-    (tmp / "reg" / "toy_registry.py").write_text(REGISTRY)
+    (tmp / "reg" / "hostile_registry.py").write_text(REGISTRY)
     home = tmp / "home"
     (home / ".ipython" / "profile_default" / "startup").mkdir(parents=True)  # so only a sandbox can block it
     (home / "secret.txt").write_text(SECRETS["home"])
@@ -152,7 +152,7 @@ def hostile(tmp_path_factory):
     site = Path(sysconfig.get_paths()["purelib"])
     paths = {"canary": str(subs / "aa_first" / "canary.txt"), "home": str(home), "home_secret": str(home / "secret.txt"),
              "honest_nb": str(subs / "aa_first" / "01_toy.ipynb"), "honest_nb_last": str(subs / "zz_last2" / "01_toy.ipynb"),
-             "work": str(work), "subs": str(subs), "site": str(site), "registry": str(tmp / "reg" / "toy_registry.py"),
+             "work": str(work), "subs": str(subs), "site": str(site), "registry": str(tmp / "reg" / "hostile_registry.py"),
              "out": str(tmp / "grades.csv")}
     for student, nb in attacks(paths).items():
         (subs / student).mkdir()
@@ -183,7 +183,7 @@ def hostile(tmp_path_factory):
         mp.setenv("LABVAE_GRADER_TOKEN", SECRETS["env"])
         mp.syspath_prepend(str(tmp / "reg"))
         mp.chdir(tmp)  # --work given relative, as an instructor might
-        kw = dict(timeout=15, check_timeout=3, smoke=True, registry="toy_registry", warm=False, jobs=2,
+        kw = dict(timeout=15, check_timeout=3, smoke=True, registry="hostile_registry", warm=False, jobs=2,
                   say=lambda *a: None)
         grade.grade([base], tmp / "base.csv", work=Path("base_work"), **kw)
         peak, start, done = [0], rss(), threading.Event()
