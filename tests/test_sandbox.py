@@ -178,7 +178,8 @@ def _tasks(uid: int) -> int:
 
 def test_processes_are_limited(tmp_path):
     uid = NOBODY if os.geteuid() == 0 else os.getuid()
-    out = run(sandbox(tmp_path, nproc=_tasks(uid) + 64),  # room for the kernel's threads, not for 200 more "import subprocess\nprocs = []\n"
+    limit = _tasks(uid) + 64  # room for the kernel's threads, not for 200 more processes
+    out = run(sandbox(tmp_path, nproc=limit), "import subprocess\nprocs = []\n"
               "try:\n"
               "    for i in range(200):\n"
               "        procs.append(subprocess.Popen(['sleep', '60']))\n"
