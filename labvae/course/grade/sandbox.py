@@ -78,7 +78,8 @@ class Sandbox:
                     mounts.append((a, ["--perms", "0755", "--dir", a]))
         mounts.sort(key=lambda m: len(Path(m[0]).parts))  # stable: a parent is mounted before its children
         env = {"HOME": "/tmp", "PATH": f"{py.parent}:/usr/local/bin:/usr/bin:/bin", **self.env}
-        cmd = ["bwrap", *[a for _, args in mounts for a in args],
+        # env -i: bwrap's own PID 1 keeps the environment it started with, readable inside when not root
+        cmd = ["env", "-i", shutil.which("bwrap") or "bwrap", *[a for _, args in mounts for a in args],
                "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                "--hostname", "sandbox", "--new-session", "--die-with-parent", "--clearenv",
                *[a for k, v in env.items() for a in ("--setenv", k, v)], "--chdir", _real(self.run_dir)]
@@ -132,8 +133,6 @@ class SandboxKernelManager(AsyncKernelManager):
     async def start_kernel(self, **kwargs) -> None:
         """Hand the run folder to the sandbox's uid, then start the kernel (env= is ignored: see Sandbox.env)."""
         self.sandbox.prepare()
-        # bwrap itself gets no secrets either: its PID 1 keeps the environment it was started with.
-        kwargs["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         await super().start_kernel(**kwargs)
 
     def write_connection_file(self, **kwargs) -> None:
@@ -155,6 +154,8 @@ class SandboxKernelManager(AsyncKernelManager):
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
             shutil.rmtree(self.conn_dir, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources  # AsyncKernelManager binds the base's; nbclient calls this
 
 
 def available() -> str | None:
