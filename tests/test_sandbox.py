@@ -247,3 +247,8 @@ def test_a_setsid_daemon_dies_with_the_sandbox(tmp_path, how):
 def test_available_says_how_to_install_bubblewrap_when_it_is_missing(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no bwrap on the PATH
     assert "apt-get install bubblewrap" in available()
+
+
+def test_a_missing_read_only_folder_is_named_before_bwrap_runs(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope"):
+        Sandbox(tmp_path, ro=[tmp_path / "nope"]).command("true")

@@ -47,6 +47,9 @@ class Sandbox:
     def command(self, *argv: str, rw: Sequence[str | Path] = ()) -> list[str]:
         """The argv that runs argv in this sandbox; rw: more folders bound writable (the kernel's sockets)."""
         root = os.geteuid() == 0
+        for p in [self.run_dir, *self.ro]:
+            if not os.path.exists(p):  # bwrap's own message would not say which argument was wrong
+                raise FileNotFoundError(f"the sandbox cannot bind {p}: it does not exist")
         mounts: list[tuple[str, list[str]]] = []  # (where, bwrap args), ordered below parents first
         for p in SYSTEM:
             if os.path.islink(p):  # merged /usr: /bin -> usr/bin is recreated, not bound twice
@@ -77,6 +80,7 @@ class Sandbox:
                 if a not in (m for m, _ in mounts) and not any(_under(a, b) for b in binds):
                     mounts.append((a, ["--perms", "0755", "--dir", a]))
         mounts.sort(key=lambda m: len(Path(m[0]).parts))  # stable: a parent is mounted before its children
+        # HOME=/tmp: the private tmpfs, so IPython's and matplotlib's caches land nowhere lasting
         env = {"HOME": "/tmp", "PATH": f"{py.parent}:/usr/local/bin:/usr/bin:/bin", **self.env}
         # env -i: bwrap's own PID 1 keeps the environment it started with, readable inside when not root
         cmd = ["env", "-i", shutil.which("bwrap") or "bwrap", *[a for _, args in mounts for a in args],
