@@ -5,8 +5,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
-import sys
 import sysconfig
 import threading
 import time
@@ -19,7 +17,7 @@ from test_grade import TOY_REGISTRY, running, toy_notebook
 from labvae.course import grade
 from labvae.course.grade import report
 from labvae.course.grade.runner import PACKAGE
-from labvae.course.grade.sandbox import NOBODY, Sandbox, available
+from labvae.course.grade.sandbox import available
 
 WHY = available()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=f"no sandbox here: {WHY}")
@@ -264,35 +262,7 @@ def test_a_submission_cannot_stop_the_grader_or_its_own_deadlines(hostile):
     assert "15 s limit" in rows[("m07_sleeper", "t.1-double")]["message"]
     odd = rows[("m09_odd_metadata", "t.1-double")], rows[("m09_odd_metadata", "t.2-why")]
     assert odd[0]["status"] == "pass" and odd[1]["status"] == "not done"
-
-
-def test_processes_are_limited_and_not_shared_by_kernels_running_at_once(hostile, tmp_path):
-    started = int(log(hostile, "m19_forkbomb").split()[1])
-    assert 500 < started < 1024  # the fork bomb met the sandbox's process limit
-    if os.geteuid() != 0:
-        pytest.skip("only a root grader gives each kernel a uid of its own")
-    bomb = ("import threading, time\nthreading.stack_size(1 << 16)\nhold = threading.Event()\n"
-            "try:\n    while True:\n        threading.Thread(target=hold.wait).start()\n"
-            "except RuntimeError:\n    print('full', flush=True)\ntime.sleep(20)")
-    victim = "import threading\nfor _ in range(8):\n    threading.Thread(target=lambda: None).start()\nprint('ok')"
-
-    def sandbox(name, uid):
-        (tmp_path / name).mkdir()
-        sb = Sandbox(tmp_path / name, uid=uid, gid=uid)
-        sb.prepare()
-        return sb
-
-    proc = subprocess.Popen(sandbox("bomb", NOBODY).command(sys.executable, "-c", bomb), stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "full"
-        same = subprocess.run(sandbox("same", NOBODY).command(sys.executable, "-c", victim), capture_output=True, text=True)
-        other = subprocess.run(sandbox("other", NOBODY - 1).command(sys.executable, "-c", victim),
-                               capture_output=True, text=True)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert "can't start new thread" in same.stderr  # why the grader gives each worker slot its own uid
-    assert other.stdout.strip() == "ok", other.stderr
+    assert 500 < int(log(hostile, "m19_forkbomb").split()[1]) < 1024  # it met the sandbox's process limit
 
 
 def test_output_is_capped(hostile):
