@@ -4,6 +4,7 @@ import csv
 import os
 import shutil
 import textwrap
+import time
 from pathlib import Path
 
 import nbformat
@@ -11,6 +12,11 @@ import pytest
 
 from labvae import cli
 from labvae.course import grade
+from labvae.course.grade.sandbox import available
+
+# These tests grade in the sandbox, as instructors do; unsandboxed (--trust-submissions) where the
+# machine has none (tests/test_grade_hostile.py is then skipped) or when LABVAE_TEST_TRUST=1.
+TRUST = os.environ.get("LABVAE_TEST_TRUST") == "1" or available() is not None
 
 # A toy registry in the contract of labvae.course.exercises: one checked function and one written answer.
 TOY_REGISTRY = '''
@@ -77,6 +83,7 @@ def toy(tmp_path_factory):
         "erin": toy_notebook("return 2 * x", "ok", "while True:\n    pass"),  # never finishes
         "frank": toy_notebook("while True:\n    pass"),  # the check would wait for ever
         "gina": toy_notebook("return 2 * x", "ok", "import os\nos._exit(1)"),  # the kernel dies
+        "ida": toy_notebook("return 2 * x", "YOUR ANSWER HERE\n\nMy own words, below the placeholder."),
     }
     for student, nb in notebooks.items():
         (subs / student).mkdir(parents=True)
@@ -95,7 +102,7 @@ def toy(tmp_path_factory):
         mp.setenv("PYTHONPATH", os.pathsep.join([str(tmp), os.environ.get("PYTHONPATH", "")]))
         printed = []
         grade.grade([subs], out, timeout=5, check_timeout=3, smoke=True, registry="toy_registry", warm=False,
-                    jobs=2, say=printed.append)
+                    jobs=2, trust=TRUST, say=printed.append)
     with open(out, newline="") as f:
         rows = list(csv.DictReader(f))
     return {(r["student"], r["exercise"]): r for r in rows}, out, "\n".join(printed)
@@ -105,7 +112,7 @@ def test_csv_columns_and_one_row_per_student_and_exercise(toy):
     rows, out, _ = toy
     with open(out, newline="") as f:
         assert next(csv.reader(f)) == list(grade.COLUMNS)
-    students = {"alice", "bob", "carol", "dave", "erin", "frank", "gina", "hal"}
+    students = {"alice", "bob", "carol", "dave", "erin", "frank", "gina", "hal", "ida"}
     assert set(rows) == {(s, k) for s in students for k in ("t.1-double", "t.2-why")}
 
 
@@ -125,6 +132,8 @@ def test_written_answers_are_left_to_the_marker(toy):
     assert (bob["status"], bob["points"]) == ("not done", "0")
     answers = grade.answers_path(out).read_text()
     assert "two** is better than one" in answers and "### bob\n\n*(no answer)*" in answers
+    ida = rows[("ida", "t.2-why")]  # text after the placeholder is an answer
+    assert ida["status"] == "manual" and "My own words, below the placeholder." in answers
 
 
 def test_failures_score_zero_with_the_reason(toy):
@@ -161,6 +170,38 @@ def test_finding_submissions(tmp_path):
         grade.collect([tmp_path / "subs" / "notes.ipynb"], stems)
     with pytest.raises(grade.GradeError, match="does not exist"):
         grade.collect([tmp_path / "nowhere"], stems)
+
+
+def test_identity_comes_from_folders_and_bad_entries_are_refused_per_student(tmp_path):
+    stems = ["01_toy", "02_more"]
+    for rel in ("subs/ann/01_toy.ipynb", "subs/ann/ben_02_more.ipynb", "subs/dup/01_toy.ipynb",
+                "subs/dup/old/01_toy.ipynb", "subs/.eve/01_toy.ipynb", "subs/.git/config"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}")
+    (tmp_path / "subs" / "lin").mkdir()
+    (tmp_path / "subs" / "lin" / "01_toy.ipynb").symlink_to(tmp_path / "subs" / "ann" / "01_toy.ipynb")
+    (tmp_path / "subs" / "dirlink").symlink_to(tmp_path / "subs" / "ann")
+    found = grade.collect([tmp_path / "subs"], stems)
+    assert sorted(found) == [".eve", "ann", "dirlink", "dup", "lin"]  # no "ben": a prefix does not name anyone
+    assert found["ann"] == {"01_toy": tmp_path / "subs/ann/01_toy.ipynb", "02_more": tmp_path / "subs/ann/ben_02_more.ipynb"}
+    assert "two copies" in found["dup"]["01_toy"].reason and "02_more" not in found["dup"]
+    assert "symbolic link" in found["lin"]["01_toy"].reason and "symbolic link" in found["dirlink"]["02_more"].reason
+    assert "hidden" in found[".eve"]["01_toy"].reason
+
+
+def test_without_a_sandbox_grade_refuses_unless_trusted(tmp_path, monkeypatch, capsys):
+    (tmp_path / "subs" / "ann").mkdir(parents=True)
+    for stem in ("01_toy", "01_training"):  # a toy notebook, and one the lab's own registry knows
+        nbformat.write(toy_notebook("return 2 * x"), tmp_path / "subs" / "ann" / f"{stem}.ipynb")
+    (tmp_path / "toy_registry.py").write_text(TOY_REGISTRY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bwrap-here"))  # no bwrap on PATH: no sandbox can start
+    with pytest.raises(grade.GradeError, match="bubblewrap is missing.*--trust-submissions"):
+        grade.grade([tmp_path / "subs"], tmp_path / "grades.csv", registry="toy_registry", warm=False)
+    assert not (tmp_path / "grades.csv").exists()
+    assert cli.main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "grades.csv")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--trust-submissions" in err and "Traceback" not in err
 
 
 def test_bad_input_is_one_sentence(tmp_path, capsys):
@@ -241,33 +282,52 @@ def test_lab_blank_and_corrupt_submissions(lab):
     assert "### correct\n\n" in answers and "VAE" in answers.split("### correct")[1]
 
 
+def running(work: Path, *tokens: str) -> list[str]:
+    """Processes (other than this one) working under `work` or naming a token: what grading left running."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if "State:\tZ" in (proc / "status").read_text():
+                continue  # a zombie holds no memory and runs nothing: its parent has yet to reap it
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue  # it ended while we looked
+        if cwd.startswith(str(work)) or str(work) in cmdline or any(t in cmdline for t in tokens):
+            found.append(f"{proc.name}: {cmdline[:200]} (in {cwd})")
+    return found
+
+
 def test_ctrl_c_stops_every_kernel(tmp_path, monkeypatch):
     """An interrupt while kernels run: grade re-raises, every kernel is gone, no CSV is written."""
     (tmp_path / "toy_registry.py").write_text(TOY_REGISTRY)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setenv("PID_DIR", str(tmp_path / "pids"))
-    (tmp_path / "pids").mkdir()
-    note_pid = "import os, pathlib\npathlib.Path(os.environ['PID_DIR'], str(os.getpid())).touch()"
-    slow = "import time\ntime.sleep(20)\npathlib.Path(os.environ['PID_DIR'], 'finished').touch()"
+    started = "open('started', 'w').close()"  # in the notebook's run folder, its working directory
+    slow = "import time\ntime.sleep(30)\nopen('finished', 'w').close()"
     for student, extra in (("ann", ""), ("ben", slow), ("cy", slow)):
         (tmp_path / "subs" / student).mkdir(parents=True)
-        nbformat.write(toy_notebook("return 2 * x", "ok", note_pid, extra), tmp_path / "subs" / student / "01_toy.ipynb")
+        nbformat.write(toy_notebook("return 2 * x", "ok", started, extra), tmp_path / "subs" / student / "01_toy.ipynb")
+    work = tmp_path / "work"
+    ben = work / "runs" / "ben" / "01_toy"
 
-    def interrupt(line):  # the first finished notebook stands in for the moment Ctrl-C is pressed
+    def interrupt(line):  # ann's finished notebook stands in for the moment Ctrl-C is pressed ...
         if line.startswith("  "):
-            raise KeyboardInterrupt
+            for _ in range(600):  # ... once ben's kernel is surely busy in its slow cell
+                if (ben / "started").exists():
+                    raise KeyboardInterrupt
+                time.sleep(0.1)
+            raise AssertionError("ben's kernel never ran its first cell")
 
     with pytest.raises(KeyboardInterrupt):
         grade.grade([tmp_path / "subs"], tmp_path / "grades.csv", timeout=120, registry="toy_registry",
-                    warm=False, jobs=2, say=interrupt)
+                    warm=False, jobs=2, work=work, trust=TRUST, say=interrupt)
     assert not (tmp_path / "grades.csv").exists()
-    assert not (tmp_path / "pids" / "finished").exists()  # the slow kernels were stopped, not waited for
-    pids = [int(p.name) for p in (tmp_path / "pids").iterdir()]
-    assert len(pids) >= 2  # ann's and ben's kernels ran (cy's stops before its first cell, if it starts)
-    for pid in pids:
-        status = Path(f"/proc/{pid}/status")
-        assert not status.exists() or "State:\tZ" in status.read_text(), f"kernel {pid} still running"
+    assert (ben / "started").exists() and not list(work.glob("runs/*/*/finished"))  # stopped, not waited for
+    assert not (work / "runs" / "cy" / "01_toy" / "started").exists()  # no new notebook after Ctrl-C
+    assert running(work) == []
 
 
 def test_missing_grading_packages_are_named_with_the_install_command(tmp_path, monkeypatch, capsys):

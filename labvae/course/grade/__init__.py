@@ -1,13 +1,14 @@
 """Headless grading of students' notebooks: `python -m labvae grade`.
 
 Rooms: submissions (whose notebook is which), runner (one notebook in a fresh kernel, then its
-checks), report (the CSV, the written answers, the summary), command (the whole run and its CLI).
+checks), kernel (that kernel: started, output capped, killed), sandbox (bubblewrap around it),
+report (the CSV, the written answers, the summary), command (the whole run and its CLI).
 """
 
 from .command import add_parser, grade, main
 from .report import COLUMNS, answers_path
 from .runner import CHECK_TIMEOUT, DEFAULT_TIMEOUT, NotebookResult, run_notebook
-from .submissions import GradeError, collect, lab_notebook
+from .submissions import GradeError, Refused, collect, lab_notebook
 
-__all__ = ["CHECK_TIMEOUT", "COLUMNS", "DEFAULT_TIMEOUT", "GradeError", "NotebookResult", "add_parser",
+__all__ = ["CHECK_TIMEOUT", "COLUMNS", "DEFAULT_TIMEOUT", "GradeError", "NotebookResult", "Refused", "add_parser",
            "answers_path", "collect", "grade", "lab_notebook", "main", "run_notebook"]

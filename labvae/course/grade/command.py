@@ -5,34 +5,42 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import re
 import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..._io import atomic_write
 from . import report
+from .kernel import _STOP, kill_live_kernels
 from .runner import (
-    _STOP,
     CHECK_TIMEOUT,
     DEFAULT_TIMEOUT,
+    PACKAGE,
     NotebookResult,
-    _kill_live_kernels,
+    copy_registry,
     kernel_env,
     run_notebook,
+    trusted_env,
     warm_up,
 )
-from .submissions import GradeError, collect
+from .submissions import GradeError, Refused, collect
 
 
 def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: float = CHECK_TIMEOUT,
           smoke: bool = False, data: str | None = None, work: Path | None = None, jobs: int = 1,
-          registry: str = "labvae.course.exercises", warm: bool = True, say=print) -> list[dict]:
-    """Grade every submission; write out (CSV) and, for written exercises, out's -answers.md; return the rows."""
+          registry: str = "labvae.course.exercises", warm: bool = True, trust: bool = False,
+          say=print) -> list[dict]:
+    """Grade every submission; write out (CSV) and, for written exercises, out's -answers.md; return the rows.
+
+    trust: run the notebooks without a sandbox, with the grader's rights (only for code you trust)."""
     if not paths:
         raise GradeError("no submissions given; pass students' notebooks or folders holding them.")
     missing = [m for m in ("nbformat", "nbclient", "ipykernel") if importlib.util.find_spec(m) is None]
@@ -46,17 +54,25 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
             raise GradeError(f"{p} does not exist; give students' notebooks, or folders holding them.")
     exercises = importlib.import_module(registry).EXERCISES
     subs = collect(paths, list(dict.fromkeys(ex.notebook for ex in exercises)))
+    if not trust:
+        from .sandbox import available
+
+        if (why := available()) is not None:
+            raise GradeError(f"students' notebooks run in a sandbox, and none is available: {why.rstrip('.')}; "
+                             "or, only if you trust every submission, pass --trust-submissions.")
     keep = work is not None
-    work = Path(work) if keep else Path(tempfile.mkdtemp(prefix="labvae-grade-"))
+    work = Path(work).resolve() if keep else Path(tempfile.mkdtemp(prefix="labvae-grade-"))  # kernels start elsewhere
     try:
-        env = kernel_env(work, smoke, data)
+        env = kernel_env(work, smoke, data, [] if trust else [p for p in [copy_registry(registry, work / "trusted")] if p])
         if warm:
             t0 = time.perf_counter()
             say("preparing the models the notebooks load ...")
             warm_up(work / "warm", env)
             say(f"models ready ({time.perf_counter() - t0:.1f} s)")
-        jobs_list = [(s, stem, p) for s in sorted(subs) for stem, p in sorted(subs[s].items())]
-        results = _run_all(jobs_list, exercises, env, work, keep, timeout, check_timeout, registry, jobs, say)
+        jobs_list = [(s, stem, p, d) for (s, d) in _run_folders(subs, work).items() for stem, p in sorted(subs[s].items())]
+        ctx = _Context(exercises, env, work, keep, timeout, check_timeout, registry, trust,
+                       [Path(p).resolve() for p in paths], say)
+        results = _run_all(jobs_list, ctx, jobs)
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -70,29 +86,107 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
     return rows
 
 
-def _run_all(jobs_list, exercises, env, work, keep, timeout, check_timeout, registry, jobs, say):
-    """Grade (student, stem, path) items, jobs at a time; Ctrl-C stops every kernel before returning."""
+def _run_folders(subs, work: Path) -> dict[str, Path]:
+    """Student -> their own folder under work/runs: `bob x` and `bob_x` get two, never one."""
+    folders, taken = {}, set()
+    for student in sorted(subs):
+        base = re.sub(r"[^\w.-]", "_", student).lstrip(".")[:60] or "student"
+        name, n = base, 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{base}-{n}"
+        taken.add(name.lower())
+        folders[student] = work / "runs" / name
+    return folders
+
+
+@dataclass
+class _Context:
+    """What every notebook of one grading run shares."""
+
+    exercises: tuple
+    env: dict
+    work: Path
+    keep: bool
+    timeout: float
+    check_timeout: float
+    registry: str
+    trust: bool
+    given: list  # the submissions named on the command line: no sandbox sees them
+    say: object
+
+
+def _fresh(folder: Path) -> None:
+    """Make folder an empty real folder, whatever was there (a file, a link, an old run)."""
+    for p in (folder.parent, folder):
+        if p.is_symlink() or (p.exists() and not p.is_dir()):
+            p.unlink()
+    if folder.is_dir():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+
+
+_SLOTS = threading.local()
+_SLOTS_LOCK = threading.Lock()
+_SLOTS_TAKEN: list = []
+
+
+def _slot() -> int:
+    """This worker thread's number, 0 .. jobs - 1 (kept for the thread's life)."""
+    if not hasattr(_SLOTS, "n"):
+        with _SLOTS_LOCK:
+            _SLOTS_TAKEN[:] = [(n, t) for n, t in _SLOTS_TAKEN if t.is_alive()]  # workers of past runs
+            alive = {n for n, _ in _SLOTS_TAKEN}
+            _SLOTS.n = min(set(range(len(alive) + 1)) - alive)
+            _SLOTS_TAKEN.append((_SLOTS.n, threading.current_thread()))
+    return _SLOTS.n
+
+
+def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> NotebookResult:
+    """One notebook in its own run folder (sandboxed unless trusted); any failure is this notebook's alone."""
+    if isinstance(path, Refused):
+        return NotebookResult(failure=path.reason)
+    ex = [e for e in ctx.exercises if e.notebook == stem]
+    _fresh(run_dir)
+    if (ctx.work / "warm").is_dir() and any(not e.manual for e in ex):
+        shutil.copytree(ctx.work / "warm", run_dir, dirs_exist_ok=True)  # a private copy: students cannot meet
+    env = {**ctx.env, "LABVAE_CACHE": str(run_dir / "cache")}
+    sandbox = None
+    if not ctx.trust:
+        from .sandbox import NOBODY, Sandbox
+
+        ro = [PACKAGE, *[Path(p) for p in env["PYTHONPATH"].split(os.pathsep)[1:]]]
+        if (Path(env["LABVAE_DATA"]) / "FashionMNIST").is_dir():  # the data only, not what lies beside it
+            ro.append(Path(env["LABVAE_DATA"]) / "FashionMNIST")
+        hidden = [p for p in (ctx.work, *ctx.given) if any(p.is_relative_to(r) for r in ro)]
+        # Kernels that run at once get uids of their own (when the grader is root): one kernel's
+        # processes then count against no other's process limit, nor can it signal them.
+        uid = NOBODY - _slot()
+        sandbox = Sandbox(run_dir, ro=ro, hidden=hidden, env=env, uid=uid, gid=uid)
+    return run_notebook(path, ex, env=trusted_env(env), cwd=run_dir, timeout=ctx.timeout,
+                        check_timeout=ctx.check_timeout, registry=ctx.registry, sandbox=sandbox,
+                        save=run_dir / f"{stem}.executed.ipynb" if ctx.keep else None)
+
+
+def _run_all(jobs_list, ctx: _Context, jobs: int):
+    """Grade (student, stem, path, folder) items, jobs at a time; Ctrl-C stops every kernel before returning."""
     results: dict[tuple[str, str], NotebookResult] = {}
 
-    def one(student, stem, path):
+    def one(student, stem, path, folder):
         if _STOP.is_set():
             return NotebookResult(failure="interrupted")
-        run_dir = work / "runs" / re.sub(r"[^\w.-]", "_", student) / stem
-        if (work / "warm").is_dir() and any(e.notebook == stem and not e.manual for e in exercises):
-            shutil.copytree(work / "warm", run_dir, dirs_exist_ok=True)  # a private copy: students cannot meet
-        run_dir.mkdir(parents=True, exist_ok=True)
-        ex = [e for e in exercises if e.notebook == stem]
-        res = run_notebook(path, ex, env={**env, "LABVAE_CACHE": str(run_dir / "cache")}, cwd=run_dir,
-                           timeout=timeout, check_timeout=check_timeout, registry=registry,
-                           save=run_dir / f"{stem}.executed.ipynb" if keep else None)
-        if not keep:
-            shutil.rmtree(run_dir, ignore_errors=True)
+        try:
+            res = _grade_one(ctx, student, stem, path, folder / stem)
+        except Exception as e:  # the grader's own trouble with this notebook (a folder it cannot make...)
+            res = NotebookResult(failure=f"the grader could not run it ({type(e).__name__}: {str(e)[:160]})")
+        if not ctx.keep:
+            shutil.rmtree(folder / stem, ignore_errors=True)
         if _STOP.is_set():
             return res
         done = sum(s == "pass" for s, _ in res.results.values())
         what = res.failure or (f"{done}/{len(res.results)} checks pass" if res.results else "written answers read")
-        say(f"  {student} {stem}: {what}"
-            + (f", {len(res.cell_errors)} cell(s) raised" if res.cell_errors else "") + f" ({res.seconds:.1f} s)")
+        raised = f", {len(res.cell_errors)} cell(s) raised" if res.cell_errors else ""
+        ctx.say(f"  {report.shown(student)} {stem}: {report.shown(what + raised)} ({res.seconds:.1f} s)")
         return res
 
     _STOP.clear()
@@ -105,7 +199,7 @@ def _run_all(jobs_list, exercises, env, work, keep, timeout, check_timeout, regi
         _STOP.set()
         for fut in futures:
             fut.cancel()
-        _kill_live_kernels()
+        kill_live_kernels()
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -123,10 +217,15 @@ submissions: each SUBMISSION is a notebook file or a folder.
     subfolder is one student (named by the subfolder), as is each name prefix of the
     notebooks lying directly in it. So `grade submitted/` and `grade submitted/*` do the same
     (except when there is only one student, where only `submitted/*` names them right).
-  Hidden folders (.ipynb_checkpoints) are skipped; notebooks that are not lab notebooks are ignored.
+  Inside a student's folder the folder alone names the student (a file-name prefix there does not).
+  Hidden folders inside it (.ipynb_checkpoints) are skipped; notebooks that are not lab notebooks are
+  ignored. A symbolic link, a hidden student folder or two copies of one notebook for a student are
+  not graded: that student's rows say why (status "error"), and everyone else is graded as usual.
 
-how it runs: each notebook gets a fresh kernel in its own folder, with the student's cells run
-top to bottom; a cell that raises is recorded (cell_errors column) and the rest still run. Then
+how it runs: each notebook gets a fresh kernel in its own folder, in a sandbox (bubblewrap: a
+read-only system, no network, no view of other submissions, the grader or its environment; only
+its own run folder writable; limits on memory, CPU, file size and processes), with the student's
+cells run top to bottom; a cell that raises is recorded (cell_errors column) and the rest still run. Then
 each exercise's check runs in that kernel on what the student's code defined. A notebook that
 cannot be read, runs past --timeout or whose kernel dies scores 0 for its exercises (status
 "error", the reason in message). Before the first kernel, the models the notebooks load are
@@ -156,6 +255,9 @@ def add_parser(sub) -> None:
     p.add_argument("--work", type=Path, default=None, help="keep each notebook's run folder under "
                    "WORK/runs/STUDENT/NOTEBOOK/ (NOTEBOOK.executed.ipynb with its outputs, files it wrote), and "
                    "the warmed models in WORK/warm/ for the next run (default: a temp folder, removed)")
+    p.add_argument("--trust-submissions", action="store_true",
+                   help="run the notebooks WITHOUT a sandbox, with your rights and environment; only where no "
+                        "sandbox is available and you trust every submission's code")
     p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default: 1; each kernel "
                    "trains and decodes on all cores)")
 
@@ -168,7 +270,7 @@ def main(args: argparse.Namespace) -> int:
     old = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops kernels like Ctrl-C
     try:
         grade(args.submissions, args.out, timeout=args.timeout, smoke=args.smoke, data=args.data,
-              work=args.work, jobs=args.jobs)
+              work=args.work, jobs=args.jobs, trust=args.trust_submissions)
     except GradeError as e:
         print(f"labvae: error: {e}", file=sys.stderr)
         return 1

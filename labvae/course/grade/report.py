@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 COLUMNS = ("student", "notebook", "exercise", "title", "status", "points", "max_points", "message", "cell_errors")
+FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula
 
 
 def answers_path(out: Path) -> Path:
     return out.with_name(out.stem + "-answers.md")
+
+
+def shown(text: str) -> str:
+    r"""text with backslashes and unprintable characters (newlines, escapes, bidi marks) written as \x.. codes."""
+    return "".join("\\\\" if c == "\\" else c if c.isprintable() else
+                   f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}" for c in str(text))
+
+
+def _cell(value: str) -> str:
+    """A CSV cell no spreadsheet runs: a leading formula character gets a quote before it."""
+    return "'" + value if value.startswith(FORMULA) else value
 
 
 def rows(subs, exercises, results) -> list[dict]:
@@ -41,8 +54,21 @@ def to_csv(rows) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: _cell(shown(v)) for k, v in r.items()} for r in rows)
     return buf.getvalue()
+
+
+def _md_name(name: str) -> str:
+    """A name as Markdown text: its punctuation escaped, so it cannot open a link, tag or emphasis."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", shown(name))
+
+
+def fenced(text: str) -> str:
+    """text in a code fence longer than any backtick run inside it: it cannot close the fence or hide what follows."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join(c if c in "\n\t" or c.isprintable() else shown(c) for c in text)
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return f"{fence}text\n{text}\n{fence}"
 
 
 def answers_markdown(subs, exercises, results) -> str:
@@ -50,14 +76,15 @@ def answers_markdown(subs, exercises, results) -> str:
     manual = [ex for ex in exercises if ex.manual and ex.points]  # predictions (0 marks) stay in the CSV
     if not manual:
         return ""
-    parts = ["# Written answers to mark by hand\n"]
+    parts = ["# Written answers to mark by hand\n\nEach answer is shown as the student wrote it, "
+             "as plain text in a fence.\n"]
     for ex in manual:
         marks = f"{ex.points:g} mark" + ("" if ex.points == 1 else "s")
         parts.append(f"\n## {ex.key}: {ex.title} ({marks}, {ex.notebook})\n")
         for student in sorted(subs):
             res = results.get((student, ex.notebook))
             text = "" if res is None or res.failure else res.answers.get(ex.key) or ""
-            parts.append(f"\n### {student}\n\n{text or '*(no answer)*'}\n")
+            parts.append(f"\n### {_md_name(student)}\n\n{fenced(text) if text else '*(no answer)*'}\n")
     return "".join(parts)
 
 
@@ -72,5 +99,5 @@ def summary(rows, results, manual_keys) -> str:
         notes = [f"{stem}: {res.failure}" for (s, stem), res in sorted(results.items()) if s == student and res.failure]
         raised = sum(len(res.cell_errors) for (s, _), res in results.items() if s == student)
         notes += [f"{raised} cell(s) raised"] if raised else []
-        lines.append(f"{student:<24}{f'{got:g} / {best:g}':>12}  {manual or '':<9}{'; '.join(notes)}")
+        lines.append(f"{shown(student):<24}{f'{got:g} / {best:g}':>12}  {manual or '':<9}{shown('; '.join(notes))}")
     return "\n".join(lines)

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import threading
@@ -15,11 +14,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..._io import atomic_write
+from .kernel import (
+    _STOP,
+    CHECK_OUTPUT_CAP,
+    Interrupted,
+    cancel_pending,
+    capped_client,
+    kernel_manager,
+    kill,
+    register,
+    unregister,
+)
 from .submissions import GradeError
 
 DEFAULT_TIMEOUT = 300  # s per notebook: the lab notebooks load warmed checkpoints and run in well under a minute
 CHECK_TIMEOUT = 60  # s per check: a check calls the student's function once or twice; longer means it hangs
 BLANK = "YOUR ANSWER HERE"  # what the student edition leaves in a written answer
+GRACE = 5  # s an interrupted check has to give the kernel back before the kernel is killed
+STARTUP = 60  # s a kernel may take to start (nbclient's own limit)
+MAX_NOTEBOOK_BYTES = 64 << 20  # a lab notebook with its outputs is a few MB; past this it is not read
+MESSAGE_CHARS = 500  # of a check's message: it may quote what the student's function returned
 
 # Trains (or loads) every checkpoint the lab notebooks load, once, before any student's kernel starts,
 # so that no student's time limit pays for training and all students' notebooks load the same models.
@@ -49,14 +63,11 @@ def _labvae_grade():
             out = ["error", "the check did not finish within {check_timeout:g} s; the function may never return"]
         except BaseException as e:  # checks should never raise; if one does, the grader says so
             out = ["error", f"the check raised {{type(e).__name__}}: {{e}}"]
-    print({marker!r} + json.dumps(out))
-_labvae_grade()
+    return {marker!r} + json.dumps(out)
+_labvae_out = _labvae_grade()
 del _labvae_grade
+raise RuntimeError(_labvae_out)  # the result rides in the execute reply, which no printed output can crowd out
 """
-
-
-class _Interrupted(Exception):
-    """Ctrl-C in the main thread: a worker's notebook stops where it is."""
 
 
 @dataclass
@@ -70,176 +81,212 @@ class NotebookResult:
     seconds: float = 0.0
 
 
-_LIVE: dict = {}  # thread id -> kernel process (Popen), so Ctrl-C can stop every kernel
-_LIVE_LOCK = threading.Lock()
-_STOP = threading.Event()  # set on Ctrl-C: workers start no new notebook and report nothing
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}  # a notebook's metadata is the student's: any JSON at all
 
 
 def answer_text(nb, ex) -> str | None:
     """The student's answer to a written exercise: the markdown cell whose nbgrader grade_id is its key."""
     for cell in nb.cells:
-        meta = cell.get("metadata", {})
-        ids = (meta.get("nbgrader", {}).get("grade_id"), meta.get("exercise"))  # student and solution editions
-        if cell.cell_type == "markdown" and (ex.key in ids or ex.key in meta.get("tags", [])):
-            return cell.source.strip()
+        meta = _dict(cell.get("metadata"))
+        tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
+        if cell.get("cell_type") == "markdown" and (_dict(meta.get("nbgrader")).get("grade_id") == ex.key
+                                                   or ex.key in tags):
+            source = cell.get("source", "")
+            return (source if isinstance(source, str) else "".join(map(str, source))).strip()
     return None
+
+
+def _answer(text: str | None) -> str | None:
+    """What counts as the answer: the text without the edition's placeholder, which alone means blank."""
+    return None if text is None else text.replace(BLANK, "").strip()
 
 
 def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
                  check_timeout: float = CHECK_TIMEOUT, registry: str = "labvae.course.exercises",
-                 save: Path | None = None) -> NotebookResult:
-    """Execute a notebook in a fresh kernel (cells may raise), then each exercise's check in that kernel."""
+                 save: Path | None = None, sandbox=None) -> NotebookResult:
+    """Execute a notebook in a fresh kernel (cells may raise), then each exercise's check in that kernel.
+
+    sandbox: a sandbox.Sandbox to run the kernel in (its env, not `env`, is what the kernel sees), or None."""
     import nbformat
-    from jupyter_client import AsyncKernelManager
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     t0 = time.perf_counter()
     res = NotebookResult()
     try:
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            raise ValueError(f"it is over {MAX_NOTEBOOK_BYTES >> 20} MB")
         nb = nbformat.read(path, as_version=4)
+        answers = {ex.key: _answer(answer_text(nb, ex)) for ex in exercises if ex.manual}
     except Exception as e:  # corrupt JSON, not a notebook, unreadable file: all say the same to a marker
         res.failure = f"{path.name} cannot be read as a notebook ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})"
         return res
-    for ex in exercises:
-        if ex.manual:
-            text = answer_text(nb, ex)
-            res.answers[ex.key] = None if text is None else "" if BLANK in text else text
+    res.answers = answers
     auto = [ex for ex in exercises if not ex.manual and ex.check is not None]
     if not auto:
         res.seconds = time.perf_counter() - t0
         return res  # written answers only: nothing to execute
 
-    # The grader's own Python runs every kernel, whatever kernel the student's notebook names.
-    km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_grader_python())
-    client = NotebookClient(nb, km=km, allow_errors=True, record_timing=False, shutdown_kernel="immediate")
-    index, kernel = 0, None
+    km = kernel_manager(sandbox)
+    client = capped_client(nb, km)
+    # The last word on time: whatever the kernel or nbclient does, the kernel is killed by then.
+    limit, fired = STARTUP + timeout + len(auto) * (check_timeout + GRACE) + GRACE, threading.Event()
+    watchdog = threading.Timer(limit, lambda: (fired.set(), kill(km)))
+    watchdog.daemon = True
+    index, stuck = 0, ""
     try:
+        watchdog.start()
         with client.setup_kernel(env=env, cwd=str(cwd), cleanup_kc=True,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
-            kernel = client.km.provisioner.process  # the kernel's Popen, to kill it if all else fails
-            with _LIVE_LOCK:  # _STOP is set before the kill sweep: a kernel registered after it stops here
-                if _STOP.is_set():
-                    raise _Interrupted
-                _LIVE[threading.get_ident()] = kernel
+            register(km)
             deadline = time.monotonic() + timeout
             for index, cell in enumerate(nb.cells):
-                if cell.cell_type != "code":
+                if cell.get("cell_type") != "code":
                     continue
                 if _STOP.is_set():
-                    raise _Interrupted
+                    raise Interrupted
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise CellTimeoutError("out of time")
                 client.timeout = max(1, int(left))
-                client.execute_cell(cell, index)
+                client.run(cell, index)
                 for out in cell.get("outputs", []):
                     if out.get("output_type") == "error":
                         res.cell_errors.append(f"cell {index + 1}: {out.get('ename')}: {out.get('evalue', '')}"[:160])
-            # A check that hangs (the student's function loops) costs only its own exercise.
-            client.interrupt_on_timeout, client.timeout = True, max(1, int(check_timeout))
-            marker = f"@@labvae-grade-{secrets.token_hex(8)}@@"  # unguessable: student output cannot fake it
+            # Checks: a hung one is interrupted; a kernel that ignores the interrupt is killed.
+            client.interrupt_on_timeout, client.error_on_timeout = True, {"ename": "Timeout", "evalue": ""}
             for ex in auto:
-                cell = nbformat.v4.new_code_cell(CHECK_CELL.format(registry=registry, key=ex.key, marker=marker,
-                                                                    check_timeout=check_timeout))
-                nb.cells.append(cell)  # nbclient writes the executed cell back into the notebook
-                client.execute_cell(cell, len(nb.cells) - 1, store_history=False)
-                nb.cells.pop()
-                res.results[ex.key] = _parse_check(cell, marker, check_timeout)
-    except _Interrupted:
+                if stuck:
+                    res.results[ex.key] = ("error", f"not checked: {stuck}")
+                    continue
+                res.results[ex.key] = _check(client, nb, ex, registry, check_timeout)
+                if client.timed_out and not _recovered(client):
+                    kill(km)
+                    stuck = (f"the kernel was stopped when the check of {ex.key} ran past {check_timeout:g} s "
+                             "and ignored the interrupt")
+                elif res.results[ex.key][1].startswith("the kernel died"):
+                    stuck = f"the kernel died during the check of {ex.key}"
+    except Interrupted:
         res.failure = "interrupted"
     except CellTimeoutError:
         res.failure = f"the notebook ran longer than the {timeout:g} s limit (stopped in cell {index + 1})"
     except DeadKernelError:
-        res.failure = f"the kernel died in cell {index + 1} (the code exited, crashed or ran out of memory)"
+        res.failure = (f"the kernel died in cell {index + 1} (the code exited, crashed, ran out of memory "
+                       "or past the sandbox's limits)")
     except Exception as e:  # the kernel did not start, or nbclient failed: this notebook only
         res.failure = f"the grader could not run the notebook ({type(e).__name__}: {str(e)[:120]})"
     finally:
-        with _LIVE_LOCK:
-            _LIVE.pop(threading.get_ident(), None)
-        _kill(kernel)  # setup_kernel has shut it down; this catches a kernel left behind by Ctrl-C
-        _cancel_pending()
+        watchdog.cancel()
+        unregister()
+        kill(km)  # setup_kernel has shut it down; this catches a kernel left behind by Ctrl-C
+        cancel_pending()
+    if fired.is_set():
+        res.failure = f"the notebook ran past the grader's hard limit of {limit:g} s and was killed"
     if save is not None:  # what the student's code printed and drew, for the instructor to look at
-        atomic_write(save, lambda f: f.write(nbformat.writes(nb).encode()))
+        try:
+            atomic_write(save, lambda f: f.write(nbformat.writes(nb).encode()))
+        except Exception:  # odd metadata nbformat will not write: the marks stand without the copy
+            pass
     res.seconds = time.perf_counter() - t0
     return res
 
 
-def _grader_python():
-    """A kernel-spec manager whose every kernel is this Python: a user's own python3 spec cannot redirect it."""
-    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+def _check(client, nb, ex, registry: str, check_timeout: float) -> tuple[str, str]:
+    """Run one exercise's check in the kernel; its result comes back in the reply, after a marker made for it alone."""
+    import nbformat
+    from nbclient.exceptions import DeadKernelError
 
-    class GraderPython(KernelSpecManager):
-        def get_kernel_spec(self, kernel_name):
-            return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                              display_name="Python (labvae grade)", language="python")
-
-    return GraderPython()
-
-
-def _parse_check(cell, marker: str, check_timeout: float) -> tuple[str, str]:
-    text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
-    for line in text.splitlines():
-        if line.startswith(marker):
-            status, message = json.loads(line[len(marker):])
-            if status not in ("pass", "wrong", "not done"):
-                status = "error"
-            return status, message
-    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-    if errors and errors[0].get("ename") != "KeyboardInterrupt":
-        return "error", f"the check could not run: {errors[0].get('ename')}: {errors[0].get('evalue', '')}"[:200]
-    return "error", f"the check did not finish within {check_timeout:g} s; the function may never return"
-
-
-def _kill(kernel) -> None:
-    """SIGKILL a kernel's process group (kernels run in their own session), if it is still running."""
-    if kernel is not None and kernel.poll() is None:
-        try:
-            os.killpg(kernel.pid, signal.SIGKILL)
-        except OSError:
-            pass  # it ended meanwhile
-
-
-def _cancel_pending() -> None:
-    """Cancel what nbclient left running on this thread's event loop after a timeout or a dead kernel."""
-    import asyncio
-
+    marker = f"@@labvae-grade-{secrets.token_hex(8)}@@"
+    cell = nbformat.v4.new_code_cell(CHECK_CELL.format(registry=registry, key=ex.key, marker=marker,
+                                                        check_timeout=check_timeout))
+    client.timeout, client.timed_out = max(1, int(check_timeout)), False
+    client.cap, client.kept, client.dropped = CHECK_OUTPUT_CAP, 0, 0
+    nb.cells.append(cell)  # nbclient writes the executed cell back into the notebook
     try:
-        loop = asyncio.get_event_loop_policy().get_event_loop()
-    except RuntimeError:
-        return
-    if loop.is_running() or loop.is_closed():
-        return
-    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for t in tasks:
-        t.cancel()
-    if tasks:
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        reply = client.run(cell, len(nb.cells) - 1, store_history=False)
+    except DeadKernelError:
+        return "error", "the kernel died during the check (the function exited, crashed or ran out of memory)"
+    finally:
+        nb.cells.pop()
+    if client.timed_out:
+        return "error", f"the check did not finish within {check_timeout:g} s; the function may never return"
+    return _parse_check(reply, marker, check_timeout)
 
 
-def _kill_live_kernels() -> None:
-    with _LIVE_LOCK:
-        kernels = list(_LIVE.values())
-    for kernel in kernels:
-        _kill(kernel)
+def _recovered(client) -> bool:
+    """After an interrupted check: True when the kernel runs a trivial cell again within GRACE seconds."""
+    import nbformat
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    probe = nbformat.v4.new_code_cell("pass")
+    client.interrupt_on_timeout, client.timeout = False, GRACE
+    try:
+        client.nb.cells.append(probe)
+        client.run(probe, len(client.nb.cells) - 1, store_history=False)
+        return True
+    except (CellTimeoutError, DeadKernelError):
+        return False
+    finally:
+        client.nb.cells.pop()
+        client.interrupt_on_timeout = True
 
 
-def kernel_env(work: Path, smoke: bool, data: str | None) -> dict:
-    """The environment each kernel sees: mode, data, and a cache inside the run's folder."""
+def _parse_check(reply: dict, marker: str, check_timeout: float) -> tuple[str, str]:
+    """(status, message) from a check cell's execute reply, whose error value carries the result."""
+    content = (reply or {}).get("content") or {}
+    ename, evalue = str(content.get("ename", "")), str(content.get("evalue", ""))
+    if evalue.startswith(marker):
+        try:
+            status, message = json.loads(evalue[len(marker):])
+        except (ValueError, TypeError):
+            return "error", "the check's result was garbled"
+        return (status if status in ("pass", "wrong", "not done") else "error"), str(message)[:MESSAGE_CHARS]
+    if ename == "KeyboardInterrupt":
+        return "error", f"the check did not finish within {check_timeout:g} s; the function may never return"
+    return "error", f"the check could not run: {ename or 'no result'}: {evalue}"[:200]
+
+
+PACKAGE = Path(__file__).resolve().parents[2]  # labvae/: the kernels import this same labvae, read-only
+
+
+def kernel_env(work: Path, smoke: bool, data: str | None, paths=()) -> dict:
+    """The variables each kernel gets: mode, data, a cache in the run's folder, where labvae (and paths) are."""
     from ...data import data_root
 
-    package_parent = str(Path(__file__).resolve().parents[3])  # the kernels import this same labvae
-    return {**os.environ,
-            "LABVAE_SMOKE": "1" if smoke else "0",
+    return {"LABVAE_SMOKE": "1" if smoke else "0",
             "LABVAE_DATA": str(data_root(data).resolve()),
             "LABVAE_CACHE": str(work / "cache"),
-            "PYTHONPATH": os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)}
+            "PYTHONPATH": os.pathsep.join([str(PACKAGE.parent), *map(str, paths)])}
+
+
+def trusted_env(env: dict) -> dict:
+    """env on top of the grader's own environment, for unsandboxed kernels and the warm-up."""
+    return {**os.environ, **env,
+            "PYTHONPATH": os.pathsep.join(p for p in (env["PYTHONPATH"], os.environ.get("PYTHONPATH")) if p)}
+
+
+def copy_registry(registry: str, into: Path) -> Path | None:
+    """Copy a registry module that lives outside labvae into `into` (for sandboxes to read); None if in labvae."""
+    import importlib.util
+    import shutil
+
+    top = registry.split(".")[0]
+    spec = importlib.util.find_spec(top)
+    if top == PACKAGE.name or spec is None or spec.origin is None:
+        return None
+    into.mkdir(parents=True, exist_ok=True)
+    if spec.submodule_search_locations:  # a package: all of it
+        shutil.copytree(next(iter(spec.submodule_search_locations)), into / top, dirs_exist_ok=True)
+    else:
+        shutil.copy2(spec.origin, into / Path(spec.origin).name)
+    return into
 
 
 def warm_up(warm: Path, env: dict) -> None:
     """Train (or load) the checkpoints the notebooks load, in warm/, before any student's kernel."""
     warm.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run([sys.executable, "-c", WARMUP], cwd=warm, env={**env, "LABVAE_CACHE": str(warm / "cache")},
+    r = subprocess.run([sys.executable, "-c", WARMUP], cwd=warm,
+                       env={**trusted_env(env), "LABVAE_CACHE": str(warm / "cache")},
                        capture_output=True, text=True)
     if r.returncode != 0:
         last = (r.stderr.strip().splitlines() or ["(no message)"])[-1]

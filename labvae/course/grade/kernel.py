@@ -1,0 +1,174 @@
+"""One grading kernel: started sandboxed (or, when trusted, plain), its output capped, killable from any thread."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+import threading
+import time
+
+OUTPUT_CAP = 20 << 20  # bytes of output kept per notebook: the lab's figures take a few MB; the rest is dropped
+CHECK_OUTPUT_CAP = 1 << 20  # bytes kept per check cell (the student's function may print while it is checked)
+MESSAGE_CAP = 16 << 20  # a bigger message from the kernel is refused by zmq, so one print cannot flood the grader
+KEPT = ("stream", "display_data", "execute_result", "error", "update_display_data", "comm_open", "comm_msg")
+
+_LIVE: dict = {}  # thread id -> kernel manager, so Ctrl-C can stop every kernel
+_LIVE_LOCK = threading.Lock()
+_STOP = threading.Event()  # set on Ctrl-C: workers start no new notebook and report nothing
+
+
+class Interrupted(Exception):
+    """Ctrl-C in the main thread: a worker's notebook stops where it is."""
+
+
+def _size(value) -> int:
+    """Roughly how many bytes an output holds: the lengths of its strings."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(_size(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_size(v) for v in value)
+    return 8
+
+
+@functools.cache
+def _capped_client():
+    """The client class, made on first use: nbclient is the instructors' extra, not labvae's dependency."""
+    from nbclient import NotebookClient
+
+    class CappedClient(NotebookClient):
+        """A NotebookClient that keeps at most `cap` bytes of output and each cell's execute reply."""
+
+        def __init__(self, nb, **kw):
+            super().__init__(nb, **kw)
+            self.cap, self.kept, self.dropped, self.timed_out, self.idle, self.reply = OUTPUT_CAP, 0, 0, False, False, None
+            self.on_cell_executed = lambda cell, cell_index, execute_reply: setattr(self, "reply", execute_reply)
+
+        def run(self, cell, index, **kw) -> dict | None:
+            """Execute one cell; its execute reply. Outputs lost to a refused message are noted, iopub rejoined."""
+            self.idle, self.reply = False, None
+            self.execute_cell(cell, index, **kw)
+            if not self.idle:  # zmq drops the subscription after refusing a message: make it afresh
+                cell.setdefault("outputs", []).append(
+                    _note(f"[labvae grade: output was lost here (one message over {MESSAGE_CAP >> 20} MB)]"))
+                self.kc.iopub_channel.stop()
+                self.kc._iopub_channel = None  # jupyter_client makes a new socket on next use
+                self.kc.iopub_channel.start()
+                time.sleep(0.3)  # a new subscriber needs a moment before it receives
+            return self.reply
+
+        def process_message(self, msg, cell, cell_index):
+            kind, content = msg.get("msg_type"), msg.get("content") or {}
+            if kind == "status" and content.get("execution_state") == "idle":
+                self.idle = True
+            if kind in KEPT:
+                size = _size(content)
+                if self.kept + size > self.cap:
+                    if not self.dropped and kind != "comm_msg":
+                        cell.setdefault("outputs", []).append(
+                            _note(f"[labvae grade: output past {self.cap >> 20} MB was not kept]"))
+                    self.dropped += size
+                    return None
+                self.kept += size
+            return super().process_message(msg, cell, cell_index)
+
+        async def _async_handle_timeout(self, timeout, cell=None):
+            self.timed_out = True  # the run loop decides what a timeout costs: see runner.run_notebook
+            return await super()._async_handle_timeout(timeout, cell)
+
+    return CappedClient
+
+
+def capped_client(nb, km):
+    """A NotebookClient for nb on km that keeps at most OUTPUT_CAP bytes of output (see CappedClient)."""
+    return _capped_client()(nb, km=km, allow_errors=True, record_timing=False, shutdown_kernel="immediate")
+
+
+def _note(text: str):
+    import nbformat
+
+    return nbformat.v4.new_output("stream", name="stderr", text=text + "\n")
+
+
+def kernel_manager(sandbox=None):
+    """A kernel manager: in `sandbox` (a sandbox.Sandbox), or the grader's own Python when it is None."""
+    import zmq
+
+    if sandbox is not None:
+        from .sandbox import SandboxKernelManager
+
+        km = SandboxKernelManager(sandbox=sandbox)
+    else:
+        from jupyter_client import AsyncKernelManager
+
+        km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_grader_python())
+    client = km.client
+
+    def capped(**kw):  # the client makes a zmq context of its own; its sockets come after, and inherit this
+        kc = client(**kw)
+        kc.context.setsockopt(zmq.MAXMSGSIZE, MESSAGE_CAP)
+        return kc
+
+    km.client = capped
+    return km
+
+
+def _grader_python():
+    """A kernel-spec manager whose every kernel is this Python: a user's own python3 spec cannot redirect it."""
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+
+    class GraderPython(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                              display_name="Python (labvae grade)", language="python")
+
+    return GraderPython()
+
+
+def kill(km) -> None:
+    """SIGKILL a kernel's process group (it leads its own session; in a sandbox, bwrap's death ends all inside)."""
+    proc = getattr(getattr(km, "provisioner", None), "process", None)
+    if proc is not None and proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass  # it ended meanwhile
+
+
+def register(km) -> None:
+    """Note this thread's kernel so Ctrl-C can kill it; raise Interrupted when Ctrl-C came first."""
+    with _LIVE_LOCK:  # _STOP is set before the kill sweep: a kernel registered after it stops here
+        if _STOP.is_set():
+            raise Interrupted
+        _LIVE[threading.get_ident()] = km
+
+
+def unregister() -> None:
+    with _LIVE_LOCK:
+        _LIVE.pop(threading.get_ident(), None)
+
+
+def kill_live_kernels() -> None:
+    with _LIVE_LOCK:
+        kms = list(_LIVE.values())
+    for km in kms:
+        kill(km)
+
+
+def cancel_pending() -> None:
+    """Cancel what nbclient left running on this thread's event loop after a timeout or a dead kernel."""
+    import asyncio
+
+    from jupyter_core.utils import ensure_event_loop
+
+    loop = ensure_event_loop()  # the loop nbclient's run_sync used on this thread (made if there is none)
+    if loop.is_running() or loop.is_closed():
+        return
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in tasks:
+        t.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
