@@ -7,7 +7,16 @@ beta (the KL-weight family), figures (every plot), comparison (`python -m labvae
 The notebooks use the names below as `analysis.NAME`; the library (labvae.*) never imports this package.
 """
 
-from .claims import CLAIMS, claims_declaration, judge_claims, metrics_table, verdict, verdict_table
+from .claims import (
+    CLAIMS,
+    COMPACT_ROWS,
+    claims_declaration,
+    judge_claims,
+    metrics_table,
+    verdict,
+    verdict_summary,
+    verdict_table,
+)
 from .classifier import Classifier, ClassifierConfig, load_or_train_classifier, train_classifier
 from .figures import (
     comparison_figure,
@@ -32,10 +41,10 @@ from .paths import interpolate, path_metrics, path_pairs, score_paths
 from .posterior import aggregate_posterior, moments, sampled_codes
 
 __all__ = [
-    "CLAIMS", "Classifier", "ClassifierConfig", "Judge", "calibrate", "calibration_table", "claims_declaration",
+    "CLAIMS", "COMPACT_ROWS", "Classifier", "ClassifierConfig", "Judge", "calibrate", "calibration_table", "claims_declaration",
     "code_stats", "compare_model", "compare_seeds", "comparison_figure", "judge_claims", "load_or_train_classifier",
     "metrics_table", "plot_code_clouds", "plot_codes", "plot_map", "plot_unsure", "still_improving",
     "train_classifier", "verdict", "verdict_table", "weight_scale",
     "aggregate_posterior", "fit_gap", "interpolate", "moments", "path_metrics", "path_pairs", "plot_paths",
-    "plot_posterior", "sampled_codes", "score_paths", "weight_change",
+    "plot_posterior", "sampled_codes", "score_paths", "verdict_summary", "weight_change",
 ]

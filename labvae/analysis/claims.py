@@ -224,3 +224,19 @@ def metrics_table(results: dict, rows=TABLE_ROWS) -> str:
     if seeds > 1:
         lines.append(f"(mean over {seeds} seeds, min..max in brackets)")
     return "\n".join(lines)
+
+
+# The one compact table of the lesson (notebook 4's core): one row per question the claims ask.
+COMPACT_ROWS = tuple(r for r in TABLE_ROWS if r[0] in (
+    "test_loss", "fit_gap", "frac_codes_inside", "frac_cells_hit", "frac_garment", "classes", "sharpness_rel",
+    "frac_path_garment", "path_jump_share", "kl_gauss", "ks_max"))
+
+
+def verdict_summary(judged: list[dict]) -> str:
+    """One line per claim: its verdict for each AE (the measures are in verdict_table)."""
+    aes = list(judged[0]["verdicts"]) if judged else []
+    width = max(len(c["claim"]) for c in judged) + 2 if judged else 0
+    lines = [f"{'claim':{width}s}" + "".join(f"{a:>24s}" for a in aes)]
+    for c in judged:
+        lines.append(f"{c['claim']:{width}s}" + "".join(f"{c['verdicts'][a]:>24s}" for a in aes))
+    return "\n".join(lines)
