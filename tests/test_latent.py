@@ -66,6 +66,11 @@ def test_path_metrics_on_the_known_line():
     assert r["path_jump_share"] == pytest.approx(1 / 9, abs=0.01)  # sigmoid is nearly linear near 0.5
 
 
+def test_no_pairs_are_not_measurable():
+    r = analysis.path_metrics(Line(), Everything(), torch.rand(1, 1, 28, 28), torch.tensor([3]))
+    assert math.isnan(r["frac_path_garment"]) and math.isnan(r["path_jump_share"])
+
+
 def test_ks_and_gaussian_kl_are_zero_only_for_the_prior():
     z = torch.randn(20000, 2, generator=torch.Generator().manual_seed(0))
     m = analysis.moments(z)

@@ -224,7 +224,11 @@ def plot_paths(models: dict, x_test, y_test, pairs: list, judge=None, steps: int
     import matplotlib.pyplot as plt
 
     rows = [(p, name) for p in pairs for name in models]
-    fig, axes = plt.subplots(len(rows), 1, figsize=(0.75 * (steps + 2), 0.95 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(max(len(rows), 1), 1, figsize=(0.75 * (steps + 2), 0.95 * max(len(rows), 1)),
+                             squeeze=False)
+    if not rows:  # fewer than two test images: nothing to interpolate between
+        axes[0, 0].text(0.5, 0.5, "no pair of test images to interpolate between", ha="center", va="center")
+        axes[0, 0].set_axis_off()
     for ax, ((i, j), name) in zip(axes[:, 0], rows):
         line = interpolate(models[name], x_test[i : i + 1], x_test[j : j + 1], steps)[0]  # (steps, 1, 28, 28)
         ends = torch.stack([x_test[i], x_test[j]])  # the real images, at both ends of the row

@@ -73,5 +73,8 @@ def path_metrics(model, judge, x_test: torch.Tensor, y_test: torch.Tensor, pairs
         every.append(paths)
         s = score_paths(paths, judge)
         out[f"frac_path_garment_{kind}"] = s["frac_path_garment"]
+    if not every:  # fewer than two test images: no path to score, not measurable
+        nan = float("nan")
+        return {"frac_path_garment": nan, "frac_paths_all_garment": nan, "path_jump_share": nan, "path_step_max": nan}
     out.update({k: v for k, v in score_paths(torch.cat(every), judge).items() if k != "path_garment_per_path"})
     return out
