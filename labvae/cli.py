@@ -33,9 +33,12 @@ writes into --out:
   vae_grid.png, ae_grid.png   the 21x21 sweeps, 588x588 8-bit grayscale
   metrics.json                per model: config, final train/test loss, recon and kl (nats per
                               image), epochs, seconds, and the measured comparison for each of
-                              3 seeds; the judge's calibration; the lab report's claims with
+                              3 seeds (interpolation, aggregate posterior, train/test gap
+                              included); the judge's calibration; the lab report's claims with
                               verdicts per AE and per seed
   comparison.png              sweeps, classifier label maps and latent scatters side by side
+  interpolation.png           decoded straight lines between pairs of test images' codes
+  posterior.png               each code dimension's marginal against N(0, 1), per model
   vae.pt, ae.pt               checkpoints; a later run with the same settings and data loads
                               them instead of training again (seed1/, seed2/: the other seeds)
 

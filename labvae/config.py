@@ -120,10 +120,12 @@ class LabConfig:
 
 
 def lab_config(**overrides) -> LabConfig:
-    """Settings for a notebook: the lab's, or smoke mode when LABVAE_SMOKE=1."""
+    """Settings for a notebook: the lab's, or smoke mode when LABVAE_SMOKE=1; LABVAE_PRECISION picks fp32/bf16."""
     if os.environ.get("LABVAE_SMOKE", "0") not in ("", "0"):
         base = LabConfig(data="synthetic", epochs=SMOKE_EPOCHS, out=cache_dir() / "results-smoke",
                          synthetic_sizes=SMOKE_SIZES)
     else:
         base = LabConfig(data=data_root())  # LABVAE_DATA, else the per-user cache
+    # A benchmark of the notebooks as Colab runs them (no native bf16) sets LABVAE_PRECISION=fp32.
+    base = replace(base, precision=os.environ.get("LABVAE_PRECISION") or base.precision)
     return replace(base, **overrides)

@@ -32,7 +32,12 @@
 # The models trained here are saved, and the next notebooks load them
 # (each notebook also trains them itself if they are missing). On Colab, each notebook opened from
 # its badge runs on a machine of its own and sees none of the others' checkpoints: there, this one
-# trains the VAE, the lab AE and the AE with 512 hidden units, about 1–2 minutes on a CPU runtime.
+# trains the VAE, the lab AE and the AE with 512 hidden units itself.
+#
+# **Time:** the first run computes for 468 s, nearly all of it training the three models (measured
+# with `benchmarks/bench_notebooks.py`: fp32, two CPU cores shared with other work, the 8,226-image
+# partial training set; at the full 60,000 images the training takes about 7 times longer). Later runs
+# load the saved models in seconds.
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
@@ -94,7 +99,8 @@ plt.show()
 # very little, but it lets us *draw* the whole latent space on paper.
 #
 # **Autoencoder (AE).** An encoder maps $x \mapsto z = f(x)$, a decoder maps
-# $z \mapsto \hat x = \sigma(g(z))$, and training minimises the reconstruction error: binary cross-entropy
+# $z \mapsto \hat x = \operatorname{sigmoid}(g(z))$ (the sigmoid squashes each pixel into (0, 1); in
+# these notebooks $\sigma$ always means a standard deviation), and training minimises the reconstruction error: binary cross-entropy
 # summed over the 784 pixels,
 # $$\mathcal{L}_{AE}(x) = -\sum_{i=1}^{784} \big[x_i \log \hat x_i + (1-x_i)\log(1-\hat x_i)\big].$$
 # The lab's AE is as simple as it gets: $f$ and $g$ are single linear layers (784→2 and 2→784, then a
@@ -106,6 +112,9 @@ plt.show()
 # maximises the evidence lower bound (ELBO), i.e. minimises
 # $$\mathcal{L}_{VAE}(x) = \underbrace{\mathbb{E}_{q(z\mid x)}\big[-\log p(x\mid z)\big]}_{\text{reconstruction (BCE)}}
 # + \underbrace{\mathrm{KL}\big(q(z\mid x)\,\|\,\mathcal{N}(0, I)\big)}_{\text{pulls codes towards the prior}}.$$
+# It is a lower bound on the log-likelihood of the image:
+# $$\log p(x) = \mathrm{ELBO}(x) + \mathrm{KL}\big(q(z\mid x)\,\|\,p(z\mid x)\big) \;\ge\; \mathrm{ELBO}(x) = -\mathcal{L}_{VAE}(x),$$
+# and the gap is how far the encoder's $q(z\mid x)$ is from the decoder's true posterior $p(z\mid x)$.
 #
 # **The reparameterisation trick.** Sampling $z \sim q(z\mid x)$ is not differentiable with respect to
 # $\mu$ and $\sigma$. Writing the sample as
@@ -120,13 +129,17 @@ plt.show()
 #
 # **Nats.** Both losses are reported in **nats per image**: summed over pixels (and latent dimensions),
 # averaged over the batch. A nat is the unit of information you get with natural logarithms
-# (1 nat = 1/ln 2 ≈ 1.44 bits), so "the KL costs 6 nats" means the code says about 6 nats (≈ 9 bits)
-# about each image beyond what the prior already says.
+# (1 nat = 1/ln 2 ≈ 1.44 bits). A KL of $k$ nats means the code says about $k$ nats about each image
+# beyond what the prior already says.
 #
 # **The BCE floor.** Fashion-MNIST pixels are gray levels in [0, 1], not just 0 or 1. For such a target
 # the BCE is smallest when $\hat x = x$, and even then it is not 0: it equals the entropy
 # $-\sum_i \big[x_i \log x_i + (1-x_i)\log(1-x_i)\big]$, which is positive wherever a pixel is gray. So
-# a perfect reconstruction still scores well above 0 nats; we measure this floor below.
+# a perfect reconstruction still scores well above 0 nats; we measure this floor below. It also means
+# that BCE on grey-level targets is **not a normalised likelihood**: $\prod_i \hat x_i^{x_i}(1-\hat x_i)^{1-x_i}$
+# is a probability only for pixels that are exactly 0 or 1, and over all grey-level images it does not
+# sum to 1. So the reconstruction term (and the "ELBO" built from it) is a loss in nats, not
+# $-\log p(x)$ of a real density over images, and its floor is far above 0.
 #
 # `labvae` builds three models: the lab's VAE, the lab's linear AE, and an AE with the VAE's shape
 # (784→512→2→512→784), so that "VAE vs AE" is not only "big vs small".
@@ -201,13 +214,13 @@ loss_check = checks.check_loss(vae_loss)
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "predict-01", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
 # ### BEGIN SOLUTION
-# About 6 nats (6.4 in our 10-epoch run; yours is printed below). It cannot be 0: a code that is exactly
-# the prior says nothing about the image, and the reconstruction term pays far more than a few nats to
-# know which garment it is. It cannot be large either, because the code has only two numbers. Per
-# dimension the KL is $\tfrac12(\mu^2 + \sigma^2 - 1 - \log\sigma^2)$: with $\mu^2 \approx 2.7$ on
-# average (the codes spread a little wider than the prior) and $\sigma \approx 0.1$ (the encoder is
-# precise to about a tenth of the prior's width), that is $\tfrac12(2.7 + 0.01 - 1 + 4.6) \approx 3.2$
-# nats, so about 6 nats for two dimensions.
+# Of the four, about 6 (yours is printed below). It cannot be 0: a code that is exactly the prior says
+# nothing about the image, and the reconstruction term pays far more than a few nats to know which
+# garment it is. It cannot be large either, because the code has only two numbers, each placed with
+# limited precision. Per dimension the KL is $\tfrac12(\mu^2 + \sigma^2 - 1 - \log\sigma^2)$: codes
+# spread about as wide as the prior ($\mu^2 \approx 1$ to 2 on average) with an encoder precise to about
+# a tenth of the prior's width ($\sigma \approx 0.1$, $-\log\sigma^2 \approx 4.6$) give about 2.5 to 3
+# nats per dimension: a few nats for two.
 # ### END SOLUTION
 
 # %% [markdown]
@@ -231,12 +244,11 @@ for name, model in models.items():
 # %% [markdown]
 # ## Loss curves
 #
-# Train (solid) and test (dashed) per epoch. For the VAE, watch the two terms separately. The
-# reconstruction falls throughout. The KL starts at almost 0 on the very first batches (an untrained
-# encoder outputs $\mu \approx 0$, $\sigma \approx 1$: the prior itself), jumps within the first epoch
-# as the encoder starts to describe each image, so the first epoch's average is already a few nats, and
-# then levels off or slowly falls (in our run from about 8 to about 6.5 nats per image) as the
-# encoder learns to say the same with codes closer to the prior. Every nat the code spends is charged.
+# Train (solid) and test (dashed) per epoch. For the VAE, watch the two terms separately. The KL
+# starts at almost 0 on the very first batches (an untrained encoder outputs $\mu \approx 0$,
+# $\sigma \approx 1$: the prior itself) and rises within the first epoch as the encoder starts to
+# describe each image, so the first epoch's average is already a few nats. After that, read the
+# curves: every nat the code spends is charged, and the reconstruction pays for what the code leaves out.
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
@@ -258,18 +270,19 @@ for name, model in models.items():
     print(f"{name:16s} last epoch improved by {last_drop:5.1f} nats/image: {verdict}")
 
 # %% [markdown]
-# The lab's linear AE has only 3,922 parameters, yet it learns the slowest: its decoder starts as a
-# random 2→784 map, and Adam moves each weight by about the learning rate (1e-3) per step, so turning
-# noise into garment shapes takes many steps. With fewer training images there are fewer steps per
-# epoch, and it is further from converged after 10 epochs. Keep that in mind when its pictures look bad in the next notebooks: part of it is the model, part is
-# training time.
+# Why a small model can be the slowest to finish: the lab's linear AE has only 3,922 parameters, but its
+# decoder starts as a random 2→784 map, and Adam moves each weight by about the learning rate (1e-3)
+# per step, so turning noise into garment shapes takes many steps. With fewer training images there are
+# fewer steps per epoch. If the cell above says it is still improving fast, keep that in mind when its
+# pictures look bad in the next notebooks: part of it is the model, part is training time.
 
 # %% [markdown]
 # ## Reconstructions
 #
 # Top row: test images. Below: each model's reconstruction from its 2-d code (the VAE uses the mean
-# code $\mu$). Two numbers cannot hold a whole image, so every model blurs; the question for the next
-# notebooks is what the *space* of codes looks like.
+# code $\mu$). Two numbers cannot hold a whole image, so no reconstruction keeps the details. Look at
+# each row: does a model draw a different picture for each input, or nearly the same one for all?
+# The cell after the pictures measures it.
 
 # %%
 x = x_test[:10]
@@ -280,6 +293,16 @@ for ax, images, title in zip(axes, rows, ["test images", *models]):
     labvae.show_images(images, nrow=10, ax=ax, title=title)
 fig.tight_layout()
 plt.show()
+
+# %%
+print("how different the ten pictures of a row are (mean RMS distance between them):")
+print(f"{'test images':16s} {torch.pdist(x.reshape(10, -1)).mean().item() / 28:.3f}")
+for name, images in zip(models, rows[1:]):
+    print(f"{name:16s} {torch.pdist(images.reshape(10, -1)).mean().item() / 28:.3f}")
+
+# %% [markdown]
+# A row whose spread is far below the test images' draws nearly the same picture whatever the input:
+# its code, or its decoder, does not yet tell the images apart.
 
 # %% [markdown]
 # ## How low can the reconstruction go?
@@ -306,13 +329,11 @@ kl_fn = checks.use(kl_divergence, reference.kl_divergence, kl_check)
 with torch.no_grad():
     mu, logvar = vae.encode(x_test)  # (N, 2) each
     print(f"KL on the test set: {kl_fn(mu, logvar).item():.2f} nats per image")
-    sigma = torch.exp(0.5 * logvar)
-    print(f"posterior sigma: median {sigma.median().item():.3f} (the prior's is 1)")
 
 # %% [markdown]
-# Your `reparameterize` draws 300 codes from $q(z\mid x)$ for each of six test images. Each image's
-# cloud is tiny next to the spread of the codes: the decoder is trained on these small neighbourhoods,
-# not on the whole plane.
+# Your `reparameterize` draws 300 codes from $q(z\mid x)$ for each of six test images: during training
+# the decoder sees such a cloud around each image's code. How wide the clouds are is notebook 2's
+# question.
 
 # %%
 sample = checks.use(reparameterize, reference.reparameterize, reparameterize_check)
@@ -355,13 +376,14 @@ for path in sorted(cfg.out.glob("*.pt")):
 #   a KL price for codes that stray from $\mathcal{N}(0, I)$.
 # - The reparameterisation trick makes the VAE's sampling step differentiable and trains the decoder
 #   on a neighbourhood of each code.
-# - With the lab's settings the linear AE reconstructs worst, the capacity-matched AE best: the KL term
-#   costs the VAE some reconstruction quality.
+# - Every loss is in nats per image; the BCE of grey-level images has a floor far above 0, and the
+#   reconstruction numbers above say how far each model stays above it (one training run, and for the
+#   VAE one sampled $z$: small differences between models are not yet evidence).
 #
 # **Try next:**
-# - train for longer with `cfg = labvae.lab_config(epochs=30)`: expect the lab AE's loss to keep falling
-#   by tens of nats (after 10 epochs it still improves by ≈10 nats per epoch), the VAE's by only a few;
+# - train for longer with `cfg = labvae.lab_config(epochs=30)`: which model's loss keeps falling, and
+#   which has levelled off?
 # - give the VAE a bigger code, `model = labvae.VAE(latent_dim=8)` then `labvae.fit(model, x_train, x_test)`:
-#   expect the reconstruction to drop by about 25 nats and the KL to about double (to ≈13 nats): the
-#   extra dimensions carry information, and the KL term charges for it;
+#   expect the reconstruction to fall and the KL to rise: the extra dimensions carry information, and
+#   the KL term charges for it;
 # - then open **02_vae_sweep** to walk the VAE's latent plane.

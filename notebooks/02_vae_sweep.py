@@ -23,12 +23,16 @@
 #   441 codes drawn as one 588×588 image;
 # - how to read that image: which corner is which $z$, and why the codes sit where they do;
 # - how to explore the plane interactively with two sliders;
-# - why samples from the prior $\mathcal{N}(0, I)$ look like clothing.
+# - where samples from the prior $\mathcal{N}(0, I)$ land, and what they decode to.
 #
 # **Exercise 1.1 (2 marks)** is in this notebook: list the sweep's codes in the right order (1 mark) and
 # decode them into the 588×588 image (1 mark). Each function is followed by a check that prints ✓,
 # *not done yet*, or what is wrong with a hint; until a check passes, the notebook uses labvae's own
 # version, so every cell still runs.
+#
+# **Time:** 14 s of computing, the VAE loaded from notebook 1 (measured with
+# `benchmarks/bench_notebooks.py`: fp32, two CPU cores shared with other work, the 8,226-image partial
+# training set).
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
@@ -86,10 +90,11 @@ print(f"prior mass inside [-4, 4]^2: {inside_1d**2:.3%}  (outside: about 1 draw 
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "predict-02", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
 # ### BEGIN SOLUTION
-# About 0.1 (median 0.10 in our 10-epoch run), much narrower than the prior. A narrow
-# $q(z\mid x)$ pins down which image it was, which the reconstruction term rewards; the KL term charges
-# $-\log\sigma$ per dimension for it, a price of a few nats that the encoder gladly pays. So each image
-# occupies a small spot, a quarter of a sweep step wide, not the whole plane.
+# Much narrower than the prior, and narrower than one step of the sweep (yours is printed below; with
+# the lab's settings on Fashion-MNIST it is about 0.1). A narrow $q(z\mid x)$ pins down which image it
+# was, which the reconstruction term rewards; the KL term charges $-\log\sigma$ per dimension for it,
+# a price of a few nats that the encoder gladly pays. So each image occupies a small spot, not the
+# whole plane.
 # ### END SOLUTION
 
 # %%
@@ -102,6 +107,8 @@ print(f"posterior sigma over all test images and both dimensions: median {q50:.3
 stats = analysis.code_stats(mu)
 print(f"test codes (mu) inside the window: {stats['frac_codes_inside']:.1%}; "
       f"sweep cells (0.4 x 0.4) holding at least one test code: {stats['frac_cells_hit']:.0%}")
+analysis.plot_codes(mu, y_test, prior=True, title="VAE: every test image's mu")
+plt.show()
 
 # %% [markdown]
 # ## The sweep
@@ -180,15 +187,14 @@ path = labvae.save_grid(grid, cfg.out / "vae_grid.png")
 print("saved", path)
 
 # %% [markdown]
-# **Reading the picture.** Neighbouring tiles differ a little, and moving across the plane morphs one
-# garment into another. Two things make that happen. The KL term packs the codes of all images into
-# the same disc around the origin, so clouds of different classes border each other instead of
-# drifting apart. And the decoder is a smooth function of $z$, trained on a small cloud around each
-# $\mu$ (the reparameterisation noise). That cloud is narrow, though (the measured σ above is far
-# below the 0.4 step), and only about half of the sweep's cells hold a test code: the decoder has
-# *not* seen every point of the plane. Between codes it interpolates smoothly, which is why the gaps
-# show in-between garments rather than noise. Towards the edge of the window, where few codes lie, the
-# images stop changing much: the decoder extrapolates from the outermost garments.
+# **Reading the picture.** Put it next to the scatter of the codes above. Neighbouring tiles differ a
+# little: the decoder is a smooth function of $z$. The KL term pulls the codes of all images towards
+# the origin, so clouds of different classes border each other instead of drifting apart, and where
+# the codes lie the tiles show garments. But the posterior clouds are narrow (the measured σ is below
+# the 0.4 step), and the printed share of sweep cells that hold a test code says how much of the
+# window the codes reach: the decoder has *not* seen every point of the plane. Find the regions of the
+# scatter with no code and look at the same place in the sweep: what the decoder draws there was never
+# asked of it, and it need not be a garment (faint, dark ghosts, or thin bar-like shapes).
 
 # %% [markdown]
 # ## Explore with sliders
@@ -214,9 +220,10 @@ print("explorer shows decode(z) exactly:", torch.equal(shown, direct))
 # ## Samples from the prior
 #
 # A VAE is a generative model: draw $z \sim \mathcal{N}(0, I)$ and decode. Because the KL term pulled
-# the codes of the training images towards this same distribution, prior samples land among those
-# codes, where the decoder has learned to draw clothing or to blend neighbouring garments, and most
-# look like clothing. (Notebook 3 does the same with an AE.)
+# the codes of the training images towards this same distribution, prior draws fall in the region the
+# codes occupy, where the decoder has learned to draw clothing or to blend neighbouring garments; a draw
+# that lands in a gap with no code nearby decodes to whatever the decoder extrapolates there. Count for
+# yourself how many of the 32 look like clothing; notebook 4 counts with a judge.
 
 # %%
 torch.manual_seed(0)
@@ -232,16 +239,15 @@ plt.show()
 # - The 21×21 sweep shows the whole 2-d latent space at once: $z = [-4, 4]$ top-left,
 #   $z = [4, -4]$ bottom-right, $z_2$ growing upwards.
 # - $z$ is measured in prior standard deviations; the window $[-4, 4]^2$ holds 99.99% of the prior.
-# - The VAE's plane is filled with plausible garments that change gradually from tile to tile, though
-#   each image's posterior is narrow (σ ≈ 0.1) and only about half the sweep's cells hold a test code:
-#   between codes the decoder interpolates.
-# - Random codes from the prior decode to clothing, because training pulled the data's codes
-#   towards that prior.
+# - Where the VAE's codes lie, its plane shows garments that change gradually from tile to tile; each
+#   image's posterior is much narrower than the prior, the codes reach only part of the window, and where
+#   no code lies the decoder draws what it extrapolates, not necessarily a garment.
+# - Prior draws fall in the region the VAE's codes occupy, because training pulled the codes towards
+#   that prior; notebook 4 measures how many land near no code at all.
 #
 # **Try next:**
 # - sweep a wider window: `labvae.show_grid(labvae.decode_grid(vae.decode, limit=8), limit=8)`. Expect
-#   the garments to stop turning into new kinds beyond about |z| = 4: out there, where no code lies,
-#   they become saturated, exaggerated copies of the outermost garments (solid white shapes, thin bars);
+#   no new kinds of garment far from the codes: out there the decoder only extrapolates;
 # - move the $z_1$ slider slowly with $z_2 = 0$: expect one garment to morph into the next without
 #   sudden jumps, since the decoder is a smooth function of $z$;
 # - then open **03_ae_sweep** to do the same with a plain autoencoder.

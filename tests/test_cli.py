@@ -44,6 +44,12 @@ def test_sweep_verdicts_rest_on_three_seeds(synthetic_root, tmp_path):
         assert len(c["per_seed"]["lab AE (linear)"]) == 3 and c["primary"] and c["secondary"]
     grey = next(row for row in metrics["judge"]["calibration"] if row["input"] == "flat grey 0.50")
     assert grey["frac_garment"] == 0
+    # What the report claims and the sweep alone never shows: interpolation, the aggregate posterior, train/test.
+    assert (tmp_path / "interpolation.png").stat().st_size > 10_000 and (tmp_path / "posterior.png").stat().st_size > 10_000
+    for key in ("frac_path_garment", "path_jump_share", "kl_gauss", "ks_max", "fit_gap", "train_loss_final"):
+        assert key in metrics["vae"]["comparison"] and key in metrics["ae"]["comparison_by_seed"][2], key
+    assert len(metrics["vae"]["comparison"]["posterior_z"]["cov"]) == 2
+    assert {c["key"] for c in metrics["claims"]["verdicts"]} >= {"transitions", "not_normal", "overfit"}
 
 
 def test_sweep_with_labvae_data(synthetic_root, tmp_path):

@@ -84,7 +84,8 @@ def test_bad_input_is_one_sentence(judge, classifier):
 
 VAE = {"classes": 8, "effective_classes": 6.0, "frac_not_garment": 0.10, "frac_unsure": 0.10,
        "frac_distinct_garments": 0.30, "garment_spread": 1.0, "sharpness_rel": 0.8, "grey_rel": 0.05,
-       "frac_jumps": 0.0, "frac_off_data_steps": 0.15, "frac_codes_inside": 1.0, "frac_cells_hit": 0.5}
+       "frac_path_garment": 0.9, "path_jump_share": 0.15, "frac_codes_inside": 1.0, "frac_cells_hit": 0.5,
+       "kl_gauss": 0.6, "ks_max": 0.08, "fit_gap": 3.5, "fit_gap_rel": 0.013}
 
 CASES = [  # (claim, the AE's values that differ from the VAE's, expected verdict)
     ("diverse", {"classes": 2, "effective_classes": 2.0}, "holds"),
@@ -99,12 +100,18 @@ CASES = [  # (claim, the AE's values that differ from the VAE's, expected verdic
     ("blurred", {"sharpness_rel": 0.5, "grey_rel": 0.2}, "holds"),
     ("blurred", {"sharpness_rel": 1.5, "grey_rel": 0.05}, "does not hold"),  # noise is not blur
     ("blurred", {"sharpness_rel": 1.5, "grey_rel": 0.5}, "mixed"),
-    ("transitions", {"frac_jumps": 0.2, "frac_off_data_steps": 0.8}, "holds"),
-    ("transitions", {"frac_jumps": 0.0, "frac_off_data_steps": 0.2}, "does not hold"),
-    ("transitions", {"frac_jumps": 0.0, "frac_off_data_steps": 0.8}, "mixed"),  # smooth, but through noise
+    ("transitions", {"frac_path_garment": 0.2, "path_jump_share": 0.6}, "holds"),
+    ("transitions", {"frac_path_garment": 0.85, "path_jump_share": 0.12}, "does not hold"),
+    ("transitions", {"frac_path_garment": 0.2, "path_jump_share": 0.12}, "mixed"),  # smooth, but through noise
     ("window", {"frac_codes_inside": 0.7, "frac_cells_hit": 0.15}, "holds"),
     ("window", {"frac_codes_inside": 0.95, "frac_cells_hit": 0.45}, "does not hold"),
     ("window", {"frac_codes_inside": 0.8, "frac_cells_hit": 0.6}, "mixed"),  # fewer inside, more cells hit
+    ("not_normal", {"kl_gauss": 3.0, "ks_max": 0.4}, "holds"),
+    ("not_normal", {"kl_gauss": 0.8, "ks_max": 0.1}, "does not hold"),
+    ("not_normal", {"kl_gauss": 0.7, "ks_max": 0.4}, "mixed"),  # the prior's moments, another shape
+    ("overfit", {"fit_gap": 9.0, "fit_gap_rel": 0.03}, "holds"),
+    ("overfit", {"fit_gap": 2.0, "fit_gap_rel": 0.005}, "does not hold"),  # the lab AE: under-fit, not over
+    ("overfit", {"fit_gap": 5.0, "fit_gap_rel": 0.014}, "mixed"),  # more nats, the same share of a larger loss
 ]
 
 
@@ -174,7 +181,7 @@ def test_seeds_are_paired_and_json_is_strict():
 
 
 def test_verdict_table_shows_both_measures_and_seeds():
-    results = {"VAE": [VAE] * 3, "AE": [{**VAE, "frac_jumps": 0.0, "frac_off_data_steps": 0.8}] * 3}
+    results = {"VAE": [VAE] * 3, "AE": [{**VAE, "frac_path_garment": 0.2, "path_jump_share": 0.12}] * 3}
     text = C.verdict_table(C.judge_claims(results))
     assert "MIXED   (seeds: mixed / mixed / mixed)" in text and "primary:" in text and "secondary:" in text
 

@@ -1,20 +1,50 @@
 """What the comparison measures: the judge that names tiles, metrics of codes and sweeps, the claims, plots.
 
 Rooms: classifier (the judge's MLP), judge (calibrated on real images: garment or not, which class),
-metrics (where codes lie, continuity, diversity), claims (the report's claims and their verdicts),
+metrics (where codes lie, continuity, diversity, train/test gap), paths (interpolation between
+test images), posterior (the aggregate posterior against N(0, I)), claims (the report's claims and their verdicts),
 beta (the KL-weight family), figures (every plot), comparison (`python -m labvae sweep`'s comparison).
 The notebooks use the names below as `analysis.NAME`; the library (labvae.*) never imports this package.
 """
 
-from .claims import CLAIMS, claims_declaration, judge_claims, metrics_table, verdict, verdict_table
+from .claims import (
+    CLAIMS,
+    COMPACT_ROWS,
+    claims_declaration,
+    judge_claims,
+    metrics_table,
+    verdict,
+    verdict_summary,
+    verdict_table,
+)
 from .classifier import Classifier, ClassifierConfig, load_or_train_classifier, train_classifier
-from .figures import comparison_figure, plot_code_clouds, plot_codes, plot_map, plot_unsure
+from .figures import (
+    comparison_figure,
+    plot_code_clouds,
+    plot_codes,
+    plot_map,
+    plot_paths,
+    plot_posterior,
+    plot_unsure,
+)
 from .judge import Judge, calibrate, calibration_table
-from .metrics import code_stats, compare_model, compare_seeds, still_improving, weight_scale
+from .metrics import (
+    code_stats,
+    compare_model,
+    compare_seeds,
+    fit_gap,
+    still_improving,
+    weight_change,
+    weight_scale,
+)
+from .paths import interpolate, path_metrics, path_pairs, score_paths
+from .posterior import aggregate_posterior, moments, sampled_codes
 
 __all__ = [
-    "CLAIMS", "Classifier", "ClassifierConfig", "Judge", "calibrate", "calibration_table", "claims_declaration",
+    "CLAIMS", "COMPACT_ROWS", "Classifier", "ClassifierConfig", "Judge", "calibrate", "calibration_table", "claims_declaration",
     "code_stats", "compare_model", "compare_seeds", "comparison_figure", "judge_claims", "load_or_train_classifier",
     "metrics_table", "plot_code_clouds", "plot_codes", "plot_map", "plot_unsure", "still_improving",
     "train_classifier", "verdict", "verdict_table", "weight_scale",
+    "aggregate_posterior", "fit_gap", "interpolate", "moments", "path_metrics", "path_pairs", "plot_paths",
+    "plot_posterior", "sampled_codes", "score_paths", "verdict_summary", "weight_change",
 ]

@@ -73,13 +73,14 @@ CLAIMS = (
                   "blur turns edges into grey ramps; 0.05 is 39 more mid-grey pixels of 784"),
           "sweeps"),
     Claim("transitions", "The AE's transitions are unrealistic",
-          Measure("frac_jumps", "share of neighbour steps that jump", "higher", 0.05,
-                  "a jump is a step between neighbouring tiles (0.4 apart in z) larger (RMS) than 99% of "
-                  "the gaps between a real image and its nearest real neighbour; 0.05 is 42 of 840 steps"),
-          Measure("frac_off_data_steps", "share of neighbour steps that leave the data", "higher", 0.10,
-                  "a step that starts or ends on a tile that is not a garment walks outside the data, "
-                  "however small it is"),
-          "continuity maps, sweeps"),
+          Measure("frac_path_garment", "share of interpolation points judged garments", "lower", 0.10,
+                  "decode the straight line between the codes of two test images (10 points, pairs within "
+                  "and across classes); a point the judge refuses to name is an unrealistic in-between; "
+                  "0.10 is one point in ten"),
+          Measure("path_jump_share", "largest step of a path / all its steps (median)", "higher", 0.10,
+                  "a switch puts most of the change into one step, an even morph 1/9 = 0.11 into each; "
+                  "0.10 more is a tenth of the whole change moved into one step"),
+          "interpolation paths"),
     Claim("window", "The AE's codes are not shaped by a prior: they miss the swept window",
           Measure("frac_codes_inside", "share of test codes inside [-4, 4]^2", "lower", 0.10,
                   "N(0, I) leaves about 0.01% of its mass outside [-4, 4]^2; an AE with a tenth more of "
@@ -87,6 +88,22 @@ CLAIMS = (
           Measure("frac_cells_hit", "share of the 441 sweep cells holding a test code", "lower", 0.10,
                   "codes inside the window but squeezed into a band still leave most of it empty"),
           "latent scatters"),
+    Claim("not_normal", "The AE's latent space does not follow a normal distribution",
+          Measure("kl_gauss", "KL(Gaussian fit of the codes || N(0, I)), nats", "higher", 0.5,
+                  "how far the codes' mean and covariance are from the prior's (sampled z for the VAE); "
+                  "0.5 nats is about a 1.8 times wider spread than the prior's in one dimension"),
+          Measure("ks_max", "largest Kolmogorov-Smirnov distance of a code's marginal from N(0, 1)", "higher", 0.10,
+                  "the shape, not only the moments: a band or a horseshoe can have the prior's variance; "
+                  "0.10 is a tenth of the codes on the wrong side of some value"),
+          "aggregate posterior: marginals against N(0, 1)"),
+    Claim("overfit", "The VAE is more robust: it overfits less than the AE",
+          Measure("fit_gap", "test loss - training loss, final weights (nats)", "higher", 1.0,
+                  "overfitting shows as a test loss above the training loss with the same weights; one nat "
+                  "per image more is the smallest difference in gap we call a difference"),
+          Measure("fit_gap_rel", "the same gap / training loss", "higher", 0.005,
+                  "the gap as a share of the loss, since the models' losses differ by a hundred nats; "
+                  "0.005 is half a percent"),
+          "train against test loss"),
 )
 
 SEED_DEPENDENT = "depends on the seed"
@@ -178,8 +195,14 @@ TABLE_ROWS = (  # (key, label, format)
     ("garment_spread", "spread of garment tiles / real", "{:.2f}"),
     ("sharpness_rel", "sharpness / nearest real image", "{:.2f}"),
     ("grey_rel", "mid-grey share - nearest real's", "{:+.2f}"),
-    ("frac_jumps", "neighbour steps that jump", "{:.0%}"),
     ("frac_off_data_steps", "neighbour steps off the data", "{:.0%}"),
+    ("frac_path_garment", "interpolation points judged garments", "{:.0%}"),
+    ("path_jump_share", "largest step / path (even morph 0.11)", "{:.2f}"),
+    ("kl_gauss", "codes' Gaussian fit: KL to N(0, I), nats", "{:.2f}"),
+    ("ks_max", "codes' marginals: KS distance to N(0, 1)", "{:.2f}"),
+    ("frac_prior_far", "prior draws with no test code within 0.2", "{:.0%}"),
+    ("train_loss_final", "training loss, final weights (nats)", "{:.1f}"),
+    ("fit_gap", "test - training loss (nats)", "{:+.1f}"),
     ("tile_step_max", "max pixel change, neighbour tiles", "{:.3f}"),
     ("distinct_tiles", f"distinct tiles, noise too (RMS >= {DISTINCT_RMS})", "{:.0f}"),
     ("nearest_real_median", "tile -> nearest real image (RMS)", "{:.3f}"),
@@ -200,4 +223,20 @@ def metrics_table(results: dict, rows=TABLE_ROWS) -> str:
     seeds = max(len(rs) for rs in runs.values())
     if seeds > 1:
         lines.append(f"(mean over {seeds} seeds, min..max in brackets)")
+    return "\n".join(lines)
+
+
+# The one compact table of the lesson (notebook 4's core): one row per question the claims ask.
+COMPACT_ROWS = tuple(r for r in TABLE_ROWS if r[0] in (
+    "test_loss", "fit_gap", "frac_codes_inside", "frac_cells_hit", "frac_garment", "classes", "sharpness_rel",
+    "frac_path_garment", "path_jump_share", "kl_gauss", "ks_max"))
+
+
+def verdict_summary(judged: list[dict]) -> str:
+    """One line per claim: its verdict for each AE (the measures are in verdict_table)."""
+    aes = list(judged[0]["verdicts"]) if judged else []
+    width = max(len(c["claim"]) for c in judged) + 2 if judged else 0
+    lines = [f"{'claim':{width}s}" + "".join(f"{a:>24s}" for a in aes)]
+    for c in judged:
+        lines.append(f"{c['claim']:{width}s}" + "".join(f"{c['verdicts'][a]:>24s}" for a in aes))
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Every plot of the comparison: codes, per-tile maps, the side-by-side figure, the beta family."""
+"""Every plot of the comparison: codes, per-tile maps, the side-by-side figure, paths, posteriors, the beta family."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import torch
 from .._io import atomic_write
 from ..config import LABELS
 from ..data import CLASSES
-from ..grid import decode_grid, latent_grid, show_grid, sweep_extent, z_axes
+from ..grid import decode_grid, latent_grid, show_grid, show_images, sweep_extent, z_axes
 from ..models import latent_codes, posterior_std
 from .judge import AMBIGUOUS, MIN_TILES, NOT_A_GARMENT
+from .paths import STEPS, interpolate
+from .posterior import moments, sampled_codes
 
 
 def plot_codes(codes: torch.Tensor, y=None, ax=None, limit: float = 4.0, n: int = 21,
@@ -211,3 +213,59 @@ def plot_metrics(rows: dict, axes=None):
         if i == 0:
             ax.legend(fontsize=8)
     return axes
+
+
+# ---------------------------------------------------------------------------------------------
+# Interpolation paths and the aggregate posterior (labvae.analysis.paths, labvae.analysis.posterior)
+
+
+def plot_paths(models: dict, x_test, y_test, pairs: list, judge=None, steps: int = STEPS, path=None):
+    """One row per pair and model: the decoded straight line between two test images' codes."""
+    import matplotlib.pyplot as plt
+
+    rows = [(p, name) for p in pairs for name in models]
+    fig, axes = plt.subplots(max(len(rows), 1), 1, figsize=(0.75 * (steps + 2), 0.95 * max(len(rows), 1)),
+                             squeeze=False)
+    if not rows:  # fewer than two test images: nothing to interpolate between
+        axes[0, 0].text(0.5, 0.5, "no pair of test images to interpolate between", ha="center", va="center")
+        axes[0, 0].set_axis_off()
+    for ax, ((i, j), name) in zip(axes[:, 0], rows):
+        line = interpolate(models[name], x_test[i : i + 1], x_test[j : j + 1], steps)[0]  # (steps, 1, 28, 28)
+        ends = torch.stack([x_test[i], x_test[j]])  # the real images, at both ends of the row
+        show_images(torch.cat([ends[:1], line, ends[1:]]), nrow=steps + 2, ax=ax)
+        said = ""
+        if judge is not None:
+            said = f": {int(judge.garments(line).sum())}/{steps} judged garments"
+        ax.set_title(f"{name}, {CLASSES[int(y_test[i])]} -> {CLASSES[int(y_test[j])]}{said}", fontsize=8, loc="left")
+    fig.suptitle("Straight lines between two test images' codes (first and last tile: the real images)", fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=80))
+    return fig
+
+
+def plot_posterior(models: dict, x_test, path=None):
+    """Per model, each code dimension's marginal (mu, and one sampled z per image) against N(0, 1)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(models), 2, figsize=(10, 2.6 * len(models)), squeeze=False)
+    grid = np.linspace(-6, 6, 241)
+    prior = np.exp(-grid**2 / 2) / np.sqrt(2 * np.pi)
+    for row, (name, model) in zip(axes, models.items()):
+        mu, z = latent_codes(model, x_test), sampled_codes(model, x_test)
+        m = moments(z)
+        for d, ax in enumerate(row):
+            bins = np.linspace(-6, 6, 61)
+            ax.hist(z[:, d].clamp(-6, 6).numpy(), bins=bins, density=True, alpha=0.45, label="z (one sample each)")
+            ax.hist(mu[:, d].clamp(-6, 6).numpy(), bins=bins, density=True, histtype="step", lw=1.2, label="$\\mu$ / code")
+            ax.plot(grid, prior, "k--", lw=1, label="N(0, 1)")
+            ax.set_title(f"{name}, $z_{d + 1}$: mean {m['mean'][d]:+.2f}, variance {m['var'][d]:.2f}, "
+                         f"KS {m['ks'][d]:.2f}", fontsize=9)
+            ax.set_xlim(-6, 6)
+        row[0].legend(fontsize=7)
+    fig.suptitle("The aggregate posterior: every test image's code against the prior N(0, 1) "
+                 "(values beyond ±6 drawn at the edge)", fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=80))
+    return fig

@@ -6,7 +6,10 @@ import torch
 
 from ..grid import latent_grid, sweep_tiles
 from ..models import latent_codes
+from ..training import evaluate
 from .judge import DISTINCT_RMS, distinct, rms
+from .paths import path_metrics
+from .posterior import aggregate_posterior
 
 # Each takes plain tensors and returns a dict of plain numbers and lists.
 
@@ -85,15 +88,32 @@ def diversity(tiles: torch.Tensor, x: torch.Tensor, threshold: float = DISTINCT_
 MAP_KEYS = ("labels", "confidence", "distance", "continuity_map", "nearest_real_map")
 
 
-def compare_model(model, judge, x_test, y_test=None, n: int = 21, limit: float = 4.0) -> dict:
+def fit_gap(model, x_train, x_test, seed: int = 0) -> dict:
+    """Loss on the training and on the test images with the final weights (nats per image); gap > 0: test worse."""
+    def loss(x):
+        with torch.random.fork_rng():  # the VAE's loss draws one z per image: the same draws on every call
+            torch.manual_seed(seed)
+            return evaluate(model, x)["loss"]
+
+    train, test = loss(x_train), loss(x_test)
+    return {"train_loss_final": train, "test_loss_final": test, "fit_gap": test - train,
+            "fit_gap_rel": (test - train) / abs(train)}
+
+
+def compare_model(model, judge, x_test, y_test=None, n: int = 21, limit: float = 4.0, x_train=None) -> dict:
     """Every comparison metric for one model, as a plain dict (per-tile maps under 'maps').
 
     judge: a calibrated labvae.analysis.judge.Judge; it decides which tiles are garments and what they show.
+    y_test adds interpolation paths within and across classes; x_train adds the train/test loss gap.
     """
     tiles = sweep_tiles(model, n, limit)
     codes = latent_codes(model, x_test)
     out = {**code_stats(codes, n, limit), **judge.score(tiles), **judge.transitions(tiles, n),
-           **continuity(tiles, n, codes, x_test), **diversity(tiles, x_test)}
+           **continuity(tiles, n, codes, x_test), **diversity(tiles, x_test), **aggregate_posterior(model, x_test)}
+    if y_test is not None:
+        out.update(path_metrics(model, judge, x_test, y_test))
+    if x_train is not None:
+        out.update(fit_gap(model, x_train, x_test))
     out["maps"] = {k: out.pop(k) for k in MAP_KEYS}
     out["n"], out["limit"] = n, limit
     history = getattr(model, "history", None)
@@ -102,16 +122,29 @@ def compare_model(model, judge, x_test, y_test=None, n: int = 21, limit: float =
     return out
 
 
-def compare_seeds(models: dict, judge, x_test, y_test=None) -> dict:
+def compare_seeds(models: dict, judge, x_test, y_test=None, x_train=None) -> dict:
     """compare_model for each model trained with each seed: {name: [metrics per seed]}."""
-    return {name: [compare_model(m, judge, x_test, y_test) for m in per_seed] for name, per_seed in models.items()}
+    return {name: [compare_model(m, judge, x_test, y_test, x_train=x_train) for m in per_seed]
+            for name, per_seed in models.items()}
 
 
 def weight_scale(model) -> dict:
-    """Each decoder weight matrix's norm against the same matrix at initialisation (1.0 = not moved)."""
+    """Each decoder weight matrix's norm against the same matrix at initialisation (1.0 = same size)."""
     initial = model.config.build().decoder.state_dict()  # same seed, so the very weights it started from
     return {k: (v.norm() / initial[k].norm()).item() for k, v in model.decoder.state_dict().items()
             if k.endswith("weight")}
+
+
+def weight_change(model) -> dict:
+    """How far each decoder weight matrix moved from its initialisation: ||W - W0|| / ||W0|| and cos(W, W0)."""
+    initial = model.config.build().decoder.state_dict()
+    out = {}
+    for k, w in model.decoder.state_dict().items():
+        if k.endswith("weight"):
+            w0 = initial[k]
+            out[k] = {"moved": ((w - w0).norm() / w0.norm()).item(),
+                      "cosine": torch.nn.functional.cosine_similarity(w.flatten(), w0.flatten(), dim=0).item()}
+    return out
 
 
 def still_improving(history, last: int = 1) -> float:
