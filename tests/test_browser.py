@@ -40,7 +40,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 # other jobs the headless run is slower too, so the budget grows with the load; a hang still fails.
 BROWSER_OVERHEAD_S = 120  # JupyterLab and Chromium rendering the notebook and its widgets
 WORK_FACTOR = 3  # the browser reruns the notebook with its models cached: never more work than this
-HEADLESS_CELL_TIMEOUT_S = 300  # a cell that hangs in the headless run fails the test
+# Hang detection only, not a budget: 04's training cell took 350 s from a cold cache with both cores
+# busy and other jobs queued (load average 15), so a cell gets 20 minutes before the test fails.
+HEADLESS_CELL_TIMEOUT_S = 1200
 WAIT_S = 60  # one step of the browser's (an image loading, a redraw): bounded by the deadline too
 VIEWPORT = {"width": 1400, "height": 1000}
 PRESSES = 10  # arrow-key presses on z1; one step is 0.05, so z1 moves by 0.50
@@ -363,7 +365,10 @@ def test_explorer_in_jupyterlab(page, lab, name):
     """Run the notebook in JupyterLab, move z1 with the keyboard, and see every decoded image change."""
     rel_path = f"notebooks/{name}"
     assert (ROOT / rel_path).exists(), f"{rel_path} is missing: the explorer notebooks are part of the course"
-    work = headless_seconds(rel_path)
+    try:
+        work = headless_seconds(rel_path)
+    except Exception as e:  # a cell that raised or hung: say so before any browser work
+        pytest.fail(f"{rel_path} fails headless, before the browser opens it: {type(e).__name__}: {str(e)[-2000:]}")
     budget = BROWSER_OVERHEAD_S + WORK_FACTOR * work
     deadline = time.monotonic() + budget
     print(f"{name}: headless run {work:.1f}s, browser budget {budget:.0f}s")
