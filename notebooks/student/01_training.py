@@ -29,18 +29,14 @@
 # notebook uses labvae's own version, so every cell still runs.
 #
 # The models trained here are saved, and the next notebooks load them
-<<<<<<< HEAD
 # (each notebook also trains them itself if they are missing). On Colab, each notebook opened from
 # its badge runs on a machine of its own and sees none of the others' checkpoints: there, this one
-# trains the VAE, the lab AE and the AE with 512 hidden units, about 1–2 minutes on a CPU runtime.
-=======
-# (each notebook also trains them itself if they are missing).
+# trains the VAE, the lab AE and the AE with 512 hidden units itself.
 #
 # **Time:** the first run computes for 468 s, nearly all of it training the three models (measured
 # with `benchmarks/bench_notebooks.py`: fp32, two CPU cores shared with other work, the 8,226-image
 # partial training set; at the full 60,000 images the training takes about 7 times longer). Later runs
 # load the saved models in seconds.
->>>>>>> issue14-lesson
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
@@ -220,11 +216,7 @@ loss_check = checks.check_loss(vae_loss)
 # ## Training
 #
 # `cfg.model(name, ...)` loads a checkpoint trained with exactly these settings and data if there is
-<<<<<<< HEAD
 # one, and otherwise trains with `labvae.fit` (one progress bar per model) and saves it to `cfg.out`.
-=======
-# one, and otherwise trains with `labvae.fit` and saves it to `cfg.out`.
->>>>>>> issue14-lesson
 
 # %% tags=["nbval-ignore-output"]
 vae = cfg.model("vae", x_train, x_test)

@@ -60,22 +60,15 @@ from labvae.config import SEEDS
 # %% [markdown]
 # ## Load (or train) everything
 #
-<<<<<<< HEAD
-# The three models of notebook 1, each trained three times with different random seeds (weights,
-# batch order, noise): a difference that one training run shows and the next one does not is luck, not
-# a property of the model. A fourth model is the lab AE trained **to convergence**: the lab trains it
-# for 10 epochs, and below we check whether that is enough. Training the extra models takes a few
-# minutes on a laptop CPU the first time; after that the checkpoints load. On Colab, where each
-# notebook is a machine of its own, this one trains all twelve models and the classifier itself:
-# about 4–8 minutes on a CPU runtime. A small classifier (784→256→10) will look at the tiles.
-=======
 # The three models of notebook 1 (loaded from their checkpoints), and a small classifier
 # (784→256→10) that will look at the tiles. The classifier alone would name anything, noise included,
 # so a **judge** wraps it: a tile counts as a garment only if it is as close in shape to some real
 # training image, and has as much contrast, as 99% of real images; only then does the classifier name
 # it. A class counts as shown with at least 5 confident tiles (p ≥ 0.9). Every threshold comes from real
 # images; the optional part *Can you trust the judge?* tests it on noise and flat grey.
->>>>>>> issue14-lesson
+#
+# On Colab, where each notebook opened from its badge is a machine of its own, this notebook trains
+# these three models and the classifier itself (the optional parts train more).
 
 # %% tags=["nbval-ignore-output"]
 cfg = labvae.lab_config()
