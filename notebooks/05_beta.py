@@ -77,7 +77,7 @@ from labvae.analysis import beta, figures
 # Every model uses the lab's settings (Adam 1e-3, batch 256, 10 epochs) and the same starting
 # weights; only the loss differs. β = 1 is the VAE of notebook 1, loaded from its checkpoint. On
 # Colab, where each notebook is a machine of its own, all seven VAEs and the classifier are trained
-# here: about 3–6 minutes on a CPU runtime.
+# here.
 
 # %% tags=["nbval-ignore-output"]
 cfg = labvae.lab_config()

@@ -62,8 +62,7 @@ from labvae.course import checks, reference
 # ## Load (or train) the VAE
 #
 # The VAE from notebook 1 is loaded from its checkpoint; if it is missing, it is trained here. On
-# Colab, where each notebook is a machine of its own, it is always trained here: under a minute on a
-# CPU runtime.
+# Colab, where each notebook is a machine of its own, it is always trained here.
 
 # %% tags=["nbval-ignore-output"]
 cfg = labvae.lab_config()

@@ -64,7 +64,7 @@ from labvae.course import checks, reference
 #   the comparison with the VAE is not only about model size.
 #
 # On Colab, where each notebook is a machine of its own, both are trained here (and your lab AE of
-# exercise 2.1 too): about a minute on a CPU runtime.
+# exercise 2.1 too).
 
 # %% tags=["nbval-ignore-output"]
 cfg = labvae.lab_config()
