@@ -101,3 +101,15 @@ def test_the_checker_finds_a_circle_and_a_wrong_import(tmp_path):
     g = graph(pkg)
     assert cycle(g) == ["labvae.course.checks", "labvae.data", "labvae.course.checks"]
     assert room("labvae.data") == "library" and "labvae.course.checks" in g["labvae.data"]
+
+
+def test_every_package_is_installed():
+    """pip install (Colab's setup cell) ships every package: pyproject's find-include covers each folder."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
+    shipped = set(find_packages(str(PACKAGE.parent), **config["packages"]["find"]))
+    folders = {module_name(p.parent / "__init__.py") for p in PACKAGE.rglob("__init__.py")}
+    assert folders <= shipped, sorted(folders - shipped)
