@@ -106,7 +106,6 @@ def test_the_checker_finds_a_circle_and_a_wrong_import(tmp_path):
 def test_every_package_is_installed():
     """pip install (Colab's setup cell) ships every package: pyproject's find-include covers each folder."""
     import tomllib
-
     from setuptools import find_packages
 
     config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]
