@@ -7,16 +7,18 @@ there, else $LABVAE_DATA. Every cell's time comes from nbclient's timestamps; a 
 notebook's optional part when it lies under a heading "## Optional ..." (until the next "## " heading).
 
 Scaled to the full 60,000 training and 10,000 test images: a model's training seconds (its History)
-are attributed to the cell that wrote its checkpoint and scaled by the training samples it would see
+are attributed to the cell that wrote its checkpoint (the last cell started before the file's
+modification time) and scaled by the training samples it would see
 at full size (epochs x images; the converged AE's fixed number of Adam steps stays the same); the
 rest of a cell's time is scaled by 10,000 / the test images, or by 60,000 / the training images in a
 cell that also trained the classifier or the student's own AE (their seconds are not recorded). Kernel start-up and imports
 scale too, so the scaled figure is an upper bound. --full-scale instead tiles the data to 60,000 and
 10,000 images (the images repeat: the time depends on how many there are) and measures directly.
-Wall time depends on what else the machine runs; so the kernel's CPU seconds (user + system, psutil)
-are measured per cell too, and scaled the same way (a cell that trained something scales by the
-training ratio). On an otherwise idle machine with 2 cores a cell takes at most its CPU seconds (less
-when both threads are busy): the CPU figure stands in for an idle machine's wall time.
+Wall time depends on what else the machine runs, so run it on an otherwise idle machine: the load
+average at the start and after each notebook is printed, and a start above half the cores is flagged. The
+kernel's CPU seconds (user + system, psutil) are printed beside each wall figure and scaled the same
+way (a cell that trained something by the training ratio); with both threads busy they run to about
+twice the wall time, so they are a check on the wall figure, not the target.
 Target: the core path (all five without their optional parts) computes for at most 300 s.
 
     python benchmarks/bench_notebooks.py --threads 2
@@ -89,6 +91,18 @@ def checkpoints(results: Path) -> dict:
     return out
 
 
+def owners(nb, written: dict) -> dict:
+    """checkpoint path -> index of the one cell that wrote it: the last cell started before its mtime."""
+    starts = [(_stamp(c.metadata["execution"]["iopub.execute_input"]), i) for i, c in enumerate(nb.cells)
+              if c.cell_type == "code" and "iopub.execute_input" in c.metadata.get("execution", {})]
+    out = {}
+    for path, (mtime, _, _) in written.items():
+        before = [i for start, i in starts if start <= mtime + 0.01]  # 10 ms: the two clocks' rounding
+        if before:
+            out[path] = before[-1]
+    return out
+
+
 def execute(nb, folder: Path, timeout: int) -> dict:
     """Run nb in a fresh kernel in folder; return {cell index: the kernel's CPU seconds for that cell}."""
     cpu: dict[int, float] = {}
@@ -135,7 +149,8 @@ def main() -> None:
            "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     os.environ.update(env)  # the kernels inherit it
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
+    start_load = os.getloadavg()[0]
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, load average {start_load:.1f} at start; "
           f"{args.threads} threads per kernel; fp32")
     print(f"data: {data} ({n_train} train, {n_test} test images); scale to 60k: training x{train_scale:.2f}, "
           f"the rest x{test_scale:.2f}" + (" (full scale: no scaling)" if args.full_scale else ""))
@@ -151,14 +166,15 @@ def main() -> None:
         wall = time.perf_counter() - t0
         after = {p: v for p, v in checkpoints(work / "results").items() if p not in before}
         per = {"core": [0.0, 0.0, 0.0, 0.0], "optional": [0.0, 0.0, 0.0, 0.0]}
+        owner = owners(nb, after)
         for index, (cell, optional) in enumerate(zip(nb.cells, sections(nb))):
             stamps = cell.metadata.get("execution", {})
             if cell.cell_type != "code" or "iopub.execute_input" not in stamps:
                 continue
             start, end = _stamp(stamps["iopub.execute_input"]), _stamp(stamps["shell.execute_reply"])
             seconds, trained, scaled, classifier = end - start, 0.0, 0.0, False
-            for mtime, train_s, epochs in after.values():
-                if start - 1 <= mtime <= end + 1:
+            for path, (_, train_s, epochs) in after.items():
+                if owner.get(path) == index:
                     if train_s is None:
                         classifier = True
                         continue
@@ -190,8 +206,9 @@ def main() -> None:
         f"wall {o[0]:.1f} s, at 60k {o[1]:.1f} s; CPU {o[2]:.1f} s, at 60k {o[3]:.1f} s")
     print(f"core path: wall {c[0]:.1f} s, at 60k {c[1]:.1f} s; CPU {c[2]:.1f} s, at 60k {c[3]:.1f} s. "
           f"Optional parts: {optional}")
-    for what, value in (("wall time on this machine, as loaded", c[1]), ("CPU seconds (an idle 2-core machine)", c[3])):
-        print(f"target: core path at 60k <= {TARGET_S} s, {what}: {value:.0f} s, {'PASS' if value <= TARGET_S else 'FAIL'}")
+    busy = start_load > (os.cpu_count() or 2) / 2  # more than half the cores already at work
+    print(f"target: core path at 60k <= {TARGET_S} s of wall time: {c[1]:.0f} s, {'PASS' if c[1] <= TARGET_S else 'FAIL'}"
+          + (f" (load average {start_load:.1f} at the start: other work may have inflated this figure)" if busy else ""))
     print(json.dumps({"core_60k": {"wall_s": round(c[1], 1), "cpu_s": round(c[3], 1)},
                       "optional_60k": {"wall_s": round(o[1], 1), "cpu_s": round(o[3], 1)},
                       "per_notebook": {n: {k: [round(v, 1) for v in p[k]] for k in p} for n, p, _ in rows}}))

@@ -34,10 +34,10 @@
 # its badge runs on a machine of its own and sees none of the others' checkpoints: there, this one
 # trains the VAE, the lab AE and the AE with 512 hidden units itself.
 #
-# **Time:** the first run computes for 468 s, nearly all of it training the three models (measured
-# with `benchmarks/bench_notebooks.py`: fp32, two CPU cores shared with other work, the 8,226-image
-# partial training set; at the full 60,000 images the training takes about 7 times longer). Later runs
-# load the saved models in seconds.
+# **Time:** the first run computes for about 70 s, nearly all of it training the three models
+# (measured with `benchmarks/bench_notebooks.py --full-scale`: real mode, fp32, 2 threads on an
+# otherwise idle 2-core AMD EPYC, the data tiled to the full 60,000 training images). Later runs load
+# the saved models in seconds.
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own

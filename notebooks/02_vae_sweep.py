@@ -30,9 +30,9 @@
 # *not done yet*, or what is wrong with a hint; until a check passes, the notebook uses labvae's own
 # version, so every cell still runs.
 #
-# **Time:** 14 s of computing, the VAE loaded from notebook 1 (measured with
-# `benchmarks/bench_notebooks.py`: fp32, two CPU cores shared with other work, the 8,226-image partial
-# training set).
+# **Time:** about 5 s of computing, the VAE loaded from notebook 1 (measured with
+# `benchmarks/bench_notebooks.py --full-scale`: real mode, fp32, 2 threads on an otherwise idle 2-core
+# AMD EPYC, the data tiled to the full 60,000 training images).
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
@@ -189,8 +189,8 @@ print("saved", path)
 # **Reading the picture.** Put it next to the scatter of the codes above. Neighbouring tiles differ a
 # little: the decoder is a smooth function of $z$. The KL term pulls the codes of all images towards
 # the origin, so clouds of different classes border each other instead of drifting apart, and where
-# the codes lie the tiles show garments. But the posterior clouds are narrow (the measured σ is below
-# the 0.4 step), and the printed share of sweep cells that hold a test code says how much of the
+# the codes lie the tiles show garments. But the posterior clouds are narrow (the measured median σ is
+# below the 0.4 step), and the printed share of sweep cells that hold a test code says how much of the
 # window the codes reach: the decoder has *not* seen every point of the plane. Find the regions of the
 # scatter with no code and look at the same place in the sweep: what the decoder draws there was never
 # asked of it, and it need not be a garment (faint, dark ghosts, or thin bar-like shapes).

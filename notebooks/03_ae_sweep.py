@@ -28,9 +28,9 @@
 # its sweep (1 mark). Each is followed by a check that prints ✓, *not done yet*, or what is wrong with a
 # hint; until a check passes, the notebook uses labvae's own version, so every cell still runs.
 #
-# **Time:** 53 s of computing, most of it training your AE (measured with
-# `benchmarks/bench_notebooks.py`: fp32, two CPU cores shared with other work, the 8,226-image partial
-# training set; at the full 60,000 images the training takes about 7 times longer).
+# **Time:** about 13 s of computing, most of it training your AE (measured with
+# `benchmarks/bench_notebooks.py --full-scale`: real mode, fp32, 2 threads on an otherwise idle 2-core
+# AMD EPYC, the data tiled to the full 60,000 training images).
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
@@ -181,9 +181,10 @@ for name, model in autoencoders.items():
           f"z2 range [{s['code_min'][1]:6.1f}, {s['code_max'][1]:5.1f}]")
 
 # %% [markdown]
-# **Reading the pictures.** Where the sweep passes through codes of real images, the AE decodes
-# something like the images whose codes lie there; elsewhere it decodes whatever its decoder happens to
-# produce there, which no training image ever asked it to make good. The empty regions between and around the coloured clouds
+# **Reading the pictures.** Where the sweep passes through codes of real images, the AE decodes what it
+# learned to reconstruct for the images whose codes lie there, as good or as poor as its reconstructions
+# in notebook 1; elsewhere it decodes whatever its decoder happens to produce there, which no training
+# image ever asked it to make good. The empty regions between and around the coloured clouds
 # are the *holes* of the AE's latent space. The size and position of the clouds depend on the
 # initialisation and training run, not on any prior: change the seed and they move.
 

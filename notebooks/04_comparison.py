@@ -26,11 +26,11 @@
 #   the numbers, and which of the lab report's claims survive it.
 #
 # **Time:** the core lesson ends with Exercise 2.2 and *Why the two spaces differ*; it computes for
-# 66 s (the models come from notebook 1, the classifier is trained here), measured with
-# `benchmarks/bench_notebooks.py`: fp32, two CPU cores shared with other work, the 8,226-image partial
-# training set. The parts headed *Optional* (testing the judge, three training seeds, the lab AE trained
-# to convergence) train seven more models, 2,031 s on that machine (692 s for the other seeds' models,
-# 1,241 s for the converged AE), and can be skipped.
+# about 22 s, the models loaded from notebook 1 and the classifier trained here (measured with
+# `benchmarks/bench_notebooks.py --full-scale`: real mode, fp32, 2 threads on an otherwise idle 2-core
+# AMD EPYC, the data tiled to the full 60,000 training images). The parts headed *Optional* (testing
+# the judge, three training seeds, the lab AE trained to convergence) train seven more models, about
+# 190 s more on that machine, and can be skipped.
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
@@ -217,14 +217,16 @@ print(analysis.verdict_summary(verdicts))
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "predict-04", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
 # ### BEGIN SOLUTION
-# The VAE's prior draws fall in the region its codes occupy, so they should spread over many classes. Confidence
-# is another matter: two numbers cannot hold the details that make an image unmistakable, for an AE as
-# much as for a VAE, so expect the classifier to be confident about few samples of any model (the
-# AE with the VAE's capacity has no noise at all and is hardly more confident). The lab AE's draws land
-# mostly where it has no codes, and where its decoder draws nearly the same pattern everywhere: its
-# samples may spread over few classes however confident the classifier is, and confident is not the
-# same as good. The capacity-matched AE spreads as far as its codes happen to lie near the origin:
-# a matter of where training put them, not of design.
+# *With the lab's settings on Fashion-MNIST.* The VAE's prior draws fall in the region its codes
+# occupy, so they should spread over many classes. Confidence is another question. Decoded from two
+# numbers, an image lacks the details that make a garment unmistakable, so expect the classifier to be
+# confident about few of the VAE's samples, and about few of the capacity-matched AE's: that AE has no
+# noise at all, so the noise is not what keeps the confidence low. The lab AE's draws land mostly
+# where it has no codes, where its linear decoder draws nearly the same pattern everywhere: expect its
+# samples to spread over few classes. If the classifier is confident about them, remember that it
+# names noise and flat grey with p ≥ 0.9 too (the optional part *Can you trust the judge?*): confident
+# is not the same as good. The capacity-matched AE spreads as far as its codes happen to lie near the
+# origin: a matter of where training put them, not of design.
 # ### END SOLUTION
 
 # %%
@@ -264,7 +266,8 @@ for name, model in models.items():
 # **Reparameterisation noise.** The VAE's decoder is trained on $z = \mu + \sigma\varepsilon$, a cloud
 # around each code smaller than the sweep step, so it has not seen most of the plane; it is the
 # packing of the codes by the KL term plus a smooth decoder that makes the tiles between codes
-# garment-like. The AE's decoder only ever sees the exact codes.
+# garment-like (notebook 5's optional part tests this with a VAE whose noise is almost gone). The AE's
+# decoder only ever sees the exact codes.
 #
 # **Continuity.** Every decoder is a smooth function of $z$: straight lines between two images morph
 # gradually in every model (the *largest step* row is close to an even morph's 0.11), so "unrealistic
@@ -298,7 +301,8 @@ for name, model in models.items():
 # data and where it does not.
 #
 # **A linear decoder draws a plane of images.** The lab AE decodes $\mathrm{sigmoid}(Wz + b)$: every
-# tile mixes the same two patterns in different proportions. "VAE against the lab AE" is therefore also
+# tile is the sigmoid of the same bias image $b$ plus the same two patterns (the columns of $W$) in
+# different proportions. "VAE against the lab AE" is therefore also
 # "a 512-unit non-linear decoder against a linear one"; the capacity-matched AE separates the two.
 #
 # This run's numbers behind those sentences:

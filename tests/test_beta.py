@@ -147,6 +147,26 @@ def test_family_has_every_beta_and_the_fixed_sigma_model(family_run, data):
     assert torch.equal(cfg.model("vae", data[0], data[2]).decode(z), models["vae"].decode(z))  # loaded, not retrained
 
 
+def test_core_betas_load_the_family_models_and_train_nothing_else(family_run, data):
+    cfg, models, _ = family_run
+    core = family.train_family(cfg, data[0], data[2], fixed_sigma=False, betas=labvae.config.CORE_BETAS)
+    assert list(core) == ["vae-beta0", "vae", "vae-beta4"]  # notebook 5's core lesson, in beta order
+    z = torch.randn(5, 2)
+    assert all(torch.equal(core[n].decode(z), models[n].decode(z)) for n in core)  # the same checkpoints
+
+
+def test_change_reads_two_rows_as_printed():
+    before, after = {"kl": 6.43, "inside": 0.998}, {"kl": 3.92, "inside": 0.9998}
+    assert family.change(before, after, "kl", "{:.2f} nats") == "falls from 6.43 nats to 3.92 nats"
+    assert family.change(after, before, "kl") == "rises from 3.92 to 6.43"
+    assert family.change(before, after, "inside", "{:.0%}") == "stays at 100%"  # not "rises from 100% to 100%"
+
+
+def test_a_beta_outside_the_family_is_refused_in_one_sentence():
+    with pytest.raises(ValueError, match=r"beta 3 is not in the family; choose from 0, 0\.1, 0\.5, 1, 2, 4\."):
+        family.family_names(betas=(0.0, 3.0))
+
+
 def test_family_rows_are_finite_numbers(family_run):
     _, _, rows = family_run
     for row in rows.values():

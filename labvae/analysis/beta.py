@@ -19,15 +19,18 @@ from .metrics import code_stats
 TRENDS = ("frac_codes_inside", "test_kl")  # what the prior does as beta grows: both should move one way
 
 
-def family_names(fixed_sigma: bool = True) -> list[str]:
+def family_names(fixed_sigma: bool = True, betas=BETAS) -> list[str]:
     """Model names of the family in beta order (beta = 1 is 'vae'), then the fixed-sigma VAE."""
-    names = [beta_model_name(b) for b in BETAS]
+    unknown = sorted(set(betas) - set(BETAS))
+    if unknown:
+        raise ValueError(f"beta {unknown[0]:g} is not in the family; choose from {', '.join(f'{b:g}' for b in BETAS)}.")
+    names = [beta_model_name(b) for b in sorted(betas)]
     return [*names, FIXED_SIGMA_NAME] if fixed_sigma else names
 
 
-def train_family(cfg, x_train, x_test=None, fixed_sigma: bool = True) -> dict:
-    """name -> model for the whole family, each loaded from cfg.out or trained with cfg's settings."""
-    return {name: cfg.model(name, x_train, x_test) for name in family_names(fixed_sigma)}
+def train_family(cfg, x_train, x_test=None, fixed_sigma: bool = True, betas=BETAS) -> dict:
+    """name -> model for the family (or the given betas), each loaded from cfg.out or trained with cfg's settings."""
+    return {name: cfg.model(name, x_train, x_test) for name in family_names(fixed_sigma, betas)}
 
 
 def model_metrics(model, x_test, judge=None, n: int = 21, limit: float = 4.0, seed: int = 0) -> dict:
@@ -67,6 +70,14 @@ def trend(rows: dict, key: str) -> str:
     if all(d <= 0 for d in steps):
         return "falls"
     return "not monotone"
+
+
+def change(before: dict, after: dict, key: str, fmt: str = "{:.2f}") -> str:
+    """'rises from a to b', 'falls from a to b' or 'stays at a' for one column of two rows, as printed."""
+    a, b = fmt.format(before[key]), fmt.format(after[key])
+    if a == b:  # equal as printed: a difference below the last digit shown is not a change
+        return f"stays at {a}"
+    return f"{'rises' if after[key] > before[key] else 'falls'} from {a} to {b}"
 
 
 def beta_table(rows: dict) -> str:

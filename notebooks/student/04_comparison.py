@@ -25,11 +25,11 @@
 #   the numbers, and which of the lab report's claims survive it.
 #
 # **Time:** the core lesson ends with Exercise 2.2 and *Why the two spaces differ*; it computes for
-# 66 s (the models come from notebook 1, the classifier is trained here), measured with
-# `benchmarks/bench_notebooks.py`: fp32, two CPU cores shared with other work, the 8,226-image partial
-# training set. The parts headed *Optional* (testing the judge, three training seeds, the lab AE trained
-# to convergence) train seven more models, 2,031 s on that machine (692 s for the other seeds' models,
-# 1,241 s for the converged AE), and can be skipped.
+# about 22 s, the models loaded from notebook 1 and the classifier trained here (measured with
+# `benchmarks/bench_notebooks.py --full-scale`: real mode, fp32, 2 threads on an otherwise idle 2-core
+# AMD EPYC, the data tiled to the full 60,000 training images). The parts headed *Optional* (testing
+# the judge, three training seeds, the lab AE trained to convergence) train seven more models, about
+# 190 s more on that machine, and can be skipped.
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
@@ -255,7 +255,8 @@ for name, model in models.items():
 # data and where it does not.
 #
 # **A linear decoder draws a plane of images.** The lab AE decodes $\mathrm{sigmoid}(Wz + b)$: every
-# tile mixes the same two patterns in different proportions. "VAE against the lab AE" is therefore also
+# tile is the sigmoid of the same bias image $b$ plus the same two patterns (the columns of $W$) in
+# different proportions. "VAE against the lab AE" is therefore also
 # "a 512-unit non-linear decoder against a linear one"; the capacity-matched AE separates the two.
 #
 # This run's numbers behind those sentences:

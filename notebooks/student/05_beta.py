@@ -20,15 +20,16 @@
 # **What you will learn**
 # - what the KL term does to the latent space, by turning its weight β from 0 (no prior at all)
 #   through 1 (the lab's VAE) to 4 (a strong pull towards the prior);
-# - how to test the usual story that the **prior places the codes** and the **noise fills the gaps**
-#   between them, with a VAE whose posterior σ is fixed small;
 # - how to read the posterior σ of every code as an ellipse on the scatter;
-# - how reconstruction, KL, the codes inside the window and the quality of the sweep move with β.
+# - how reconstruction, KL, the codes inside the window and the quality of the sweep move with β;
+# - (optional) the whole family from β = 0 to 4, and a test of the usual story that the **prior places
+#   the codes** and the **noise fills the gaps** between them, with a VAE whose posterior σ is fixed small.
 #
-# **Time:** the first run computes for 1,950 s, nearly all of it training six VAEs (measured with
-# `benchmarks/bench_notebooks.py`: fp32, two CPU cores shared with other work, the 8,226-image partial
-# training set; at the full 60,000 images the training takes about 7 times longer). Later runs load the
-# saved models in seconds.
+# **Time:** the core lesson computes for about 80 s, nearly all of it training two VAEs, β = 0 and 4, as
+# β = 1 is notebook 1's (measured with `benchmarks/bench_notebooks.py --full-scale`: real
+# mode, fp32, 2 threads on an otherwise idle 2-core AMD EPYC, the data tiled to the full 60,000
+# training images). The parts headed *Optional* train four more VAEs, about 140 s more on that
+# machine. Later runs load the saved models in seconds.
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
@@ -69,26 +70,17 @@ from labvae.analysis import beta, figures
 #   decoder still sees noisy codes.
 # - **0 < β < 1** weights the KL term less than the ELBO does, **β > 1** more.
 #
-# And one more model: the lab's VAE (β = 1) with $\sigma$ **fixed** at 0.01 for every image, so the
-# reparameterisation noise is almost gone and the KL term depends on $\mu$ only. Comparing it with
-# the lab's VAE tests what the noise does.
-#
-# Every model uses the lab's settings (Adam 1e-3, batch 256, 10 epochs) and the same starting
-# weights; only the loss differs. β = 1 is the VAE of notebook 1, loaded from its checkpoint. On
-# Colab, where each notebook is a machine of its own, all seven VAEs and the classifier are trained
-# here.
+# The core lesson compares three models: β = 0, β = 1 (the VAE of notebook 1, loaded from its
+# checkpoint) and β = 4. Every model uses the lab's settings (Adam 1e-3, batch 256, 10 epochs) and
+# the same starting weights; only the loss differs. On Colab, where each notebook is a machine of its
+# own, all three VAEs and the classifier are trained here.
 
 # %% tags=["nbval-ignore-output"]
 cfg = labvae.lab_config()
 x_train, y_train, x_test, y_test = cfg.load_data()
-models = beta.train_family(cfg, x_train, x_test)
+models = beta.train_family(cfg, x_train, x_test, fixed_sigma=False, betas=labvae.config.CORE_BETAS)
 classifier = analysis.load_or_train_classifier(cfg.out / "classifier.pt", x_train, y_train, x_test, y_test)
 judge = analysis.calibrate(classifier, x_train, y_train)  # what counts as a garment, learned from real images
-
-# %%
-for name, model in models.items():
-    print(f"{labvae.LABELS[name]:20s} beta={model.config.beta:<4g} posterior sigma: "
-          f"{'learned' if model.config.posterior_sigma is None else model.config.posterior_sigma}")
 
 # %% [markdown]
 # ## The sweeps side by side
@@ -96,10 +88,9 @@ for name, model in models.items():
 # The same 21×21 codes over $[-4, 4]^2$ for every model, $z = [-4, 4]$ top-left.
 
 # %%
-fig, axes = plt.subplots(2, 4, figsize=(20, 10.5))
-for ax, (name, model) in zip(axes.flat, models.items()):
+fig, axes = plt.subplots(1, 3, figsize=(21, 7.4))
+for ax, (name, model) in zip(axes, models.items()):
     labvae.show_grid(labvae.decode_grid(model.decode), ax=ax, title=labvae.LABELS[name])
-axes.flat[-1].set_axis_off()
 fig.tight_layout()
 plt.show()
 
@@ -137,10 +128,9 @@ plt.show()
 # the size of the ellipses.
 
 # %%
-shown = [beta.beta_model_name(b) for b in (0.0, 1.0, 4.0)] + [labvae.config.FIXED_SIGMA_NAME]
-fig, axes = plt.subplots(1, 4, figsize=(24, 5.8))
-for ax, name in zip(axes, shown):
-    codes, sigma = labvae.latent_codes(models[name], x_test), labvae.posterior_std(models[name], x_test)
+fig, axes = plt.subplots(1, 3, figsize=(21, 6.2))
+for ax, (name, model) in zip(axes, models.items()):
+    codes, sigma = labvae.latent_codes(model, x_test), labvae.posterior_std(model, x_test)
     analysis.plot_codes(codes, y_test, ax=ax, prior=True, sigma=sigma,
                        title=f"{labvae.LABELS[name]}: median $\\sigma$ {sigma.median():.2g}")
 fig.tight_layout()
@@ -161,65 +151,121 @@ plt.show()
 # %% [markdown]
 # ## One slider over β, next to the sliders over z
 #
-# All six models were trained above; the β slider only switches which decoder you look at. Park
+# The three models were trained above; the β slider only switches which decoder you look at. Park
 # $z$ somewhere, then move β: at small β the same $z$ may be far from any code, at large β it is
 # inside the crowd. The thumbnail on the right is that model's own sweep with your $z$ marked.
 
 # %% tags=["nbval-ignore-output"]
-family = {models[name].config.beta: models[name] for name in beta.family_names(fixed_sigma=False)}
-labvae.beta_explorer(family)
+labvae.beta_explorer({model.config.beta: model for model in models.values()})
 
 # %% [markdown]
 # ## What β does
 #
 # **β = 0: an autoencoder after all.** Without the KL term the noise is still there in principle,
 # but nothing stops the encoder from making $\sigma$ tiny, and a tiny $\sigma$ makes reconstruction
-# easier. So it does: the median $\sigma$ falls below the lab VAE's (with the lab's settings on
-# Fashion-MNIST by orders of magnitude), the ellipses shrink, and the model drifts towards an AE, with
-# codes that spread beyond the window, so $[-4, 4]^2$ shows only part of its space. Its KL is the
-# largest of the β family; the cell below splits it into the part from $\mu^2$ (codes far from
-# the origin) and the part from $\sigma$ (posteriors far narrower than the prior).
+# easier. Nothing holds the codes near the origin either, so $[-4, 4]^2$ may show only part of its
+# space. Its KL splits into a part from $\mu^2$ (codes far from the origin) and a part from $\sigma$
+# (posteriors far narrower than the prior).
 #
 # **Larger β pulls the codes together.** Every nat of KL costs more, so codes are pulled harder
-# towards $\mathcal{N}(0, I)$ and the posteriors are pushed towards $\sigma = 1$: the cloud shrinks
-# towards the origin and $\sigma$ grows (the ellipses above), and reconstruction gets worse.
+# towards $\mathcal{N}(0, I)$ and the posteriors are pushed towards $\sigma = 1$, at the price of
+# reconstruction.
 #
 # **Posterior collapse** is the KL near 0 and a dimension the decoder ignores, so that whole rows or
-# columns of the sweep look the same. Check the β = 4 sweep and its KL: both dimensions still change the
-# image there; collapse needs a much larger β (see *Try next*).
+# columns of the sweep look the same. Check the β = 4 sweep and its KL for it.
 #
-# **What the fixed σ tests.** With $\sigma$ fixed at 0.01 the KL still pulls $\mu$ towards the origin,
-# so the prior still places the codes; the noise that would "fill the gaps" between them is almost
-# gone. If the noise filled the gaps, this VAE's sweep would have fewer garments than the lab's VAE's.
-# This run's numbers:
+# What this run shows:
 
 # %%
-b0, b1, b4, fixed = (rows[name] for name in shown)
-mu0, sigma0 = labvae.latent_codes(models[shown[0]], x_test), labvae.posterior_std(models[shown[0]], x_test)
+b0, b1, b4 = (rows[labvae.config.beta_model_name(b)] for b in labvae.config.CORE_BETAS)
+mu0 = labvae.latent_codes(models["vae-beta0"], x_test)  # (N, 2)
+sigma0 = labvae.posterior_std(models["vae-beta0"], x_test)  # (N, 2)
 kl_mu = 0.5 * mu0.pow(2).sum(1).mean().item()  # the KL's part from where the codes sit
 kl_sigma = 0.5 * (sigma0.pow(2) - 1 - sigma0.pow(2).log()).sum(1).mean().item()  # ... from how narrow they are
+
+
+display(Markdown(
+    f"- β = 0: median σ {b0['sigma_median']:.2g} against the lab VAE's {b1['sigma_median']:.2g}; "
+    f"{b0['frac_codes_inside']:.0%} of its codes inside the window (lab VAE {b1['frac_codes_inside']:.0%}); "
+    f"KL {kl_mu + kl_sigma:.1f} nats = {kl_mu:.1f} from μ² + {kl_sigma:.1f} from σ; "
+    f"{b0['frac_garment']:.0%} of its tiles are garments (lab VAE {b1['frac_garment']:.0%}).\n"
+    f"- From β = 1 to β = 4: the median σ {beta.change(b1, b4, 'sigma_median', '{:.2g}')}, the share of codes inside the window "
+    f"{beta.change(b1, b4, 'frac_codes_inside', '{:.0%}')}, the share of sweep cells holding a code {beta.change(b1, b4, 'frac_cells_hit', '{:.0%}')}, "
+    f"the KL {beta.change(b1, b4, 'test_kl', '{:.2f} nats')} and the reconstruction {beta.change(b1, b4, 'test_recon', '{:.1f} nats')}."))
+
+# %% [markdown]
+# ## Optional: the whole family, β from 0 to 4
+#
+# Three more VAEs, β = 0.1, 0.5 and 2, between the three above (those are loaded, not trained again).
+# Does every column move one way as β grows, or only from one end of the range to the other?
+
+# %% tags=["nbval-ignore-output"]
+family = beta.train_family(cfg, x_train, x_test, fixed_sigma=False)
+rows_all = {name: rows.get(name) or beta.model_metrics(model, x_test, judge) for name, model in family.items()}
+print(beta.beta_table(rows_all))
+print()
+for key in beta.TRENDS:
+    print(f"as beta grows, {key} {beta.trend(rows_all, key)}")
+
+# %%
+figures.plot_metrics(rows_all)
+plt.tight_layout()
+plt.show()
+
+# %% tags=["nbval-ignore-output"]
+labvae.beta_explorer({model.config.beta: model for model in family.values()})
+
+# %% [markdown]
+# ## Optional: does the noise fill the gaps?
+#
+# A common explanation of the VAE's tidy sweep has two parts: the prior **places** the codes near the
+# origin, and the reparameterisation noise **fills the gaps** between them, because the decoder is
+# trained on a cloud of codes around each $\mu$ rather than a point. The second part can be tested:
+# train the lab's VAE (β = 1) with $\sigma$ **fixed** at 0.01 for every image, far below the median σ
+# the lab's VAE learns (printed below). The KL term still pulls $\mu$ towards the origin, so the prior still
+# places the codes; the noise that would fill the gaps is almost gone. If the noise filled the gaps,
+# this VAE's sweep would have clearly fewer garments than the lab VAE's.
+
+# %% tags=["nbval-ignore-output"]
+fixed_name = labvae.config.FIXED_SIGMA_NAME
+fixed_model = cfg.model(fixed_name, x_train, x_test)
+fixed = beta.model_metrics(fixed_model, x_test, judge)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(14, 7.4))
+for ax, (name, model) in zip(axes, (("vae", vae), (fixed_name, fixed_model))):
+    labvae.show_grid(labvae.decode_grid(model.decode), ax=ax, title=labvae.LABELS[name])
+fig.tight_layout()
+plt.show()
+print(beta.beta_table({"vae": b1, fixed_name: fixed}))
+
+# %%
 more = "more" if fixed["frac_garment"] > b1["frac_garment"] else "fewer" if fixed["frac_garment"] < b1["frac_garment"] else "as many"
 display(Markdown(
-    f"- β = 0: median σ {b0['sigma_median']:.2g} (lab VAE {b1['sigma_median']:.2g}); "
-    f"{b0['frac_codes_inside']:.0%} of its codes inside the window; KL {kl_mu + kl_sigma:.1f} nats = "
-    f"{kl_mu:.1f} from μ² + {kl_sigma:.1f} from σ; {b0['frac_garment']:.0%} of its tiles are garments.\n"
-    f"- β = 1 → 4: codes inside {b1['frac_codes_inside']:.0%} → {b4['frac_codes_inside']:.0%}, sweep cells holding "
-    f"a code {b1['frac_cells_hit']:.0%} → {b4['frac_cells_hit']:.0%}, KL {b1['test_kl']:.2f} → {b4['test_kl']:.2f} "
-    f"nats, reconstruction {b1['test_recon']:.1f} → {b4['test_recon']:.1f} nats.\n"
-    f"- σ fixed at 0.01: {fixed['frac_codes_inside']:.0%} of codes inside, {fixed['frac_cells_hit']:.0%} of cells hold "
-    f"a code; {fixed['frac_garment']:.0%} of its tiles are garments and {fixed['classes']} classes are named, "
-    f"{more} garments than the lab VAE's {b1['frac_garment']:.0%} ({b1['classes']} classes)."))
+    f"In this run: with σ fixed at {fixed_model.config.posterior_sigma:g}, {fixed['frac_codes_inside']:.0%} of the "
+    f"codes lie inside the window and {fixed['frac_cells_hit']:.0%} of the sweep's cells hold one (lab VAE: "
+    f"{b1['frac_codes_inside']:.0%} and {b1['frac_cells_hit']:.0%}); {fixed['frac_garment']:.0%} of its tiles are "
+    f"garments and {fixed['classes']} classes are named, {more} garments than the lab VAE's {b1['frac_garment']:.0%} "
+    f"({b1['classes']} classes; its median σ is {b1['sigma_median']:.2g}). Almost without noise, the decoder still "
+    f"draws garments between the codes: here the codes packed by the prior and a smooth decoder are enough, and "
+    f"the noise is not what fills the gaps."
+    if fixed["frac_garment"] >= b1["frac_garment"] - 0.05 else
+    f"In this run: with σ fixed at {fixed_model.config.posterior_sigma:g}, {fixed['frac_garment']:.0%} of the tiles are "
+    f"garments against the lab VAE's {b1['frac_garment']:.0%}: fewer, as the story predicts. Is that so with "
+    f"another seed (`cfg.with_seed(1)`)?"))
 
 # %% [markdown]
 # ## Summary
 #
-# - β weighs the KL term: β = 1 is the lab's VAE, β = 0 has no prior, larger β pulls harder.
-# - Without a prior (β = 0) the encoder shrinks the noise by itself and the model drifts towards an
-#   autoencoder: codes outside the window and empty regions in the sweep.
-# - As β grows, the KL weighs more: the trends printed above show what it does to the codes inside the
-#   window, the KL and the reconstruction.
-# - Fixing σ small keeps the prior's work (placing the codes) and removes the noise: compare its sweep's
-#   garments with the lab VAE's above before you believe that the noise fills the gaps.
+# - β weighs the KL term: β = 1 is the lab's VAE, β = 0 has no prior, larger β pulls harder towards
+#   $\mathcal{N}(0, I)$.
+# - Without a prior (β = 0) nothing stops the encoder from shrinking the noise, and nothing holds
+#   the codes near the origin: the model drifts towards an autoencoder. The numbers above say how far
+#   it went in this run.
+# - As β grows, each nat of KL costs more: the trends printed above show what that does to the codes
+#   inside the window, the KL and the reconstruction.
+# - The optional parts fill in the family between 0 and 4, and test whether the noise, rather than the
+#   prior and a smooth decoder, is what fills the gaps between the codes.
 #
 # **Try next:** train `labvae.VAE(beta=64)` with `labvae.fit` and decode its sweep: does one
 # dimension collapse, so that the sweep changes along one axis only? Try a fixed σ of 0.1 (about
