@@ -218,9 +218,10 @@ loss_check = checks.check_loss(vae_loss)
 # nothing about the image, and the reconstruction term pays far more than a few nats to know which
 # garment it is. It cannot be large either, because the code has only two numbers, each placed with
 # limited precision. Per dimension the KL is $\tfrac12(\mu^2 + \sigma^2 - 1 - \log\sigma^2)$: codes
-# spread about as wide as the prior ($\mu^2 \approx 1$ to 2 on average) with an encoder precise to about
-# a tenth of the prior's width ($\sigma \approx 0.1$, $-\log\sigma^2 \approx 4.6$) give about 2.5 to 3
-# nats per dimension: a few nats for two.
+# spread about as wide as the prior ($\mu^2 \approx 1$ to 2 on average) with an encoder that places
+# each code to within a fraction of the prior's width ($\sigma$ well below 1, so $-\log\sigma^2$ is a
+# few nats) give a couple of nats per dimension: a few nats for two. (How narrow $\sigma$ really is,
+# is notebook 2's question.)
 # ### END SOLUTION
 
 # %% [markdown]

@@ -230,7 +230,8 @@ plt.show()
 #
 # **Try next:**
 # - sweep a window that holds the codes, e.g. `labvae.show_grid(sweep_fn(ae, limit=8), limit=8)`:
-#   expect blurry garment shapes only where the scatter shows codes and speckled noise everywhere else,
+#   expect its best images only where the scatter shows codes (no better there than its reconstructions
+#   in notebook 1) and speckled noise everywhere else,
 #   since the decoder was only ever asked about the codes of training images;
 # - retrain with another seed, `ae1 = cfg.with_seed(1).model("ae", x_train, x_test)` (saved in
 #   `seed1/` beside the others, and reused by notebook 4 on the same machine), and draw its codes: expect the band to move
