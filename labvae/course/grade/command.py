@@ -20,6 +20,7 @@ from pathlib import Path
 from ..._io import atomic_write
 from . import report
 from .kernel import _STOP, kill_live_kernels
+from .runfolder import fresh, make_inert
 from .runner import (
     CHECK_TIMEOUT,
     DEFAULT_TIMEOUT,
@@ -116,16 +117,6 @@ class _Context:
     say: object
 
 
-def _fresh(folder: Path) -> None:
-    """Make folder an empty real folder, whatever was there (a file, a link, an old run)."""
-    for p in (folder.parent, folder):
-        if p.is_symlink() or (p.exists() and not p.is_dir()):
-            p.unlink()
-    if folder.is_dir():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-
-
 _SLOTS = threading.local()
 _SLOTS_LOCK = threading.Lock()
 _SLOTS_TAKEN: list = []
@@ -147,7 +138,7 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
     if isinstance(path, Refused):
         return NotebookResult(failure=path.reason)
     ex = [e for e in ctx.exercises if e.notebook == stem]
-    _fresh(run_dir)
+    fresh(run_dir)
     if (ctx.work / "warm").is_dir() and any(not e.manual for e in ex):
         shutil.copytree(ctx.work / "warm", run_dir, dirs_exist_ok=True)  # a private copy: students cannot meet
     env = {**ctx.env, "LABVAE_CACHE": str(run_dir / "cache")}
@@ -165,7 +156,12 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
         sandbox = Sandbox(run_dir, ro=ro, hidden=hidden, env=env, uid=uid, gid=uid)
     return run_notebook(path, ex, env=trusted_env(env), cwd=run_dir, timeout=ctx.timeout,
                         check_timeout=ctx.check_timeout, registry=ctx.registry, sandbox=sandbox,
-                        save=run_dir / f"{stem}.executed.ipynb" if ctx.keep else None)
+                        save=executed_path(ctx.work, run_dir) if ctx.keep else None)
+
+
+def executed_path(work: Path, run_dir: Path) -> Path:
+    """WORK/executed/STUDENT/NOTEBOOK.ipynb: the grader writes it; no kernel ever sees that folder."""
+    return work / "executed" / run_dir.parent.name / f"{run_dir.name}.ipynb"
 
 
 def _run_all(jobs_list, ctx: _Context, jobs: int):
@@ -181,6 +177,8 @@ def _run_all(jobs_list, ctx: _Context, jobs: int):
             res = NotebookResult(failure=f"the grader could not run it ({type(e).__name__}: {str(e)[:160]})")
         if not ctx.keep:
             shutil.rmtree(folder / stem, ignore_errors=True)
+        elif (folder / stem).is_dir():
+            make_inert(folder / stem)  # what the student's code left: nothing in it may run later
         if _STOP.is_set():
             return res
         done = sum(s == "pass" for s, _ in res.results.values())
@@ -252,9 +250,11 @@ def add_parser(sub) -> None:
                    "epochs (LABVAE_SMOKE=1): fast, for trying the grader out; marks use the same checks")
     p.add_argument("--data", metavar="ROOT", default=None,
                    help="folder holding FashionMNIST/raw/ for the notebooks (default: $LABVAE_DATA)")
-    p.add_argument("--work", type=Path, default=None, help="keep each notebook's run folder under "
-                   "WORK/runs/STUDENT/NOTEBOOK/ (NOTEBOOK.executed.ipynb with its outputs, files it wrote), and "
-                   "the warmed models in WORK/warm/ for the next run (default: a temp folder, removed)")
+    p.add_argument("--work", type=Path, default=None, help="keep each executed notebook, with its outputs, as "
+                   "WORK/executed/STUDENT/NOTEBOOK.ipynb (safe to open: only the grader writes there), what each "
+                   "kernel wrote under WORK/runs/STUDENT/NOTEBOOK/ (student-made files: read them, never run them "
+                   "or start Jupyter there), and the warmed models in WORK/warm/ for the next run (default: a temp "
+                   "folder, removed)")
     p.add_argument("--trust-submissions", action="store_true",
                    help="run the notebooks WITHOUT a sandbox, with your rights and environment; only where no "
                         "sandbox is available and you trust every submission's code")

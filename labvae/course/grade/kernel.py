@@ -12,7 +12,7 @@ import time
 OUTPUT_CAP = 20 << 20  # bytes of output kept per notebook: the lab's figures take a few MB; the rest is dropped
 CHECK_OUTPUT_CAP = 1 << 20  # bytes kept per check cell (the student's function may print while it is checked)
 MESSAGE_CAP = 16 << 20  # a bigger message from the kernel is refused by zmq, so one print cannot flood the grader
-KEPT = ("stream", "display_data", "execute_result", "error", "update_display_data", "comm_open", "comm_msg")
+UNCOUNTED = ("status", "execute_input")  # the kernel's own bookkeeping: small, and needed to see a cell end
 
 _LIVE: dict = {}  # thread id -> kernel manager, so Ctrl-C can stop every kernel
 _LIVE_LOCK = threading.Lock()
@@ -24,14 +24,22 @@ class Interrupted(Exception):
 
 
 def _size(value) -> int:
-    """Roughly how many bytes an output holds: the lengths of its strings."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, dict):
-        return sum(_size(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return sum(_size(v) for v in value)
-    return 8
+    """Roughly how many bytes a message's content holds: its strings' lengths, 8 per other value (no recursion)."""
+    total, todo = 0, [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str | bytes | bytearray | memoryview):
+            total += len(v) if not isinstance(v, memoryview) else v.nbytes
+        elif isinstance(v, dict):
+            total += 8 * len(v)
+            todo.extend(v.keys())
+            todo.extend(v.values())
+        elif isinstance(v, list | tuple):
+            total += 8 * len(v)
+            todo.extend(v)
+        else:
+            total += 8
+    return total
 
 
 @functools.cache
@@ -64,10 +72,10 @@ def _capped_client():
             kind, content = msg.get("msg_type"), msg.get("content") or {}
             if kind == "status" and content.get("execution_state") == "idle":
                 self.idle = True
-            if kind in KEPT:
-                size = _size(content)
+            if kind not in UNCOUNTED:  # every other message counts, widget (comm) messages and their buffers too
+                size = _size(content) + _size(msg.get("buffers") or [])
                 if self.kept + size > self.cap:
-                    if not self.dropped and kind != "comm_msg":
+                    if not self.dropped and kind in ("stream", "display_data", "execute_result", "error"):
                         cell.setdefault("outputs", []).append(
                             _note(f"[labvae grade: output past {self.cap >> 20} MB was not kept]"))
                     self.dropped += size
