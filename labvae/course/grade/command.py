@@ -213,12 +213,17 @@ submissions: each SUBMISSION is a notebook file or a folder.
     passed as submitted/alice grades alice;
   - a folder holding several copies of a lab notebook is a folder of submissions: each
     subfolder is one student (named by the subfolder), as is each name prefix of the
-    notebooks lying directly in it. So `grade submitted/` and `grade submitted/*` do the same
-    (except when there is only one student, where only `submitted/*` names them right).
+    notebooks lying directly in it;
+  - several folders named at once (`grade submitted/*`) are one student each, whatever their
+    files are called, exactly as the subfolders are under `grade submitted/`: the two give the
+    same rows (when there is only one student, only `submitted/*` names them right).
   Inside a student's folder the folder alone names the student (a file-name prefix there does not).
   Hidden folders inside it (.ipynb_checkpoints) are skipped; notebooks that are not lab notebooks are
-  ignored. A symbolic link, a hidden student folder or two copies of one notebook for a student are
-  not graded: that student's rows say why (status "error"), and everyone else is graded as usual.
+  ignored. A student whose folder holds no lab notebook (only lab8.zip, or lab8-02.ipynb) gets error
+  rows saying what it holds. A symbolic link, a hidden student folder or two copies of one notebook
+  for a student are not graded: that student's rows say why (status "error"), and everyone else is
+  graded as usual. A student id with characters other than ASCII, or odd spaces, is shown with their
+  code points (`аlice [U+0430]`), so no two students look alike.
 
 how it runs: each notebook gets a fresh kernel in its own folder, in a sandbox (bubblewrap: a
 read-only system, no network, no view of other submissions, the grader or its environment; only
