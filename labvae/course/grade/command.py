@@ -17,8 +17,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..._io import atomic_write
+from ..._io import check_writable
 from . import report
+from .keep import write_or_keep
 from .kernel import _STOP, kill_live_kernels
 from .runfolder import fresh, make_inert
 from .runner import (
@@ -53,6 +54,10 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
     for p in paths:
         if not Path(p).exists():
             raise GradeError(f"{p} does not exist; give students' notebooks, or folders holding them.")
+    try:
+        check_writable(Path(out).absolute().parent)  # before any kernel: a CSV that cannot be written is said now
+    except OSError as e:
+        raise GradeError(str(e)) from None
     exercises = importlib.import_module(registry).EXERCISES
     subs = collect(paths, list(dict.fromkeys(ex.notebook for ex in exercises)))
     if not trust:
@@ -78,11 +83,11 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
     rows = report.rows(subs, exercises, results)
-    atomic_write(out, lambda f: f.write(report.to_csv(rows).encode()))
     answers = report.answers_markdown(subs, exercises, results)
-    if answers:
-        atomic_write(report.answers_path(out), lambda f: f.write(answers.encode()))
+    kept = [write_or_keep(f, text) for f, text in ((out, report.to_csv(rows)), (report.answers_path(out), answers)) if text]
     say(report.summary(rows, results, {ex.key for ex in exercises if ex.manual}))
+    if any(why for _, why in kept):  # a full disk: the marks are kept elsewhere, and the one line says where
+        raise GradeError(" ".join(why for _, why in kept if why))
     say(f"wrote {out}" + (f" and {report.answers_path(out)}" if answers else ""))
     return rows
 
