@@ -12,6 +12,8 @@ import time
 OUTPUT_CAP = 20 << 20  # bytes of output kept per notebook: the lab's figures take a few MB; the rest is dropped
 CHECK_OUTPUT_CAP = 1 << 20  # bytes kept per check cell (the student's function may print while it is checked)
 MESSAGE_CAP = 16 << 20  # a bigger message from the kernel is refused by zmq, so one print cannot flood the grader
+# exit() or quit() in a student's last cell would end the kernel before its checks: in grading they do nothing
+KERNEL_ARGS = ("--IPKernelApp.exec_lines=get_ipython().ask_exit = lambda: None",)
 UNCOUNTED = ("status", "execute_input")  # the kernel's own bookkeeping: small, and needed to see a cell end
 
 _LIVE: dict = {}  # thread id -> kernel manager, so Ctrl-C can stop every kernel
@@ -130,7 +132,7 @@ def _grader_python():
 
     class GraderPython(KernelSpecManager):
         def get_kernel_spec(self, kernel_name):
-            return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", *KERNEL_ARGS],
                               display_name="Python (labvae grade)", language="python")
 
     return GraderPython()
