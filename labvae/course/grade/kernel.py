@@ -83,6 +83,8 @@ def _capped_client():
                     self.dropped += size
                     return None
                 self.kept += size
+            if kind.startswith("comm_"):  # widget state: of no use to a mark, and nbclient trips on odd messages
+                return None
             return super().process_message(msg, cell, cell_index)
 
         async def _async_handle_timeout(self, timeout, cell=None):

@@ -119,7 +119,8 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
         nb = limits.read_notebook(path, deadline)
         answers = {ex.key: _answer(answer_text(nb, ex)) for ex in exercises if ex.manual}
     except Exception as e:  # corrupt JSON, not a notebook, unreadable file: all say the same to a marker
-        res.failure = f"{path.name} cannot be read as a notebook ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})"
+        res.failure = f"{path.name} cannot be read as a notebook ({str(e).splitlines()[0][:160] if str(e) else type(e).__name__})"
+        res.seconds = time.perf_counter() - t0
         return res
     res.answers = answers
     auto = [ex for ex in exercises if not ex.manual and ex.check is not None]
