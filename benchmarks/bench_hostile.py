@@ -7,15 +7,18 @@ aims at the grader rather than the sandbox, each handing in 02_vae_sweep.ipynb:
   * fifo:    a FIFO named 02_vae_sweep.ipynb;
   * comms:   the student edition plus a cell sending 40 widget (comm) messages with 15 MB buffers;
   * printer: 200 MB printed;
-  * filler:  20,000 files and then 3 GB written into its run folder (the disk quota stops it);
+  * files:   20,000 files written into its run folder (the disk quota stops it);
+  * filler:  3 GB written into its run folder (the disk quota stops it);
   * memfd:   1 GiB held in a memfd (a cgroup, where there is one, bounds it);
   * planter: ipykernel_launcher.py and a set-uid script planted in its run folder;
   * exiter:  the solution notebook ending in exit().
 The grader runs in this process (`grade.grade`, --jobs 2, --work kept), so its peak resident memory
-is this process's VmHWM; the kernels are other processes and do not count. Also printed: the marks
+is this process's VmHWM; the kernels are other processes and do not count. The class is written by
+a child process first, so the peak before grading is the grader's imports alone (torch among them). Also printed: the marks
 of the honest students (4 of 4 each) and what each attacker's rows say.
 
-Target: the grader's peak RSS stays under 1 GiB (issue 24 saw 10.5 GB and 21 GB from one notebook).
+Target: grading the class adds at most 512 MB to the grader's peak RSS (issue 24 saw 10.5 GB and 21 GB
+added by one notebook, 2.9 GB by the comm messages).
 
     python benchmarks/bench_hostile.py
 """
@@ -27,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,20 +38,17 @@ from pathlib import Path
 
 import nbformat
 
-from labvae.course import grade
-from labvae.course.grade.sandbox import available
-
 from common import cpu_model  # noqa: E402  benchmarks/common.py, beside this script
 
-TARGET = 1 << 30  # bytes of peak RSS for the grader process
+TARGET = 512 << 20  # bytes the class may add to the grader's peak RSS
 ROOT = Path(__file__).resolve().parents[1]
 LAB = ("01_training", "02_vae_sweep", "03_ae_sweep", "04_comparison")
 ATTACKS = {
     "comms": "from comm import create_comm\nfor _ in range(40):\n"
              "    create_comm(target_name='jupyter.widget', data={}, buffers=[bytes(15 << 20)])",
     "printer": "for _ in range(200):\n    print('x' * (1 << 20))",
-    "filler": "import os\nos.makedirs('many', exist_ok=True)\nfor i in range(20000):\n    open(f'many/{i}', 'w').close()\n"
-              "with open('big', 'wb') as f:\n    for _ in range(3000):\n        f.write(bytes(1 << 20))",
+    "files": "import os\nos.makedirs('many', exist_ok=True)\nfor i in range(20000):\n    open(f'many/{i}', 'w').close()",
+    "filler": "with open('big', 'wb') as f:\n    for _ in range(3000):\n        f.write(bytes(1 << 20))",
     "memfd": "import os\nfd = os.memfd_create('x')\nfor _ in range(1024):\n    os.write(fd, bytes(1 << 20))",
     "planter": "import os\nopen('ipykernel_launcher.py', 'w').write('import os; os._exit(3)')\n"
                "open('run.sh', 'w').write('#!/bin/sh\\n')\nos.chmod('run.sh', 0o6755)",
@@ -80,6 +81,12 @@ def make_class(subs: Path) -> None:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--make"]:  # the child that writes the class: its memory is not the grader's
+        make_class(Path(sys.argv[2]))
+        return 0
+    from labvae.course import grade
+    from labvae.course.grade.sandbox import available
+
     why = available()
     if why is not None:
         print(f"no sandbox here ({why}); the hostile class is graded only in one")
@@ -87,7 +94,7 @@ def main() -> int:
     print(f"{cpu_model()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (near 0 = a quiet machine)")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        make_class(tmp / "subs")
+        subprocess.run([sys.executable, __file__, "--make", str(tmp / "subs")], check=True)
         before, lines = vm("VmHWM"), []
         t0 = time.perf_counter()
         grade.grade([tmp / "subs"], tmp / "grades.csv", smoke=True, jobs=2, work=tmp / "work", say=lines.append)
@@ -96,7 +103,7 @@ def main() -> int:
             rows = list(csv.DictReader(f))
         executed = sorted(str(p.relative_to(tmp / "work")) for p in (tmp / "work" / "executed").rglob("*") if p.is_file())
         run_sizes = {s: sum(p.stat().st_size for p in (tmp / "work" / "runs" / s).rglob("*") if p.is_file()) >> 20
-                     for s in ("filler", "memfd") if (tmp / "work" / "runs" / s).is_dir()}
+                     for s in ("files", "filler", "memfd") if (tmp / "work" / "runs" / s).is_dir()}
     marks = {}
     for r in rows:
         marks[r["student"]] = marks.get(r["student"], 0.0) + float(r["points"] or 0)
@@ -110,9 +117,10 @@ def main() -> int:
           f"{len(executed)}, all .ipynb: {all(e.endswith('.ipynb') for e in executed)}")
     honest = {s: marks[s] for s in ("honest1", "honest2", "honest3")}
     print(f"honest students' automatic marks: {honest} (4 each expected); {seconds:.0f} s in all")
-    print(f"grader peak RSS (VmHWM): {peak / 2**20:.0f} MB (before grading: {before / 2**20:.0f} MB)")
-    ok = peak < TARGET and all(m == 4.0 for m in honest.values())
-    print(f"{'PASS' if ok else 'FAIL'}: grader peak {peak / 2**20:.0f} MB (target < {TARGET >> 20} MB), honest marks intact")
+    print(f"grader peak RSS (VmHWM): {peak / 2**20:.0f} MB; before grading (its imports): {before / 2**20:.0f} MB")
+    ok = peak - before < TARGET and all(m == 4.0 for m in honest.values())
+    print(f"{'PASS' if ok else 'FAIL'}: the class added {(peak - before) / 2**20:.0f} MB to the grader's peak "
+          f"(target < {TARGET >> 20} MB); honest marks {'intact' if ok or peak - before >= TARGET else 'WRONG'}")
     return 0 if ok else 1
 
 
