@@ -169,3 +169,39 @@ def test_results_that_cannot_be_written_are_kept_elsewhere(tmp_path, monkeypatch
     where, why = keep.write_or_keep(tmp_path / "afile" / "grades.csv", "student\nann\n")  # its folder is a file
     assert where.parent == tmp_path and where.read_text() == "student\nann\n"
     assert why.startswith(f"could not write {tmp_path / 'afile' / 'grades.csv'} (") and str(where) in why
+
+
+FLOOD = ("from comm import create_comm\nc = create_comm(target_name='x', data={})\n"
+         "for _ in range(20):\n    c.send(data={}, buffers=[bytes(10 << 20)] * 30)  # 300 MB a message, 10 MB a part")
+
+
+@needs_sandbox
+def test_a_kernel_flooding_the_grader_with_huge_messages_is_stopped(tmp_path, monkeypatch):
+    """zmq caps each part of a message, not their number: the grader's memory guard stops such a kernel."""
+    import re
+    from pathlib import Path
+
+    from labvae.course.grade import kernel
+    from labvae.course.grade.runner import PACKAGE, run_notebook
+
+    class Exercise:  # one checked exercise, so that a kernel starts
+        key, notebook, symbol, manual, points, check = "k", "01_toy", "f", False, 1, staticmethod(lambda f: None)
+
+    monkeypatch.setattr(kernel, "GRADER_MEMORY", 200 << 20)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FLOOD), nbformat.v4.new_code_cell("f = 1")])
+    nbformat.write(nb, tmp_path / "01_toy.ipynb")
+    (tmp_path / "run").mkdir()
+    os.chmod(tmp_path / "run", 0o755)
+    env = {"PYTHONPATH": str(PACKAGE.parent)}
+    rss = lambda: int(re.search(r"VmRSS:\s+(\d+)", Path("/proc/self/status").read_text())[1]) << 10  # noqa: E731
+    peak, start, done = [0], rss(), threading.Event()
+    sampler = threading.Thread(target=lambda: [peak.__setitem__(0, max(peak[0], rss())) for _ in iter(lambda: done.wait(0.01), True)])
+    sampler.start()
+    try:
+        res = run_notebook(tmp_path / "01_toy.ipynb", [Exercise], env=env, cwd=tmp_path / "run", timeout=60,
+                           sandbox=Sandbox(tmp_path / "run", ro=[PACKAGE.parent], env=env))
+    finally:
+        done.set()
+        sampler.join()
+    assert "grader's own memory grew past 200 MB" in res.failure, res
+    assert peak[0] - start < 200 + 300 << 20, f"{(peak[0] - start) >> 20} MB"  # 6 GB were sent in all

@@ -19,6 +19,12 @@ UNCOUNTED = ("status", "execute_input")  # the kernel's own bookkeeping: small, 
 _LIVE: dict = {}  # thread id -> kernel manager, so Ctrl-C can stop every kernel
 _LIVE_LOCK = threading.Lock()
 _STOP = threading.Event()  # set on Ctrl-C: workers start no new notebook and report nothing
+# zmq caps each part of a message at MESSAGE_CAP, but receives a message of many parts whole before the
+# grader sees any of it: one kernel could so fill the grader's memory. Past this growth while kernels run,
+# the grader stops every kernel then running (their notebooks score "error" and say why), not itself.
+GRADER_MEMORY = 2 << 30
+_GUARD: dict = {"on": False, "base": 0}
+_TRIPPED: set = set()  # threads whose kernel the guard stopped
 
 
 class Interrupted(Exception):
@@ -156,6 +162,44 @@ def register(km) -> None:
         if _STOP.is_set():
             raise Interrupted
         _LIVE[threading.get_ident()] = km
+        _TRIPPED.discard(threading.get_ident())
+        if not _GUARD["on"]:
+            _GUARD.update(on=True, base=_rss())
+            threading.Thread(target=_guard, daemon=True, name="labvae-memory-guard").start()
+
+
+def _rss() -> int:
+    """The grader's resident memory in bytes (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _guard() -> None:
+    """While kernels run: past GRADER_MEMORY of growth, stop them all (the grader keeps its results)."""
+    while True:
+        time.sleep(0.05)
+        with _LIVE_LOCK:
+            if not _LIVE:
+                _GUARD["on"] = False
+                return
+            live = list(_LIVE.items())
+        if _rss() - _GUARD["base"] > GRADER_MEMORY:
+            for tid, km in live:
+                _TRIPPED.add(tid)
+                kill(km)
+            time.sleep(1)  # what the dead kernels' sockets held is freed as they close
+            _GUARD["base"] = max(_GUARD["base"], _rss() - GRADER_MEMORY // 2)
+
+
+def tripped() -> str:
+    """Why the memory guard stopped this thread's kernel, or "" (maybe not its doing: it ran beside the one)."""
+    if threading.get_ident() not in _TRIPPED:
+        return ""
+    return (f"stopped when the grader's own memory grew past {GRADER_MEMORY >> 20} MB while it ran (a kernel "
+            "sent huge messages); if this student sent none, grade them again")
 
 
 def unregister() -> None:

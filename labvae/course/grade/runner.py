@@ -24,6 +24,7 @@ from .kernel import (
     kernel_manager,
     kill,
     register,
+    tripped,
     unregister,
 )
 from .submissions import GradeError
@@ -185,6 +186,8 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
         res.failure = f"the notebook ran past the grader's hard limit of {limit:g} s and was killed"
     if quota.exceeded:
         res.failure = f"{quota.exceeded}, so its kernel was stopped"
+    if tripped():
+        res.failure = tripped()
     if save is not None:  # what the student's code printed and drew, for the instructor to look at
         try:
             atomic_write(save, lambda f: f.write(limits.dumps(nb).encode()))
