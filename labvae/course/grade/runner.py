@@ -27,6 +27,7 @@ from .kernel import (
     tripped,
     unregister,
 )
+from .runfolder import Quota
 from .submissions import GradeError
 
 DEFAULT_TIMEOUT = 300  # s per notebook: the lab notebooks load warmed checkpoints and run in well under a minute
@@ -111,8 +112,6 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
     sandbox: a sandbox.Sandbox to run the kernel in (its env, not `env`, is what the kernel sees), or None."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    from .runfolder import Quota
-
     t0 = time.perf_counter()
     deadline = time.monotonic() + timeout  # reading the notebook counts against its time, as its cells do
     res = NotebookResult()
@@ -135,13 +134,14 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
     limit, fired = STARTUP + timeout + len(auto) * (check_timeout + GRACE) + GRACE, threading.Event()
     watchdog = threading.Timer(limit, lambda: (fired.set(), kill(km)))
     watchdog.daemon = True
-    index, stuck = 0, ""
+    index, stuck, started = 0, "", time.monotonic()
     quota = Quota(cwd, lambda: kill(km))
     try:
         watchdog.start()
         with quota, client.setup_kernel(env=env, cwd=str(cwd), cleanup_kc=True,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
             register(km)
+            deadline += time.monotonic() - started  # the kernel's start is not the notebook's time; reading was
             for index, cell in enumerate(nb.cells):
                 if cell.get("cell_type") != "code":
                     continue
