@@ -4,6 +4,7 @@ import csv
 import hashlib
 import json
 import os
+import platform
 import re
 import sysconfig
 import threading
@@ -15,7 +16,7 @@ import pytest
 from test_grade import TOY_REGISTRY, running, toy_notebook
 
 from labvae.course import grade
-from labvae.course.grade import report
+from labvae.course.grade import report, runfolder
 from labvae.course.grade.runner import PACKAGE
 from labvae.course.grade.sandbox import available
 
@@ -104,11 +105,54 @@ def attacks(p: dict) -> dict:
             "try:\n    while len(threads) < 5000:\n        threads.append(threading.Thread(target=hold.wait))\n"
             "        threads[-1].start()\nexcept RuntimeError:\n    pass\n"
             "attempt(f'{len(threads)} threads', lambda: None)\ntime.sleep(1)\nhold.set()"),
+        **round2(p, write),
         "bob x": attacker("", answer="bob x's answer"), "bob_x": attacker("", body="return x", answer="bob_x's answer"),
         "=1+2": attacker("", answer="=HYPERLINK(\"http://evil\")"),
         "m17_comment": attacker("", answer="<!-- everything after this is hidden"),
         "m18_forger\n### zz_last1\n\nforged by m18": attacker("", answer="ok\n\n```\n\n### zz_last2\n\nforged answer\n"),
     }
+
+
+def round2(p: dict, write) -> dict:
+    """The attacks of issue 24 that run in a kernel (the rest are files, made in the fixture)."""
+    plant = [f"attempt('plant {name}', lambda: open({name!r}, 'w').write({text!r}))" for name, text in PLANTED.items()]
+    keyring = {"x86_64": 248, "aarch64": 217}.get(platform.machine(), -1)  # add_key's syscall number
+    return {
+        "m20_planter": attacker("\n".join(plant + [
+            "attempt('set-uid', lambda: os.chmod('run.sh', 0o6755))", "attempt('fifo', lambda: os.mkfifo('pipe'))",
+            write(p["work"] + "/executed/m20_planter/ipykernel_launcher.py", "import os; os._exit(3)")])),
+        "m21_comms": attacker("from comm import create_comm\nfor _ in range(40):\n"
+                              "    create_comm(target_name='jupyter.widget', data={}, buffers=[bytes(8 << 20)])"),
+        "m26_files": attacker("os.mkdir('many')\nfor i in range(20000):\n    open(f'many/{i}', 'w').close()"),
+        "m27_bytes": attacker("with open('big', 'wb') as f:\n    for _ in range(400):\n        f.write(bytes(1 << 20))"),
+        "m29_escape": attacker(
+            "attempt('unshare -Ur', lambda: subprocess.run(['unshare', '-Ur', 'true'], check=True, capture_output=True))\n"
+            "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\ndef add_key():\n"
+            f"    if libc.syscall({keyring}, b'user', b'labvae-leak', b'secret', 6, -4) < 0:\n"
+            "        raise OSError(ctypes.get_errno(), 'add_key')\nattempt('add_key', add_key)"),
+    }
+
+
+PLANTED = {"ipykernel_launcher.py": "import os; os._exit(3)", "sitecustomize.py": "raise SystemExit",
+           "jupyter_server_config.py": "c = get_config()", "evil.pth": "import os", "run.sh": "#!/bin/sh\necho pwned\n"}
+LOOKALIKES = {"\u0430a_first": "lab8.zip", "aa_first ": "lab8-01.ipynb", "Zo\u00eb": "lab8.zip", "Zoe\u0308": "lab8.zip"}
+QUOTA = (64 << 20, 2000)  # the run folders' disk quota in this class: bytes, files
+
+
+def round2_files(subs: Path) -> None:
+    """Issue 24's submissions that are files: JSON bombs, a FIFO, look-alike names, zip-only students."""
+    for student in ("m22_braces", "m23_deep", "m24_cells", "m25_fifo", "m28_exit", *LOOKALIKES):
+        (subs / student).mkdir()
+    (subs / "m22_braces" / "01_toy.ipynb").write_text("[" + "{}," * 1_000_000 + "{}]")
+    (subs / "m23_deep" / "01_toy.ipynb").write_text("[" * 50_000 + "]" * 50_000)
+    cells = ",".join(['{"cell_type":"raw","source":""}'] * 900_000)  # 29 MB: under the byte cap
+    (subs / "m24_cells" / "01_toy.ipynb").write_text(f'{{"nbformat":4,"nbformat_minor":5,"metadata":{{}},"cells":[{cells}]}}')
+    os.mkfifo(subs / "m25_fifo" / "01_toy.ipynb")
+    nb = honest("I end my notebook with exit().")
+    nb.cells.append(nbformat.v4.new_code_cell("exit()"))  # a solution notebook that ends the kernel
+    nbformat.write(nb, subs / "m28_exit" / "01_toy.ipynb")
+    for student, name in LOOKALIKES.items():
+        (subs / student / name).write_bytes(b"PK\x05\x06" + bytes(18) if name.endswith(".zip") else b"{}")
 
 
 def digest(top: Path) -> dict[str, str]:
@@ -119,7 +163,10 @@ def digest(top: Path) -> dict[str, str]:
         for name in files + [x for x in dirs if os.path.islink(os.path.join(d, x))]:
             f = Path(d) / name
             rel = str(f.relative_to(top))
-            out[rel] = "->" + os.readlink(f) if f.is_symlink() else hashlib.sha256(f.read_bytes()).hexdigest()
+            if f.is_symlink() or not f.is_file():  # a FIFO is never opened: it would block
+                out[rel] = "->" + os.readlink(f) if f.is_symlink() else f"mode {f.lstat().st_mode:o}"
+            else:
+                out[rel] = hashlib.sha256(f.read_bytes()).hexdigest()
     return out
 
 
@@ -134,6 +181,20 @@ def read_rows(out: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
+    return hostile_class(tmp_path_factory)
+
+
+_GRADED: dict = {}
+
+
+def hostile_class(tmp_path_factory) -> dict:
+    """The hostile class, graded once per session: tests/test_grade_hostile_round2.py asserts on it too."""
+    if not _GRADED:
+        _GRADED.update(_grade_hostile_class(tmp_path_factory))
+    return _GRADED
+
+
+def _grade_hostile_class(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("hostile")
     (tmp / "reg").mkdir()
     (tmp / "reg" / "hostile_registry.py").write_text(REGISTRY)
@@ -167,6 +228,7 @@ def hostile(tmp_path_factory):
     for where in ("", "copy"):
         nbformat.write(honest(), subs / "m15_duplicates" / where / "01_toy.ipynb")
     nbformat.write(honest(), subs / ".m16_hidden" / "01_toy.ipynb")
+    round2_files(subs)
     for top in (work, tmp / "base_work"):
         (top / "warm" / "cache").mkdir(parents=True)
         (top / "warm" / "cache" / "vae.pt").write_text(WARM)
@@ -181,6 +243,8 @@ def hostile(tmp_path_factory):
         mp.setenv("LABVAE_GRADER_TOKEN", SECRETS["env"])
         mp.syspath_prepend(str(tmp / "reg"))
         mp.chdir(tmp)  # --work given relative, as an instructor might
+        mp.setattr(runfolder, "QUOTA_BYTES", QUOTA[0])
+        mp.setattr(runfolder, "QUOTA_FILES", QUOTA[1])
         kw = dict(timeout=15, check_timeout=3, smoke=True, registry="hostile_registry", warm=False, jobs=2,
                   say=lambda *a: None)
         grade.grade([base], tmp / "base.csv", work=Path("base_work"), **kw)
@@ -267,7 +331,7 @@ def test_a_submission_cannot_stop_the_grader_or_its_own_deadlines(hostile):
 
 def test_output_is_capped(hostile):
     assert hostile["rows"][("m11_printer", "t.1-double")]["status"] == "pass"
-    executed = hostile["work"] / "runs" / "m11_printer" / "01_toy" / "01_toy.executed.ipynb"
+    executed = hostile["work"] / "executed" / "m11_printer" / "01_toy.ipynb"
     assert executed.stat().st_size < 25 << 20 and "[labvae grade: output" in executed.read_text()
     assert hostile["grown"] < 100 << 20, f"the grader grew by {hostile['grown'] >> 20} MB"
 

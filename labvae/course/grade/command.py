@@ -17,9 +17,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..._io import atomic_write
+from ..._io import check_writable
 from . import report
+from .keep import write_or_keep
 from .kernel import _STOP, kill_live_kernels
+from .runfolder import fresh, make_inert
 from .runner import (
     CHECK_TIMEOUT,
     DEFAULT_TIMEOUT,
@@ -52,6 +54,10 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
     for p in paths:
         if not Path(p).exists():
             raise GradeError(f"{p} does not exist; give students' notebooks, or folders holding them.")
+    try:
+        check_writable(Path(out).absolute().parent)  # before any kernel: a CSV that cannot be written is said now
+    except OSError as e:
+        raise GradeError(str(e)) from None
     exercises = importlib.import_module(registry).EXERCISES
     subs = collect(paths, list(dict.fromkeys(ex.notebook for ex in exercises)))
     if not trust:
@@ -77,11 +83,11 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
     rows = report.rows(subs, exercises, results)
-    atomic_write(out, lambda f: f.write(report.to_csv(rows).encode()))
     answers = report.answers_markdown(subs, exercises, results)
-    if answers:
-        atomic_write(report.answers_path(out), lambda f: f.write(answers.encode()))
+    kept = [write_or_keep(f, text) for f, text in ((out, report.to_csv(rows)), (report.answers_path(out), answers)) if text]
     say(report.summary(rows, results, {ex.key for ex in exercises if ex.manual}))
+    if any(why for _, why in kept):  # a full disk: the marks are kept elsewhere, and the one line says where
+        raise GradeError(" ".join(why for _, why in kept if why))
     say(f"wrote {out}" + (f" and {report.answers_path(out)}" if answers else ""))
     return rows
 
@@ -116,16 +122,6 @@ class _Context:
     say: object
 
 
-def _fresh(folder: Path) -> None:
-    """Make folder an empty real folder, whatever was there (a file, a link, an old run)."""
-    for p in (folder.parent, folder):
-        if p.is_symlink() or (p.exists() and not p.is_dir()):
-            p.unlink()
-    if folder.is_dir():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-
-
 _SLOTS = threading.local()
 _SLOTS_LOCK = threading.Lock()
 _SLOTS_TAKEN: list = []
@@ -147,7 +143,7 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
     if isinstance(path, Refused):
         return NotebookResult(failure=path.reason)
     ex = [e for e in ctx.exercises if e.notebook == stem]
-    _fresh(run_dir)
+    fresh(run_dir)
     if (ctx.work / "warm").is_dir() and any(not e.manual for e in ex):
         shutil.copytree(ctx.work / "warm", run_dir, dirs_exist_ok=True)  # a private copy: students cannot meet
     env = {**ctx.env, "LABVAE_CACHE": str(run_dir / "cache")}
@@ -165,7 +161,12 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
         sandbox = Sandbox(run_dir, ro=ro, hidden=hidden, env=env, uid=uid, gid=uid)
     return run_notebook(path, ex, env=trusted_env(env), cwd=run_dir, timeout=ctx.timeout,
                         check_timeout=ctx.check_timeout, registry=ctx.registry, sandbox=sandbox,
-                        save=run_dir / f"{stem}.executed.ipynb" if ctx.keep else None)
+                        save=executed_path(ctx.work, run_dir) if ctx.keep else None)
+
+
+def executed_path(work: Path, run_dir: Path) -> Path:
+    """WORK/executed/STUDENT/NOTEBOOK.ipynb: the grader writes it; no kernel ever sees that folder."""
+    return work / "executed" / run_dir.parent.name / f"{run_dir.name}.ipynb"
 
 
 def _run_all(jobs_list, ctx: _Context, jobs: int):
@@ -181,6 +182,8 @@ def _run_all(jobs_list, ctx: _Context, jobs: int):
             res = NotebookResult(failure=f"the grader could not run it ({type(e).__name__}: {str(e)[:160]})")
         if not ctx.keep:
             shutil.rmtree(folder / stem, ignore_errors=True)
+        elif (folder / stem).is_dir():
+            make_inert(folder / stem)  # what the student's code left: nothing in it may run later
         if _STOP.is_set():
             return res
         done = sum(s == "pass" for s, _ in res.results.values())
@@ -215,12 +218,17 @@ submissions: each SUBMISSION is a notebook file or a folder.
     passed as submitted/alice grades alice;
   - a folder holding several copies of a lab notebook is a folder of submissions: each
     subfolder is one student (named by the subfolder), as is each name prefix of the
-    notebooks lying directly in it. So `grade submitted/` and `grade submitted/*` do the same
-    (except when there is only one student, where only `submitted/*` names them right).
+    notebooks lying directly in it;
+  - several folders named at once (`grade submitted/*`) are one student each, whatever their
+    files are called, exactly as the subfolders are under `grade submitted/`: the two give the
+    same rows (when there is only one student, only `submitted/*` names them right).
   Inside a student's folder the folder alone names the student (a file-name prefix there does not).
   Hidden folders inside it (.ipynb_checkpoints) are skipped; notebooks that are not lab notebooks are
-  ignored. A symbolic link, a hidden student folder or two copies of one notebook for a student are
-  not graded: that student's rows say why (status "error"), and everyone else is graded as usual.
+  ignored. A student whose folder holds no lab notebook (only lab8.zip, or lab8-02.ipynb) gets error
+  rows saying what it holds. A symbolic link, a hidden student folder or two copies of one notebook
+  for a student are not graded: that student's rows say why (status "error"), and everyone else is
+  graded as usual. A student id with characters other than ASCII, or odd spaces, is shown with their
+  code points (`аlice [U+0430]`), so no two students look alike.
 
 how it runs: each notebook gets a fresh kernel in its own folder, in a sandbox (bubblewrap: a
 read-only system, no network, no view of other submissions, the grader or its environment; only
@@ -252,9 +260,11 @@ def add_parser(sub) -> None:
                    "epochs (LABVAE_SMOKE=1): fast, for trying the grader out; marks use the same checks")
     p.add_argument("--data", metavar="ROOT", default=None,
                    help="folder holding FashionMNIST/raw/ for the notebooks (default: $LABVAE_DATA)")
-    p.add_argument("--work", type=Path, default=None, help="keep each notebook's run folder under "
-                   "WORK/runs/STUDENT/NOTEBOOK/ (NOTEBOOK.executed.ipynb with its outputs, files it wrote), and "
-                   "the warmed models in WORK/warm/ for the next run (default: a temp folder, removed)")
+    p.add_argument("--work", type=Path, default=None, help="keep each executed notebook, with its outputs, as "
+                   "WORK/executed/STUDENT/NOTEBOOK.ipynb (safe to open: only the grader writes there), what each "
+                   "kernel wrote under WORK/runs/STUDENT/NOTEBOOK/ (student-made files: read them, never run them "
+                   "or start Jupyter there), and the warmed models in WORK/warm/ for the next run (default: a temp "
+                   "folder, removed)")
     p.add_argument("--trust-submissions", action="store_true",
                    help="run the notebooks WITHOUT a sandbox, with your rights and environment; only where no "
                         "sandbox is available and you trust every submission's code")

@@ -12,11 +12,19 @@ import time
 OUTPUT_CAP = 20 << 20  # bytes of output kept per notebook: the lab's figures take a few MB; the rest is dropped
 CHECK_OUTPUT_CAP = 1 << 20  # bytes kept per check cell (the student's function may print while it is checked)
 MESSAGE_CAP = 16 << 20  # a bigger message from the kernel is refused by zmq, so one print cannot flood the grader
-KEPT = ("stream", "display_data", "execute_result", "error", "update_display_data", "comm_open", "comm_msg")
+# exit() or quit() in a student's last cell would end the kernel before its checks: in grading they do nothing
+KERNEL_ARGS = ("--IPKernelApp.exec_lines=get_ipython().ask_exit = lambda: None",)
+UNCOUNTED = ("status", "execute_input")  # the kernel's own bookkeeping: small, and needed to see a cell end
 
 _LIVE: dict = {}  # thread id -> kernel manager, so Ctrl-C can stop every kernel
 _LIVE_LOCK = threading.Lock()
 _STOP = threading.Event()  # set on Ctrl-C: workers start no new notebook and report nothing
+# zmq caps each part of a message at MESSAGE_CAP, but receives a message of many parts whole before the
+# grader sees any of it: one kernel could so fill the grader's memory. Past this growth while kernels run,
+# the grader stops every kernel then running (their notebooks score "error" and say why), not itself.
+GRADER_MEMORY = 2 << 30
+_GUARD: dict = {"on": False, "base": 0}
+_TRIPPED: set = set()  # threads whose kernel the guard stopped
 
 
 class Interrupted(Exception):
@@ -24,14 +32,22 @@ class Interrupted(Exception):
 
 
 def _size(value) -> int:
-    """Roughly how many bytes an output holds: the lengths of its strings."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, dict):
-        return sum(_size(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return sum(_size(v) for v in value)
-    return 8
+    """Roughly how many bytes a message's content holds: its strings' lengths, 8 per other value (no recursion)."""
+    total, todo = 0, [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str | bytes | bytearray | memoryview):
+            total += len(v) if not isinstance(v, memoryview) else v.nbytes
+        elif isinstance(v, dict):
+            total += 8 * len(v)
+            todo.extend(v.keys())
+            todo.extend(v.values())
+        elif isinstance(v, list | tuple):
+            total += 8 * len(v)
+            todo.extend(v)
+        else:
+            total += 8
+    return total
 
 
 @functools.cache
@@ -64,15 +80,17 @@ def _capped_client():
             kind, content = msg.get("msg_type"), msg.get("content") or {}
             if kind == "status" and content.get("execution_state") == "idle":
                 self.idle = True
-            if kind in KEPT:
-                size = _size(content)
+            if kind not in UNCOUNTED:  # every other message counts, widget (comm) messages and their buffers too
+                size = _size(content) + _size(msg.get("buffers") or [])
                 if self.kept + size > self.cap:
-                    if not self.dropped and kind != "comm_msg":
+                    if not self.dropped and kind in ("stream", "display_data", "execute_result", "error"):
                         cell.setdefault("outputs", []).append(
                             _note(f"[labvae grade: output past {self.cap >> 20} MB was not kept]"))
                     self.dropped += size
                     return None
                 self.kept += size
+            if kind.startswith("comm_"):  # widget state: of no use to a mark, and nbclient trips on odd messages
+                return None
             return super().process_message(msg, cell, cell_index)
 
         async def _async_handle_timeout(self, timeout, cell=None):
@@ -122,7 +140,7 @@ def _grader_python():
 
     class GraderPython(KernelSpecManager):
         def get_kernel_spec(self, kernel_name):
-            return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", *KERNEL_ARGS],
                               display_name="Python (labvae grade)", language="python")
 
     return GraderPython()
@@ -144,6 +162,44 @@ def register(km) -> None:
         if _STOP.is_set():
             raise Interrupted
         _LIVE[threading.get_ident()] = km
+        _TRIPPED.discard(threading.get_ident())
+        if not _GUARD["on"]:
+            _GUARD.update(on=True, base=_rss())
+            threading.Thread(target=_guard, daemon=True, name="labvae-memory-guard").start()
+
+
+def _rss() -> int:
+    """The grader's resident memory in bytes (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _guard() -> None:
+    """While kernels run: past GRADER_MEMORY of growth, stop them all (the grader keeps its results)."""
+    while True:
+        time.sleep(0.05)
+        with _LIVE_LOCK:
+            if not _LIVE:
+                _GUARD["on"] = False
+                return
+            live = list(_LIVE.items())
+        if _rss() - _GUARD["base"] > GRADER_MEMORY:
+            for tid, km in live:
+                _TRIPPED.add(tid)
+                kill(km)
+            time.sleep(1)  # what the dead kernels' sockets held is freed as they close
+            _GUARD["base"] = max(_GUARD["base"], _rss() - GRADER_MEMORY // 2)
+
+
+def tripped() -> str:
+    """Why the memory guard stopped this thread's kernel, or "" (maybe not its doing: it ran beside the one)."""
+    if threading.get_ident() not in _TRIPPED:
+        return ""
+    return (f"stopped when the grader's own memory grew past {GRADER_MEMORY >> 20} MB while it ran (a kernel "
+            "sent huge messages); if this student sent none, grade them again")
 
 
 def unregister() -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..._io import atomic_write
+from . import limits
 from .kernel import (
     _STOP,
     CHECK_OUTPUT_CAP,
@@ -23,8 +24,10 @@ from .kernel import (
     kernel_manager,
     kill,
     register,
+    tripped,
     unregister,
 )
+from .runfolder import Quota
 from .submissions import GradeError
 
 DEFAULT_TIMEOUT = 300  # s per notebook: the lab notebooks load warmed checkpoints and run in well under a minute
@@ -32,7 +35,6 @@ CHECK_TIMEOUT = 60  # s per check: a check calls the student's function once or 
 BLANK = "YOUR ANSWER HERE"  # what the student edition leaves in a written answer
 GRACE = 5  # s an interrupted check has to give the kernel back before the kernel is killed
 STARTUP = 60  # s a kernel may take to start (nbclient's own limit)
-MAX_NOTEBOOK_BYTES = 64 << 20  # a lab notebook with its outputs is a few MB; past this it is not read
 MESSAGE_CHARS = 500  # of a check's message: it may quote what the student's function returned
 
 # Trains (or loads) every checkpoint the lab notebooks load, once, before any student's kernel starts,
@@ -108,18 +110,17 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
     """Execute a notebook in a fresh kernel (cells may raise), then each exercise's check in that kernel.
 
     sandbox: a sandbox.Sandbox to run the kernel in (its env, not `env`, is what the kernel sees), or None."""
-    import nbformat
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     t0 = time.perf_counter()
+    deadline = time.monotonic() + timeout  # reading the notebook counts against its time, as its cells do
     res = NotebookResult()
     try:
-        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            raise ValueError(f"it is over {MAX_NOTEBOOK_BYTES >> 20} MB")
-        nb = nbformat.read(path, as_version=4)
+        nb = limits.read_notebook(path, deadline)
         answers = {ex.key: _answer(answer_text(nb, ex)) for ex in exercises if ex.manual}
     except Exception as e:  # corrupt JSON, not a notebook, unreadable file: all say the same to a marker
-        res.failure = f"{path.name} cannot be read as a notebook ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})"
+        res.failure = f"{path.name} cannot be read as a notebook ({str(e).splitlines()[0][:160] if str(e) else type(e).__name__})"
+        res.seconds = time.perf_counter() - t0
         return res
     res.answers = answers
     auto = [ex for ex in exercises if not ex.manual and ex.check is not None]
@@ -133,13 +134,14 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
     limit, fired = STARTUP + timeout + len(auto) * (check_timeout + GRACE) + GRACE, threading.Event()
     watchdog = threading.Timer(limit, lambda: (fired.set(), kill(km)))
     watchdog.daemon = True
-    index, stuck = 0, ""
+    index, stuck, started = 0, "", time.monotonic()
+    quota = Quota(cwd, lambda: kill(km))
     try:
         watchdog.start()
-        with client.setup_kernel(env=env, cwd=str(cwd), cleanup_kc=True,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+        with quota, client.setup_kernel(env=env, cwd=str(cwd), cleanup_kc=True,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
             register(km)
-            deadline = time.monotonic() + timeout
+            deadline += time.monotonic() - started  # the kernel's start is not the notebook's time; reading was
             for index, cell in enumerate(nb.cells):
                 if cell.get("cell_type") != "code":
                     continue
@@ -182,9 +184,13 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
         cancel_pending()
     if fired.is_set():
         res.failure = f"the notebook ran past the grader's hard limit of {limit:g} s and was killed"
+    if quota.exceeded:
+        res.failure = f"{quota.exceeded}, so its kernel was stopped"
+    if tripped():
+        res.failure = tripped()
     if save is not None:  # what the student's code printed and drew, for the instructor to look at
         try:
-            atomic_write(save, lambda f: f.write(nbformat.writes(nb).encode()))
+            atomic_write(save, lambda f: f.write(limits.dumps(nb).encode()))
         except Exception:  # odd metadata nbformat will not write: the marks stand without the copy
             pass
     res.seconds = time.perf_counter() - t0

@@ -15,11 +15,16 @@ from pathlib import Path
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec
 
+from .confine import Cgroup, seccomp_file
+from .kernel import KERNEL_ARGS
+
 NOBODY = 65534  # the conventional unprivileged uid/gid; owns nothing on a normal system
 MiB, GiB = 1 << 20, 1 << 30
 # What programs need to start; /home, /root, /run (its sockets), /var, /srv, /mnt, /work stay unseen.
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 INSTALL_BWRAP = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)"
+JOIN = ('f=$0; cgs=$1; shift; IFS=:; for cg in $cgs; do echo $$ > "$cg" || exit 125; done; unset IFS; '
+        'exec 3<"$f" && exec "$@"')
 
 
 @dataclass
@@ -32,6 +37,9 @@ class Sandbox:
     env: Mapping[str, str] = field(default_factory=dict)  # its whole environment, besides HOME and PATH
     # 8 GiB: importing torch alone reserves ~3 GiB of address space (RLIMIT_AS counts reservations).
     memory: int = 8 * GiB
+    # 4 GiB of memory for the kernel as a whole (its processes, memfds, /tmp and /dev/shm), where the grader
+    # can make a cgroup: a lab kernel uses under 1.5 GiB (see docs/instructors.md: without a cgroup, less holds)
+    ram: int = 4 * GiB
     # 30 min of CPU: past the grader's 5 min wall limit even with several torch threads busy.
     cpu_seconds: int = 1800
     # 1 GiB per file: checkpoints of the lab's small models are a few MB; this stops a disk-filling file.
@@ -44,8 +52,9 @@ class Sandbox:
     gid: int = NOBODY
     python: str = sys.executable  # the grader's own Python, so the kernel has the same packages
 
-    def command(self, *argv: str, rw: Sequence[str | Path] = ()) -> list[str]:
-        """The argv that runs argv in this sandbox; rw: more folders bound writable (the kernel's sockets)."""
+    def command(self, *argv: str, rw: Sequence[str | Path] = (), cgroups: Sequence[str] = ()) -> list[str]:
+        """The argv that runs argv in this sandbox; rw: more folders bound writable (the kernel's sockets);
+        cgroups: cgroup.procs files the sandbox joins before it starts (see confine.Cgroup)."""
         root = os.geteuid() == 0
         for p in [self.run_dir, *self.ro]:
             if not os.path.exists(p):  # bwrap's own message would not say which argument was wrong
@@ -87,6 +96,7 @@ class Sandbox:
                "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                "--hostname", "sandbox", "--new-session", "--die-with-parent", "--clearenv",
                *[a for k, v in env.items() for a in ("--setenv", k, v)], "--chdir", _real(self.run_dir)]
+        cmd += ["--seccomp", "3"] if seccomp_file() else []  # no nested user namespace, no keyrings
         if root:
             # bwrap as root keeps every capability unless told: keep just enough for setpriv to become
             # uid/gid NOBODY outside as well (no user namespace), which then drops all of them.
@@ -97,11 +107,13 @@ class Sandbox:
             cmd += ["--unshare-user", "--disable-userns"]  # bwrap's user namespace; none nested inside
         cmd += ["--", "prlimit", f"--as={self.memory}", f"--cpu={self.cpu_seconds}", f"--fsize={self.file_size}",
                 f"--nproc={self.nproc}", "--core=0", "--", *argv]  # core=0: no core dumps in the run folder
-        return cmd
+        # sh joins the cgroups, opens the filter on descriptor 3 for bwrap, and becomes the sandbox
+        return ["sh", "-c", JOIN, seccomp_file() or "/dev/null", ":".join(cgroups), *cmd]
 
-    def kernel_argv(self, conn_dir: str | Path) -> list[str]:
+    def kernel_argv(self, conn_dir: str | Path, cgroups: Sequence[str] = ()) -> list[str]:
         """The kernel-spec argv of an IPython kernel in this sandbox, its sockets in conn_dir."""
-        return self.command(self.python, "-m", "ipykernel_launcher", "-f", "{connection_file}", rw=[conn_dir])
+        return self.command(self.python, "-m", "ipykernel_launcher", "-f", "{connection_file}", *KERNEL_ARGS,
+                            rw=[conn_dir], cgroups=cgroups)
 
     def prepare(self) -> None:
         """Give the run folder to the sandbox's uid (when the grader is root), so the kernel can write it."""
@@ -124,9 +136,10 @@ class SandboxKernelManager(AsyncKernelManager):
         if os.geteuid() == 0:
             os.chown(self.conn_dir, sandbox.uid, sandbox.gid)  # the kernel creates its sockets here
         self.connection_file = os.path.join(self.conn_dir, "kernel.json")
+        self.cgroup = Cgroup(os.path.basename(self.conn_dir), sandbox.ram)  # none where the machine gives none
         self.ip = os.path.join(self.conn_dir, "k")  # sockets k-1 ... k-5
         # interrupt by message: a signal to bwrap's process group never reaches the kernel's new session
-        self._kernel_spec = KernelSpec(argv=sandbox.kernel_argv(self.conn_dir), language="python",
+        self._kernel_spec = KernelSpec(argv=sandbox.kernel_argv(self.conn_dir, self.cgroup.procs), language="python",
                                        display_name="Python (sandboxed)", interrupt_mode="message")
 
     @classmethod
@@ -158,6 +171,7 @@ class SandboxKernelManager(AsyncKernelManager):
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
             shutil.rmtree(self.conn_dir, ignore_errors=True)
+            self.cgroup.remove()
 
     cleanup_resources = _async_cleanup_resources  # AsyncKernelManager binds the base's; nbclient calls this
 

@@ -42,6 +42,36 @@ def _notebooks_under(folder: Path, stems) -> list[tuple[Path, str]]:
     return found
 
 
+def distinct(name: str) -> str:
+    """A student id no other can pass for: one with non-ASCII characters, odd spaces or brackets gets a tag.
+
+    `аlice` (Cyrillic а) becomes `аlice [U+0430]`, `alice ` becomes `alice  [U+0020]`, and the two ways of
+    writing `Zoë` differ as `Zoë [U+00EB]` and `Zoë [U+0308]`; an ASCII name without them stays as it is."""
+    odd = [c for c in name if not c.isascii() or c.isspace() or c in "[]"]
+    if not odd or (name == name.strip() and "  " not in name and all(c == " " for c in odd)):
+        return name  # `bob x`: one plain space between words looks like what it is
+    return f"{name} [{' '.join(f'U+{ord(c):04X}' for c in odd)}]"
+
+
+def what_is_in(folder: Path, most: int = 5) -> str:
+    """A few of the files under folder (hidden ones skipped), for a message saying what was handed in."""
+    names, count = [], 0
+    for top, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            count += 1
+            if len(names) < most:
+                names.append(str((Path(top) / name).relative_to(folder)))
+    if not count:
+        return "it is empty"
+    return "it holds " + ", ".join(names) + (f" and {count - most} more files" if count > most else "")
+
+
+def _nothing_found(folder: Path, stems) -> Refused:
+    return Refused(f"no lab notebook was found in {folder.name or folder}/ ({what_is_in(folder)}); lab notebooks "
+                   f"are named like {stems[0]}.ipynb: rename the student's file and grade again")
+
+
 def _link_refusal(path: Path) -> Refused:
     return Refused(f"{path.name} is a symbolic link, which the grader does not follow; "
                    "submit the notebook file itself.")
@@ -52,6 +82,7 @@ def collect(paths, stems) -> dict[str, dict[str, Path | Refused]]:
     subs: dict[str, dict[str, Path | Refused]] = {}
 
     def add(student: str, stem: str | None = None, path: Path | None = None, refused: Refused | None = None) -> None:
+        student = distinct(student)
         have = subs.setdefault(student, {})
         if stem is None:
             return
@@ -71,45 +102,63 @@ def collect(paths, stems) -> dict[str, dict[str, Path | Refused]]:
 
     def student_folder(student: str, d: Path) -> None:
         found = _notebooks_under(d, stems)
-        add(student)  # a student who submitted nothing recognisable still gets rows
+        if not found:  # a zip, a misnamed notebook: the student's rows say what was there
+            refuse_all(student, _nothing_found(d, stems).reason)
         for path, stem in found:  # the folder names the student; a file-name prefix never does
             add(student, stem, path)
 
+    def link_or_hidden(child: Path, m) -> bool:
+        """Refuse a linked or hidden entry of a folder of submissions for its student; True when refused."""
+        if child.is_symlink():
+            if child.is_dir() or m is not None:
+                refuse_all(m[1] if m and m[1] else child.name,
+                           f"{child.name} is a symbolic link, which the grader does not follow; "
+                           "put the student's files themselves there.")
+            return True
+        if child.name.startswith("."):
+            if (child.is_dir() and _notebooks_under(child, stems)) or m is not None:
+                refuse_all(child.name if child.is_dir() else m[1] or child.name,
+                           f"{child.name} is hidden (its name starts with a dot), so it was not graded; "
+                           "rename it and grade again.")
+            return True
+        return False
+
     def folder(d: Path) -> None:
-        found = _notebooks_under(d, stems)
-        if not found:
-            raise GradeError(f"{d} holds no lab notebook; expected files named like {stems[0]}.ipynb "
-                             f"(or alice_{stems[0]}.ipynb).")
-        found_stems = [stem for _, stem in found]
+        found_stems = [stem for _, stem in _notebooks_under(d, stems)]
         if len(set(found_stems)) == len(found_stems):  # each lab notebook at most once: one student's folder
             student_folder(d.resolve().name, d)
             return
         for child in sorted(d.iterdir()):  # a folder of submissions: one per subfolder or name prefix
             m = lab_notebook(child.name, stems)
-            if child.is_symlink():
-                if child.is_dir() or m is not None:
-                    refuse_all(m[1] if m and m[1] else child.name,
-                               f"{child.name} is a symbolic link, which the grader does not follow; "
-                               "put the student's files themselves there.")
-            elif child.name.startswith("."):
-                if (child.is_dir() and _notebooks_under(child, stems)) or m is not None:
-                    refuse_all(child.name if child.is_dir() else m[1] or child.name,
-                               f"{child.name} is hidden (its name starts with a dot), so it was not graded; "
-                               "rename it and grade again.")
-            elif child.is_dir():
+            if link_or_hidden(child, m):
+                continue
+            if child.is_dir():
                 student_folder(child.name, child)
             elif m is not None:
                 add(m[1] or d.resolve().name, m[0], child)
 
+    # `grade submitted/*` names several folders: each is one student, whatever its files are called, as
+    # each subfolder is under `grade submitted/`; a single folder may be a whole class (see grade --help).
+    several = sum(Path(g).is_dir() for g in paths) > 1
     for given in paths:
         p = Path(given)
         if not p.exists() and not p.is_symlink():
             raise GradeError(f"{given} does not exist; give students' notebooks, or folders holding them.")
-        if p.is_dir():
-            folder(p)  # a folder named on the command line is the instructor's choice, link or not
+        if p.is_dir() and several:
+            child = Path(os.path.abspath(p))
+            if not link_or_hidden(child, None):
+                student_folder(child.name, child)
+        elif p.is_dir():
+            folder(p)  # a folder named alone is the instructor's choice, link or not
         elif (m := lab_notebook(p.name, stems)) is not None:
             add(m[1] or p.absolute().parent.name, m[0], p)
+        elif len(paths) > 1:
+            continue  # submitted/* also names stray files (a README, a zip) no student can be given: as in submitted/
         else:
             raise GradeError(f"{given} is not a lab notebook; its name must end in one of "
                              f"{', '.join(s + '.ipynb' for s in stems)}.")
+    if not any(isinstance(v, Path) for have in subs.values() for v in have.values()):
+        what = (f"{paths[0]} holds no lab notebook ({what_is_in(Path(paths[0]))[:200]})" if len(paths) == 1
+                else f"none of the {len(paths)} submissions given holds a lab notebook")
+        raise GradeError(f"{what}; expected files named like {stems[0]}.ipynb (or alice_{stems[0]}.ipynb).")
     return subs
