@@ -267,7 +267,7 @@ def test_a_submission_cannot_stop_the_grader_or_its_own_deadlines(hostile):
 
 def test_output_is_capped(hostile):
     assert hostile["rows"][("m11_printer", "t.1-double")]["status"] == "pass"
-    executed = hostile["work"] / "runs" / "m11_printer" / "01_toy" / "01_toy.executed.ipynb"
+    executed = hostile["work"] / "runs" / "m11_printer" / "01_toy.executed.ipynb"
     assert executed.stat().st_size < 25 << 20 and "[labvae grade: output" in executed.read_text()
     assert hostile["grown"] < 100 << 20, f"the grader grew by {hostile['grown'] >> 20} MB"
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..._io import atomic_write
-from . import report
+from . import report, similarity
 from .kernel import _STOP, kill_live_kernels
 from .runner import (
     CHECK_TIMEOUT,
@@ -81,8 +81,9 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
     answers = report.answers_markdown(subs, exercises, results)
     if answers:
         atomic_write(report.answers_path(out), lambda f: f.write(answers.encode()))
+    copying = similarity.write(subs, exercises, out)  # read from the files, outside every kernel
     say(report.summary(rows, results, {ex.key for ex in exercises if ex.manual}))
-    say(f"wrote {out}" + (f" and {report.answers_path(out)}" if answers else ""))
+    say(f"wrote {out}" + (f", {report.answers_path(out)}" if answers else "") + f" and {copying[0]} (copying)")
     return rows
 
 
@@ -163,9 +164,16 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
         # processes then count against no other's process limit, nor can it signal them.
         uid = NOBODY - _slot()
         sandbox = Sandbox(run_dir, ro=ro, hidden=hidden, env=env, uid=uid, gid=uid)
-    return run_notebook(path, ex, env=trusted_env(env), cwd=run_dir, timeout=ctx.timeout,
-                        check_timeout=ctx.check_timeout, registry=ctx.registry, sandbox=sandbox,
-                        save=run_dir / f"{stem}.executed.ipynb" if ctx.keep else None)
+    # The executed copy goes beside the run folder, where the sandboxed kernel cannot write: a folder or
+    # file of that name made by the kernel cannot stop it, and a copy that is missing says so in the CSV.
+    save = run_dir.parent / f"{stem}.executed.ipynb" if ctx.keep else None
+    if save is not None and save.is_dir() and not save.is_symlink():
+        shutil.rmtree(save)  # an old run's: never a student's (they cannot write here)
+    res = run_notebook(path, ex, env=trusted_env(env), cwd=run_dir, timeout=ctx.timeout,
+                       check_timeout=ctx.check_timeout, registry=ctx.registry, sandbox=sandbox, save=save)
+    if save is not None and not (save.is_file() and not save.is_symlink()):
+        res.cell_errors.append(f"the executed notebook was not written to {save.name}: spot-check it by hand")
+    return res
 
 
 def _run_all(jobs_list, ctx: _Context, jobs: int):
@@ -253,7 +261,8 @@ def add_parser(sub) -> None:
     p.add_argument("--data", metavar="ROOT", default=None,
                    help="folder holding FashionMNIST/raw/ for the notebooks (default: $LABVAE_DATA)")
     p.add_argument("--work", type=Path, default=None, help="keep each notebook's run folder under "
-                   "WORK/runs/STUDENT/NOTEBOOK/ (NOTEBOOK.executed.ipynb with its outputs, files it wrote), and "
+                   "WORK/runs/STUDENT/NOTEBOOK/ (the files it wrote; WORK/runs/STUDENT/NOTEBOOK.executed.ipynb beside "
+                   "it holds the notebook with its outputs), and "
                    "the warmed models in WORK/warm/ for the next run (default: a temp folder, removed)")
     p.add_argument("--trust-submissions", action="store_true",
                    help="run the notebooks WITHOUT a sandbox, with your rights and environment; only where no "
