@@ -117,12 +117,15 @@ def answer_source(cells: list[dict], ex) -> str | None:
     return found[-1] if found else None
 
 
-def hiding(cells: list[dict], given: set[str]) -> list[str]:
-    """Lines of code that fetch, hide or patch code, as 'cell N: code (why)'; cells as released are skipped."""
+def hiding(cells: list[dict], given: set[tuple]) -> list[str]:
+    """Lines of code that fetch, hide or patch code, as 'cell N: code (why)'.
+
+    given: the token streams of the cells as released (the solutions and the student edition); a cell
+    that matches one (strings aside: a hand-out's own URLs) is the lab's, not the student's."""
     found = []
     for number, cell in enumerate(cells, 1):
         source = _source(cell)
-        if cell.get("cell_type") != "code" or source in given:
+        if cell.get("cell_type") != "code" or tuple(tokens(source)) in given:
             continue
         try:
             tree = ast.parse(source)
@@ -144,6 +147,15 @@ def hiding(cells: list[dict], given: set[str]) -> list[str]:
             if why and 0 < getattr(n, "lineno", 0) <= len(lines):
                 found.append(f"cell {number}: {lines[n.lineno - 1].strip()[:120]} ({why})")
     return list(dict.fromkeys(found))
+
+
+def _released(root: Path, stem: str) -> set[tuple]:
+    """Token streams of every code cell of the solution notebook and the student edition, where present."""
+    given = set()
+    for path in (root / "notebooks" / f"{stem}.ipynb", root / "notebooks" / "student" / f"{stem}.ipynb"):
+        cells = _read(path) if path.is_file() else []
+        given |= {tuple(tokens(_source(c))) for c in cells if c.get("cell_type") == "code"} if isinstance(cells, list) else set()
+    return given
 
 
 def own_code(exercises, root: Path | None = None) -> dict[str, dict[str, list[str]]]:
@@ -178,6 +190,7 @@ def compare(subs, exercises, root: Path | None = None, threshold: float = THRESH
     root = root or Path(__file__).resolve().parents[3]
     refs, result = own_code(exercises, root), {"own": [], "pairs": [], "hiding": {}, "skipped": []}
     answers: dict[str, dict[str, list[str]]] = {}
+    released: dict[str, set[tuple]] = {}
     for student in sorted(subs):
         for stem, path in sorted(subs[student].items()):
             if not isinstance(path, Path):
@@ -186,9 +199,9 @@ def compare(subs, exercises, root: Path | None = None, threshold: float = THRESH
             if isinstance(cells, str):
                 result["skipped"].append(f"{report.shown(student)} {stem}: {cells}")
                 continue
-            model = root / "notebooks" / f"{stem}.ipynb"
-            given = {_source(c) for c in _read(model)} if model.is_file() and isinstance(_read(model), list) else set()
-            if found := hiding(cells, given):
+            if stem not in released:
+                released[stem] = _released(root, stem)
+            if found := hiding(cells, released[stem]):
                 result["hiding"][(student, stem)] = found
             for ex in exercises:
                 if ex.notebook == stem and not ex.manual and (text := answer_source(cells, ex)):
