@@ -1,8 +1,9 @@
 """Headless grading of students' notebooks: `python -m labvae grade`.
 
 Rooms: submissions (whose notebook is which), runner (one notebook in a fresh kernel, then its
-checks), kernel (that kernel: started, output capped, killed), sandbox (bubblewrap around it),
-report (the CSV, the written answers, the summary), command (the whole run and its CLI).
+checks), verdicts (checks decided in the grader on outputs the kernel sends), kernel (that kernel:
+started, output capped, killed), sandbox (bubblewrap around it), report (the CSV, the written
+answers, the summary), similarity (the copying report), command (the whole run and its CLI).
 """
 
 from .command import add_parser, grade, main
