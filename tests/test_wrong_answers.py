@@ -1,5 +1,7 @@
 """Wrong answers that used to pass: cut gradients, per-row mistakes, dtypes, ignored arguments, shortcuts, bad AEs, hints."""
 
+import types
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -140,6 +142,16 @@ def helper(n, limit):
     return fallbacks.latent_grid(n, limit)
 
 
+_IMPL = [labvae.latent_grid]  # labvae's solution kept in a list, out of sight of a reading of names
+
+
+def from_a_list(n=21, limit=4.0):
+    return _IMPL[0](n, limit)
+
+
+rebuilt = types.FunctionType(labvae.grid.latent_grid.__code__, labvae.grid.__dict__, "latent_grid")  # its code, a new function
+
+
 SHORTCUTS = {
     "latent_grid is labvae's": (checks.check_latent_grid, labvae.latent_grid, "labvae's own labvae.latent_grid"),
     "calls labvae.latent_grid": (checks.check_latent_grid, lambda n=21, limit=4.0: labvae.latent_grid(n, limit), "labvae's own"),
@@ -156,6 +168,9 @@ SHORTCUTS = {
                                     lambda model, n=21, limit=4.0: labvae.grid.sweep_tiles(model, n, limit), "labvae.sweep_tiles"),
     "KL via the fallback": (checks.check_kl, lambda mu, lv: fallbacks.kl_divergence(mu, lv) + 0, "fallbacks.kl_divergence"),
     "reparameterize via the VAE": (checks.check_reparameterize, lambda mu, lv: VAE.reparameterize(mu, lv), "VAE.reparameterize"),
+    "kept in a list": (checks.check_latent_grid, from_a_list, "labvae's own labvae.latent_grid"),
+    "rebuilt from its code": (checks.check_latent_grid, rebuilt, "labvae's own labvae.latent_grid"),
+    "rebuilt, behind a lambda": (checks.check_latent_grid, lambda n=21, limit=4.0: rebuilt(n, limit), "labvae's own"),
 }
 
 

@@ -67,7 +67,7 @@ def delegates(fn, exercise: str) -> str | None:
     """The labvae solution fn refers to (itself, its code's names, defaults, closures), as written, or None."""
     solutions = [(_function(_resolve(t)[2]), _shown(t)) for t in SOLUTIONS.get(exercise, ())]
     targets = {id(f): name for f, name in solutions}
-    codes = {id(f.__code__): name for f, name in solutions if hasattr(f, "__code__")}  # FunctionType(sol.__code__)
+    code_of = {id(f.__code__): name for f, name in solutions if hasattr(f, "__code__")}  # FunctionType(sol.__code__)
     seen, todo = set(), [fn]
     for _ in range(3):  # fn, the helpers it calls, and theirs
         found = []
@@ -78,8 +78,8 @@ def delegates(fn, exercise: str) -> str | None:
             code = getattr(f, "__code__", None)
             if code is None or id(f) in seen:
                 continue
-            if id(code) in codes:
-                return codes[id(code)]
+            if id(code) in code_of:
+                return code_of[id(code)]
             seen.add(id(f))
             names, codes = set(), [code]
             while codes:
@@ -101,8 +101,8 @@ def delegates(fn, exercise: str) -> str | None:
             for obj in objs:
                 if id(_function(obj)) in targets:
                     return targets[id(_function(obj))]
-                if id(getattr(_function(obj), "__code__", None)) in codes:
-                    return codes[id(_function(obj).__code__)]
+                if id(getattr(_function(obj), "__code__", None)) in code_of:
+                    return code_of[id(_function(obj).__code__)]
                 if isinstance(obj, types.FunctionType) and not (obj.__module__ or "").startswith(("labvae", "torch")):
                     found.append(obj)  # the student's own helper: read it too
         todo = found
