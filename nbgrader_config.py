@@ -9,8 +9,10 @@ c = get_config()  # noqa: F821 (nbgrader's config loader provides get_config)
 
 # The solutions' .py twins (they hold the answers), jupytext's settings and the generated student
 # edition stay out of release/: only the notebooks (and nbgrader's own ignores) are released.
+# Nor what running the solutions left beside them: results/ holds the trained lab AE (ae.pt, the
+# answer to 2.1a: loading it passes the check) and the expected sweeps (vae_grid.png, ae_grid.png).
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
-                            "*.py", "jupytext.toml", "student"]
+                            "*.py", "jupytext.toml", "student", "results", "results-smoke", "*.pt", "*_grid.png"]
 
 # Seconds per cell when autograde runs a notebook (nbgrader's default is 30). The cells that train
 # (notebook 1, and the student's train_ae in notebook 3) need more in real mode; see README.

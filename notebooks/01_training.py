@@ -61,7 +61,7 @@ import matplotlib.pyplot as plt
 import torch
 
 import labvae
-from labvae.course import checks, reference
+from labvae.course import checks, fallbacks
 
 # %% [markdown]
 # ## Settings
@@ -326,7 +326,7 @@ for name, model in models.items():
 # (or labvae's, until yours passes its check):
 
 # %%
-kl_fn = checks.use(kl_divergence, reference.kl_divergence, kl_check)
+kl_fn = checks.use(kl_divergence, fallbacks.kl_divergence, kl_check)
 with torch.no_grad():
     mu, logvar = vae.encode(x_test)  # (N, 2) each
     print(f"KL on the test set: {kl_fn(mu, logvar).item():.2f} nats per image")
@@ -337,7 +337,7 @@ with torch.no_grad():
 # question.
 
 # %%
-sample = checks.use(reparameterize, reference.reparameterize, reparameterize_check)
+sample = checks.use(reparameterize, fallbacks.reparameterize, reparameterize_check)
 with torch.no_grad():
     mu6, logvar6 = vae.encode(x_test[:6])  # (6, 2) each
     clouds = sample(mu6.repeat_interleave(300, 0), logvar6.repeat_interleave(300, 0))  # (1800, 2)
@@ -357,7 +357,7 @@ plt.show()
 # the VAE's own test loss (the noise in $z$ makes them differ a little):
 
 # %%
-loss_fn = checks.use(vae_loss, reference.vae_loss, loss_check)
+loss_fn = checks.use(vae_loss, fallbacks.vae_loss, loss_check)
 with torch.no_grad():
     x_hat = vae.decode(sample(mu, logvar))  # (N, 1, 28, 28)
     print(f"your loss: {loss_fn(x_hat, x_test, mu, logvar).item():.1f} nats per image; "

@@ -57,7 +57,7 @@ import torch
 
 import labvae
 from labvae import analysis
-from labvae.course import checks, reference
+from labvae.course import checks, fallbacks
 
 # %% [markdown]
 # ## Load (or train) the VAE
@@ -135,7 +135,7 @@ def latent_grid(n=21, limit=4.0):
 grid_check = checks.check_latent_grid(latent_grid)
 
 # %%
-grid_fn = checks.use(latent_grid, reference.latent_grid, grid_check)
+grid_fn = checks.use(latent_grid, fallbacks.latent_grid, grid_check)
 z = grid_fn(21, 4.0)  # (441, 2), columns (z1, z2)
 print("shape:", tuple(z.shape))
 print("first (top-left):    ", z[0].tolist())
@@ -170,7 +170,7 @@ sweep_check = checks.check_sweep(sweep_image)
 # The VAE's sweep, drawn by your two functions:
 
 # %%
-sweep_fn = checks.use(sweep_image, reference.sweep_image, sweep_check)
+sweep_fn = checks.use(sweep_image, fallbacks.sweep_image, sweep_check)
 grid = sweep_fn(vae.decode, z, 21)
 print("image:", tuple(grid.shape))
 fig, ax = plt.subplots(figsize=(9, 9))

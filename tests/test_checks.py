@@ -1,4 +1,4 @@
-"""labvae.course.checks: every check passes the reference and names each typical mistake with its hint."""
+"""labvae.course.checks: every check passes the solutions and names each typical mistake with its hint."""
 
 import pytest
 import torch
@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from answers import assert_flags, solution, verdict
 
 import labvae
-from labvae.course import checks, exercises, reference
+from labvae.course import checks, exercises, fallbacks
 from labvae.grid import TILE
 
 own_grid = solution("02_vae_sweep", "latent_grid")  # the answers as the solution notebooks write them
@@ -20,7 +20,7 @@ own_sweep_model = solution("03_ae_sweep", "sweep_model")
 def test_the_solution_passes_and_labvaes_own_answer_does_not(notebook, symbol, check, capsys):
     result = verdict(check, solution(notebook, symbol), capsys)
     assert result.passed, result.message
-    assert "labvae's own" in verdict(check, getattr(reference, symbol), capsys).message
+    assert "labvae's own" in verdict(check, getattr(fallbacks, symbol), capsys).message
 
 
 # --- reparameterize --------------------------------------------------------------------------
@@ -59,7 +59,7 @@ def test_checks_leave_the_callers_random_state_alone(capsys):
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    checks.check_reparameterize(reference.reparameterize)
+    checks.check_reparameterize(solution("01_training", "reparameterize"))
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -277,10 +277,10 @@ def test_junk_gets_a_sentence_not_a_traceback(ex, capsys):
 
 def test_use_falls_back_with_a_note(capsys):
     done = checks.CheckResult("pass", "✓")
-    assert checks.use(stub, reference.kl_divergence, done) is stub
+    assert checks.use(stub, fallbacks.kl_divergence, done) is stub
     assert capsys.readouterr().out == ""
     wrong = checks.CheckResult("wrong", "✗")
-    assert checks.use(stub, reference.kl_divergence, wrong) is reference.kl_divergence
+    assert checks.use(stub, fallbacks.kl_divergence, wrong) is fallbacks.kl_divergence
     assert "labvae's kl_divergence" in capsys.readouterr().out
 
 

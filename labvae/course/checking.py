@@ -1,4 +1,11 @@
-"""How a self-check runs a student's code and reports: one printed line, never a traceback."""
+"""How a self-check runs a student's code and reports: one printed line, never a traceback.
+
+A check has two halves (Check): collect calls the student's function on inputs drawn from a seed and
+keeps what it returned (tensors, gradients, plain values); verdict judges those outputs against the
+exercise's specification, recomputed from the same seed. In a notebook both run in the student's
+kernel; `labvae grade` runs collect there and the verdict in its own process, so nothing the kernel
+patches (the checks, CheckResult, json, print) decides a mark.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,9 @@ from .probe import kind as _kind
 
 PASS, WRONG, NOT_DONE = "pass", "wrong", "not done"
 GRADING = ("autograde", "validate")  # what nbgrader sets NBGRADER_EXECUTION to in the kernels it runs
+SELF_SEED = 0  # the inputs of a check run in the notebook; the grader draws a fresh seed per check
+MAX_ELEMENTS = 1 << 20  # per returned tensor: the largest right answer is a 588x588 image (346k values)
+TEXT_CHARS = 300  # of any text collected in the kernel (a stop's message), which the grader treats as untrusted
 
 
 @dataclass(frozen=True)
@@ -61,26 +71,19 @@ def _crashed(e: BaseException, part: str | None = None) -> _Stop:
 def _check(name: str):
     """Turn a check body (raises _Stop or returns the pass detail) into a check that prints and never raises."""
 
-    def wrap(body):
-        @functools.wraps(body)
+    def wrap(body_fn):
+        @functools.wraps(body_fn)
         def run(obj, *args, **kwargs) -> CheckResult:
             label = obj.name if isinstance(obj, Unfinished) else name  # train_ae, not the my_ae it makes
-            try:
+
+            def body():
                 if isinstance(obj, Unfinished):
                     if isinstance(obj.error, Delegated):
                         raise _delegated(obj.error.name)
                     raise _Stop(NOT_DONE, "") if obj.error is None else _crashed(obj.error)
-                detail = body(obj, *args, **kwargs)
-                result = CheckResult(PASS, f"✓ {label}: correct, {detail}.")
-            except _Stop as stop:
-                if stop.status == NOT_DONE:
-                    text = f"… {label}: not done yet (write your code in place of `raise NotImplementedError()`)."
-                else:
-                    text = f"✗ {label}: {stop.text}" + ("" if stop.text.endswith(("?", ".")) else ".")
-                result = CheckResult(stop.status, text)
-            except Exception as e:  # a bug the check did not foresee: still one line, never a traceback
-                result = CheckResult(WRONG, f"✗ {label}: the check could not finish ({_first_line(e)}); "
-                                            "compare your answer's type and shape with the exercise's.")
+                return body_fn(obj, *args, **kwargs)
+
+            result = _judge(label, body)
             print(result.message)
             return result
 
@@ -94,8 +97,8 @@ def _delegated(what: str) -> _Stop:
                         "your function with labvae's answer switched off, and reads its code)")
 
 
-def _call(name: str, fn, *args):
-    """The student's fn(*args) with the caller's RNG untouched and labvae's own answer disabled."""
+def _call(name: str, fn, *args, seed: int = SELF_SEED):
+    """The student's fn(*args) with the caller's RNG untouched, seeded, and labvae's own answer disabled."""
     if isinstance(fn, Unfinished):
         raise _Stop(NOT_DONE, "") if fn.error is None else _crashed(fn.error)
     if not callable(fn):
@@ -104,7 +107,7 @@ def _call(name: str, fn, *args):
         raise _delegated(what)
     try:
         with torch.random.fork_rng(devices=[]), disabled(name):
-            torch.manual_seed(0)
+            torch.manual_seed(seed)
             return fn(*args)
     except Delegated as d:
         raise _delegated(d.name) from None
@@ -115,13 +118,84 @@ def _call(name: str, fn, *args):
 
 
 def _tensor(out, what: str = "a tensor") -> torch.Tensor:
+    """out if it is a tensor, else stop saying what it is; a str is collect's description of a returned object."""
     if isinstance(out, torch.Tensor):
         return out
     if isinstance(out, (float, int)):
         _wrong("it returns a Python number; return the tensor itself (no .item()), so gradients can flow")
     if out is None:
         _wrong("it returns None; did you forget the `return`?")
-    _wrong(f"it returns {_kind(out)}; return {what} (torch, not numpy)")
+    shown = out[:TEXT_CHARS] if isinstance(out, str) else _kind(out)
+    _wrong(f"it returns {shown}; return {what} (torch, not numpy)")
+
+
+def returned(value):
+    """What collect keeps of a returned value: a detached CPU tensor, a number, None, or a description."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() > MAX_ELEMENTS:
+            return f"a tensor of shape {tuple(value.shape)}, far larger than the exercise's"
+        return value.detach().cpu().clone()
+    if isinstance(value, (float, int)) or value is None:
+        return None if value is None else float(value)
+    return _kind(value)
+
+
+def need(data: dict, key: str):
+    """data[key], or the stop collect met before it could record key (a stub, a crash, a shortcut)."""
+    if key in data:
+        return data[key]
+    stop = data.get("stop")
+    status, text = stop if isinstance(stop, (list, tuple)) and len(stop) == 2 else (WRONG, "")
+    if status == NOT_DONE:
+        raise _Stop(NOT_DONE, "")
+    raise _Stop(WRONG, str(text)[:TEXT_CHARS] or "the check could not finish: its inputs' results are missing")
+
+
+class Check:
+    """A self-check in two halves: collect(fn, seed, data) in the student's kernel, verdict(data, seed) anywhere.
+
+    Calling it runs both, prints the one line and returns the CheckResult, as a notebook's check cell does.
+    """
+
+    def __init__(self, name: str, collect, verdict, public: str):
+        self.name, self.collect, self.verdict = name, collect, verdict  # name: the student's function's
+        self.__name__ = self.__qualname__ = public  # what the notebooks call: checks.check_kl
+        self.__doc__ = verdict.__doc__
+
+    def gather(self, fn, seed: int = SELF_SEED) -> dict:
+        """Run the student's fn on the check's inputs; what it returned, and where it stopped (never raises)."""
+        data: dict = {}
+        try:
+            self.collect(fn, seed, data)
+        except _Stop as stop:
+            data["stop"] = [stop.status, stop.text]
+        except Exception as e:  # a bug the check did not foresee: the verdict still gives one line
+            data["stop"] = [WRONG, f"the check could not finish ({_first_line(e)}); compare your answer's "
+                                   "type and shape with the exercise's"]
+        return data
+
+    def decide(self, data: dict, seed: int = SELF_SEED) -> CheckResult:
+        """The verdict on collected outputs: a pure function of data and seed (never raises, never prints)."""
+        return _judge(self.name, lambda: self.verdict(data if isinstance(data, dict) else {}, seed))
+
+    def __call__(self, fn) -> CheckResult:
+        result = self.decide(self.gather(fn, SELF_SEED), SELF_SEED)
+        print(result.message)
+        return result
+
+
+def _judge(label: str, body) -> CheckResult:
+    """body() gives the pass detail or raises _Stop: the CheckResult, with its one-line message."""
+    try:
+        detail = body()
+        return CheckResult(PASS, f"✓ {label}: correct, {detail}.")
+    except _Stop as stop:
+        if stop.status == NOT_DONE:
+            return CheckResult(NOT_DONE, f"… {label}: not done yet (write your code in place of `raise NotImplementedError()`).")
+        return CheckResult(stop.status, f"✗ {label}: {stop.text}" + ("" if stop.text.endswith(("?", ".")) else "."))
+    except Exception as e:  # a bug the check did not foresee, or junk where outputs belong: still one line
+        return CheckResult(WRONG, f"✗ {label}: the check could not finish ({_first_line(e)}); "
+                                  "compare your answer's type and shape with the exercise's.")
 
 
 def _diagnose(out: torch.Tensor, variants: list[tuple[torch.Tensor, str]]) -> None:
@@ -151,13 +225,13 @@ def attempt(fn, *args, **kwargs):
         return Unfinished(name, e)
 
 
-def use(student, reference, result: CheckResult, what: str | None = None):
-    """The student's answer if its check passed, else the reference (with a one-line note)."""
+def use(student, fallback, result: CheckResult, what: str | None = None):
+    """The student's answer if its check passed, else labvae's fallback (with a one-line note)."""
     if result.passed:
         return student
-    what = f"labvae's {what or getattr(reference, '__name__', 'reference')}"
+    what = f"labvae's {what or getattr(fallback, '__name__', 'fallback')}"
     print(f"  (the cells below use {what} until yours passes, so the notebook still runs to the end)")
-    return reference
+    return fallback
 
 
 class NotPassed(AssertionError):

@@ -13,14 +13,15 @@ import torch
 
 # Per exercise (the student's function name): labvae's functions that would do the whole exercise.
 SOLUTIONS = {
-    "reparameterize": ("labvae.course.reference:reparameterize", "labvae.models:VAE.reparameterize"),
-    "kl_divergence": ("labvae.course.reference:kl_divergence",),
-    "vae_loss": ("labvae.course.reference:vae_loss", "labvae.course.reference:kl_divergence", "labvae.models:VAE.loss"),
+    "reparameterize": ("labvae.course.fallbacks:reparameterize", "labvae.models:VAE.reparameterize"),
+    "kl_divergence": ("labvae.course.fallbacks:kl_divergence", "labvae.course.fallbacks:kl_per_dim"),
+    "vae_loss": ("labvae.course.fallbacks:vae_loss", "labvae.course.fallbacks:kl_divergence",
+                 "labvae.course.fallbacks:kl_per_dim", "labvae.models:VAE.loss"),
     "latent_grid": ("labvae.grid:latent_grid",),
-    "sweep_image": ("labvae.grid:decode_grid", "labvae.grid:sweep_tiles", "labvae.course.reference:sweep_image",
-                    "labvae.course.reference:sweep_model"),
-    "sweep_model": ("labvae.grid:decode_grid", "labvae.grid:sweep_tiles", "labvae.course.reference:sweep_image",
-                    "labvae.course.reference:sweep_model"),
+    "sweep_image": ("labvae.grid:decode_grid", "labvae.grid:sweep_tiles", "labvae.course.fallbacks:sweep_image",
+                    "labvae.course.fallbacks:sweep_model", "labvae.course.fallbacks:lay_out"),
+    "sweep_model": ("labvae.grid:decode_grid", "labvae.grid:sweep_tiles", "labvae.course.fallbacks:sweep_image",
+                    "labvae.course.fallbacks:sweep_model", "labvae.course.fallbacks:lay_out"),
     "train_ae": ("labvae.config:LabConfig.model", "labvae.checkpoints:load_or_train",
                  "labvae.checkpoints:load_checkpoint"),
 }
@@ -45,7 +46,7 @@ def _resolve(target: str):
 
 def _shown(target: str) -> str:
     module, _, path = target.partition(":")
-    short = {"labvae.grid": "labvae", "labvae.course.reference": "reference", "labvae.config": "cfg",
+    short = {"labvae.grid": "labvae", "labvae.course.fallbacks": "fallbacks", "labvae.config": "cfg",
              "labvae.checkpoints": "labvae", "labvae.models": "labvae"}.get(module, module)
     return f"{short}.{path.split('.')[-1]}" if short == "cfg" else f"{short}.{path}"
 
@@ -64,7 +65,9 @@ def _function(obj):
 
 def delegates(fn, exercise: str) -> str | None:
     """The labvae solution fn refers to (itself, its code's names, defaults, closures), as written, or None."""
-    targets = {id(_function(_resolve(t)[2])): _shown(t) for t in SOLUTIONS.get(exercise, ())}
+    solutions = [(_function(_resolve(t)[2]), _shown(t)) for t in SOLUTIONS.get(exercise, ())]
+    targets = {id(f): name for f, name in solutions}
+    code_of = {id(f.__code__): name for f, name in solutions if hasattr(f, "__code__")}  # FunctionType(sol.__code__)
     seen, todo = set(), [fn]
     for _ in range(3):  # fn, the helpers it calls, and theirs
         found = []
@@ -75,6 +78,8 @@ def delegates(fn, exercise: str) -> str | None:
             code = getattr(f, "__code__", None)
             if code is None or id(f) in seen:
                 continue
+            if id(code) in code_of:
+                return code_of[id(code)]
             seen.add(id(f))
             names, codes = set(), [code]
             while codes:
@@ -85,6 +90,7 @@ def delegates(fn, exercise: str) -> str | None:
             objs = [space[n] for n in names if n in space]
             objs += [cell.cell_contents for cell in (f.__closure__ or ()) if _filled(cell)]
             objs += list(f.__defaults__ or ()) + list((f.__kwdefaults__ or {}).values())
+            objs += _contents(objs)  # _impl = [labvae.latent_grid]: a solution kept in a list or dict
             for _ in range(3):  # labvae.course.reference.sweep_image: attribute chains of the code's names
                 more = []
                 for obj in objs:
@@ -95,10 +101,31 @@ def delegates(fn, exercise: str) -> str | None:
             for obj in objs:
                 if id(_function(obj)) in targets:
                     return targets[id(_function(obj))]
+                if id(getattr(_function(obj), "__code__", None)) in code_of:
+                    return code_of[id(_function(obj).__code__)]
                 if isinstance(obj, types.FunctionType) and not (obj.__module__ or "").startswith(("labvae", "torch")):
                     found.append(obj)  # the student's own helper: read it too
         todo = found
     return None
+
+
+def _contents(objs, limit: int = 1000) -> list:
+    """The items of the lists, tuples, sets and dicts among objs (keys and values), nested two deep; at most limit."""
+    out, todo = [], [o for o in objs if isinstance(o, (list, tuple, set, frozenset, dict))]
+    for _ in range(2):
+        more = []
+        for box in todo:
+            with contextlib.suppress(Exception):
+                items = list(box.items()) if isinstance(box, dict) else list(box)
+                for item in items[:limit]:
+                    for x in item if isinstance(box, dict) else (item,):
+                        out.append(x)
+                        if isinstance(x, (list, tuple, set, frozenset, dict)):
+                            more.append(x)
+            if len(out) > limit:
+                return out[:limit]
+        todo = more
+    return out
 
 
 def _filled(cell) -> bool:

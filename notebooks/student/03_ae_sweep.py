@@ -54,7 +54,7 @@ import torch
 
 import labvae
 from labvae import analysis
-from labvae.course import checks, reference
+from labvae.course import checks, fallbacks
 
 # %% [markdown]
 # ## Load (or train) the two autoencoders
@@ -123,7 +123,7 @@ sweep_check = checks.check_ae_sweep(sweep_model)
 # Both autoencoders' sweeps, drawn by your function (the lab AE is the one you trained):
 
 # %%
-sweep_fn = checks.use(sweep_model, reference.sweep_model, sweep_check)
+sweep_fn = checks.use(sweep_model, fallbacks.sweep_model, sweep_check)
 fig, axes = plt.subplots(1, 2, figsize=(15, 7.5))
 for ax, (name, model) in zip(axes, autoencoders.items()):
     labvae.show_grid(sweep_fn(model), ax=ax, limit=4.0, title=f"{name}: sweep over $z \\in [-4, 4]^2$")

@@ -1,9 +1,10 @@
 """Headless grading of students' notebooks: `python -m labvae grade`.
 
 Rooms: submissions (whose notebook is which), limits (reading an untrusted notebook under caps),
-runner (one notebook in a fresh kernel, then its checks), kernel (that kernel: started, output
-capped, killed), sandbox (bubblewrap around it), confine (its seccomp filter and cgroups), runfolder
-(its run folder: quota, made inert after), report (the CSV, the written answers, the summary), keep
+runner (one notebook in a fresh kernel, then its checks), verdicts (checks decided in the grader on
+outputs the kernel sends), kernel (that kernel: started, output capped, killed), sandbox (bubblewrap
+around it), confine (its seccomp filter and cgroups), runfolder (its run folder: quota, made inert
+after), report (the CSV, the written answers, the summary), similarity (the copying report), keep
 (results kept when they cannot be written), command (the whole run and its CLI).
 """
 

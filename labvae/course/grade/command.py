@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..._io import check_writable
-from . import report
+from . import report, similarity
 from .keep import write_or_keep
 from .kernel import _STOP, kill_live_kernels
 from .runfolder import fresh, make_inert
@@ -85,10 +85,14 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
     rows = report.rows(subs, exercises, results)
     answers = report.answers_markdown(subs, exercises, results)
     kept = [write_or_keep(f, text) for f, text in ((out, report.to_csv(rows)), (report.answers_path(out), answers)) if text]
+    try:  # read from the files, outside every kernel; the marks stand whatever happens here
+        copying = f" and {similarity.write(subs, exercises, out)[0]} (copying)"
+    except Exception as e:
+        copying = f"; the copying report could not be written ({type(e).__name__}: {str(e)[:120]})"
     say(report.summary(rows, results, {ex.key for ex in exercises if ex.manual}))
     if any(why for _, why in kept):  # a full disk: the marks are kept elsewhere, and the one line says where
         raise GradeError(" ".join(why for _, why in kept if why))
-    say(f"wrote {out}" + (f" and {report.answers_path(out)}" if answers else ""))
+    say(f"wrote {out}" + (f", {report.answers_path(out)}" if answers else "") + copying)
     return rows
 
 
@@ -159,9 +163,14 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
         # processes then count against no other's process limit, nor can it signal them.
         uid = NOBODY - _slot()
         sandbox = Sandbox(run_dir, ro=ro, hidden=hidden, env=env, uid=uid, gid=uid)
-    return run_notebook(path, ex, env=trusted_env(env), cwd=run_dir, timeout=ctx.timeout,
-                        check_timeout=ctx.check_timeout, registry=ctx.registry, sandbox=sandbox,
-                        save=executed_path(ctx.work, run_dir) if ctx.keep else None)
+    # The executed copy goes to WORK/executed/, where no kernel can write: a folder or file of that name
+    # made by a kernel cannot stop it, and a copy that is missing says so in the CSV.
+    save = executed_path(ctx.work, run_dir) if ctx.keep else None
+    res = run_notebook(path, ex, env=trusted_env(env), cwd=run_dir, timeout=ctx.timeout,
+                       check_timeout=ctx.check_timeout, registry=ctx.registry, sandbox=sandbox, save=save)
+    if save is not None and not (save.is_file() and not save.is_symlink()):
+        res.cell_errors.append(f"the executed notebook was not written to {save}: spot-check it by hand")
+    return res
 
 
 def executed_path(work: Path, run_dir: Path) -> Path:

@@ -198,13 +198,20 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
 
 
 def _check(client, nb, ex, registry: str, check_timeout: float) -> tuple[str, str]:
-    """Run one exercise's check in the kernel; its result comes back in the reply, after a marker made for it alone."""
+    """One exercise's check; what the kernel sends comes back in the reply, after a marker made for it alone.
+
+    A split check (verdicts.is_split) only collects the student's outputs in the kernel, on inputs from a
+    fresh seed, and is decided here; any other check (check_ae, a custom registry's) runs whole in the kernel."""
     import nbformat
     from nbclient.exceptions import DeadKernelError
 
+    from . import verdicts  # torch: loaded when the first check runs
+
     marker = f"@@labvae-grade-{secrets.token_hex(8)}@@"
-    cell = nbformat.v4.new_code_cell(CHECK_CELL.format(registry=registry, key=ex.key, marker=marker,
-                                                        check_timeout=check_timeout))
+    split, seed = verdicts.is_split(ex), verdicts.new_seed()
+    source = (verdicts.collect_cell(registry, ex.key, seed, marker) if split else
+              CHECK_CELL.format(registry=registry, key=ex.key, marker=marker, check_timeout=check_timeout))
+    cell = nbformat.v4.new_code_cell(source)
     client.timeout, client.timed_out = max(1, int(check_timeout)), False
     client.cap, client.kept, client.dropped = CHECK_OUTPUT_CAP, 0, 0
     nb.cells.append(cell)  # nbclient writes the executed cell back into the notebook
@@ -216,6 +223,9 @@ def _check(client, nb, ex, registry: str, check_timeout: float) -> tuple[str, st
         nb.cells.pop()
     if client.timed_out:
         return "error", f"the check did not finish within {check_timeout:g} s; the function may never return"
+    if split:
+        status, message = verdicts.decide(ex, reply, marker, seed, check_timeout)
+        return status, message[:MESSAGE_CHARS]
     return _parse_check(reply, marker, check_timeout)
 
 

@@ -1,0 +1,139 @@
+"""The checks of the sweep exercises (1.1 in notebook 02, 2.1b in 03), as collect + verdict, with the probe decoder."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from ..grid import TILE, decode_grid, latent_grid
+from .checking import Check, _call, _tensor, _wrong, need, returned
+from .fallbacks import lay_out
+from .probe import Probe, grid_problem, image_problem
+from .probe import close as _close
+
+N, LIMIT = 21, 4.0  # the lab's sweep
+
+
+def _other_args(seed: int, fixed) -> list[tuple[int, float]]:
+    """The (n, limit) the content must follow: fixed ones, and one drawn from the seed."""
+    rng = random.Random(seed)
+    return [*fixed, (rng.randint(2, 9), round(rng.uniform(0.5, 6.0), 1))]
+
+
+# ---------------------------------------------------------------------------------------------
+# 02: the sweep's codes (exercise 1.1a)
+
+
+def _grid_args(seed: int):
+    return _other_args(seed, ((5, 2.0), (3, 1.0), (8, 3.5)))
+
+
+def _collect_grid(fn, seed: int, data: dict) -> None:
+    data["out"] = returned(_call("latent_grid", fn, N, LIMIT, seed=seed))
+    for i, (n, limit) in enumerate(_grid_args(seed)):
+        data[f"more{i}"] = returned(_call("latent_grid", fn, n, limit, seed=seed))
+
+
+def _verdict_grid(data: dict, seed: int) -> str:
+    """fn(n, limit) -> (n*n, 2) codes (z1, z2), row by row from the top-left z = [-limit, limit]."""
+    out = _tensor(need(data, "out"), "an (n*n, 2) tensor")
+    problem = grid_problem(out, latent_grid(N, LIMIT), N, LIMIT)  # labvae's own grid: the library draws it
+    if problem:
+        _wrong(problem)
+    for i, (n, limit) in enumerate(_grid_args(seed)):  # other arguments: the content must follow them
+        small = _tensor(need(data, f"more{i}"))
+        if not _close(small, latent_grid(n, limit)):
+            what = "limit" if small.shape == (n * n, 2) else "n"
+            _wrong(f"it ignores {what}: latent_grid({n}, {limit}) should give {n * n} codes from -{limit} to {limit}")
+    return "441 codes, z = [-4, 4] first and [4, -4] last, z1 across and z2 up"
+
+
+check_latent_grid = Check("latent_grid", _collect_grid, _verdict_grid, "check_latent_grid")
+
+
+# ---------------------------------------------------------------------------------------------
+# 02: the sweep image (exercise 1.1b)
+
+
+def _codes(seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed + 3)
+    return 8 * torch.rand(25, 2, generator=g) - 4  # any 25 codes, not a grid: the image must show these
+
+
+def _probe(calls) -> Probe:
+    """A probe as the kernel's was after the call: how often its decode ran decides one hint."""
+    probe = Probe()
+    probe.calls = int(calls) if isinstance(calls, (int, float)) else 0
+    return probe
+
+
+def _expected(codes: torch.Tensor, n: int) -> torch.Tensor:
+    return lay_out(Probe().decode(codes), n)  # (1, 28n, 28n): the probe's tiles laid out by torchvision
+
+
+def _check_image(image, ref: torch.Tensor, n: int, probe: Probe) -> None:
+    """Stop with what is wrong with a sweep image of the probe, if anything."""
+    size = n * TILE
+    problem = image_problem(_tensor(image, f"a (1, {size}, {size}) tensor"), ref, n, probe)
+    if problem:
+        _wrong(problem)
+
+
+def _collect_sweep(fn, seed: int, data: dict) -> None:
+    probe = Probe()
+    data["image"] = returned(_call("sweep_image", fn, probe.decode, latent_grid(N, LIMIT), N, seed=seed))
+    data["calls"], probe.calls = probe.calls, 0
+    data["small"] = returned(_call("sweep_image", fn, probe.decode, _codes(seed), 5, seed=seed))
+    data["small_calls"] = probe.calls
+
+
+def _verdict_sweep(data: dict, seed: int) -> str:
+    """fn(decode, z, n) -> (1, 28n, 28n): the n*n codes z decoded and laid out row by row, edge to edge."""
+    _check_image(need(data, "image"), _expected(latent_grid(N, LIMIT), N), N, _probe(need(data, "calls")))
+    small = _tensor(need(data, "small"))
+    if small.shape[-1] != 5 * TILE:
+        _wrong("it ignores n: sweep_image(decode, z, 5) with 25 codes should give a 140x140 image")
+    if small.numel() != (5 * TILE) ** 2 or not _close(small.reshape(1, 5 * TILE, 5 * TILE), _expected(_codes(seed), 5)):
+        if _probe(need(data, "small_calls")).calls == 0:
+            _wrong("it never calls the decode it is given; decode the codes with decode(z), whatever decoder is passed")
+        _wrong("it ignores z: sweep_image(decode, z, 5) must decode the 25 codes it is given, not a grid of its own")
+    return "a 588x588 image, z = [-4, 4] top-left and [4, -4] bottom-right, tiles edge to edge, for any decode, z and n"
+
+
+check_sweep = Check("sweep_image", _collect_sweep, _verdict_sweep, "check_sweep")
+
+
+# ---------------------------------------------------------------------------------------------
+# 03: the sweep of any model (exercise 2.1b)
+
+
+def _model_args(seed: int):
+    return _other_args(seed, ((5, 2.0), (3, 1.0)))
+
+
+def _collect_model(fn, seed: int, data: dict) -> None:
+    probe = Probe()
+    data["image"], data["calls"] = returned(_call("sweep_model", fn, probe, seed=seed)), probe.calls
+    for i, (n, limit) in enumerate(_model_args(seed)):
+        probe.calls = 0
+        data[f"more{i}"] = returned(_call("sweep_model", fn, probe, n, limit, seed=seed))
+        data[f"calls{i}"] = probe.calls
+
+
+def _verdict_model(data: dict, seed: int) -> str:
+    """fn(model, n=21, limit=4.0) -> (1, 28n, 28n): the lab's sweep of any model with a 2-d code."""
+    _check_image(need(data, "image"), decode_grid(Probe().decode, N, LIMIT), N, _probe(need(data, "calls")))
+    for i, (n, limit) in enumerate(_model_args(seed)):  # other arguments: the content must follow them
+        image = _tensor(need(data, f"more{i}"))
+        if image.shape[-1] != n * TILE:
+            _wrong(f"it ignores n: sweep_model(model, {n}, {limit}) should give a {n * TILE}x{n * TILE} image")
+        if image.numel() != (n * TILE) ** 2 or not _close(image.reshape(1, n * TILE, n * TILE),
+                                                          decode_grid(Probe().decode, n, limit)):
+            if _probe(need(data, f"calls{i}")).calls == 0:
+                _wrong("it never calls the decode of the model it is given; use model.decode, not a global model")
+            _wrong(f"it ignores limit: sweep_model(model, {n}, {limit}) should sweep from -{limit} to {limit}")
+    return "the 21x21 sweep over [-4, 4]^2 as one 588x588 image, z = [-4, 4] top-left, for any model, n and limit"
+
+
+check_ae_sweep = Check("sweep_model", _collect_model, _verdict_model, "check_ae_sweep")
