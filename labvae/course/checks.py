@@ -10,7 +10,7 @@ from torch.distributions import Normal, kl_divergence
 
 from ..grid import TILE
 from . import reference
-from .ae_check import check_ae
+from .ae_check import as_ae, check_ae
 from .checking import (
     CheckResult,
     Unfinished,
@@ -23,10 +23,10 @@ from .checking import (
     mark,
     use,
 )
-from .probe import Probe, grid_problem, image_problem
+from .probe import Probe, channel_note, grid_problem, image_problem
 from .probe import close as _close
 
-__all__ = ["CheckResult", "Unfinished", "attempt", "check_ae", "check_ae_sweep", "check_kl", "check_latent_grid",
+__all__ = ["CheckResult", "Unfinished", "as_ae", "attempt", "check_ae", "check_ae_sweep", "check_kl", "check_latent_grid",
            "check_loss", "check_reparameterize", "check_sweep", "mark", "use"]
 
 
@@ -268,7 +268,8 @@ def check_sweep(fn) -> str:
     z = reference.latent_grid(n, 4.0)
     ref = reference.sweep_image(probe.decode, z, n)
     probe.calls = 0
-    _check_image(_call("sweep_image", fn, probe.decode, z, n), ref, n, probe)
+    image = _call("sweep_image", fn, probe.decode, z, n)
+    _check_image(image, ref, n, probe)
     g = torch.Generator().manual_seed(3)
     codes = 8 * torch.rand(25, 2, generator=g) - 4  # any 25 codes, not a grid: the image must show these
     probe.calls = 0
@@ -279,7 +280,8 @@ def check_sweep(fn) -> str:
         if probe.calls == 0:
             _wrong("it never calls the decode it is given; decode the codes with decode(z), whatever decoder is passed")
         _wrong("it ignores z: sweep_image(decode, z, 5) must decode the 25 codes it is given, not a grid of its own")
-    return "a 588x588 image, z = [-4, 4] top-left and [4, -4] bottom-right, tiles edge to edge, for any decode, z and n"
+    return ("a 588x588 image, z = [-4, 4] top-left and [4, -4] bottom-right, tiles edge to edge, for any decode, z and n"
+            + channel_note(image))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,7 +293,8 @@ def check_ae_sweep(fn) -> str:
     n, probe = 21, Probe()
     ref = reference.sweep_model(probe, n, 4.0)
     probe.calls = 0
-    _check_image(_call("sweep_model", fn, probe), ref, n, probe)
+    first = _call("sweep_model", fn, probe)
+    _check_image(first, ref, n, probe)
     for n, limit in ((5, 2.0), (3, 1.0)):  # other arguments: the content must follow them
         probe.calls = 0
         image = _tensor(_call("sweep_model", fn, probe, n, limit))
@@ -301,4 +304,5 @@ def check_ae_sweep(fn) -> str:
             if probe.calls == 0:
                 _wrong("it never calls the decode of the model it is given; use model.decode, not a global model")
             _wrong(f"it ignores limit: sweep_model(model, {n}, {limit}) should sweep from -{limit} to {limit}")
-    return "the 21x21 sweep over [-4, 4]^2 as one 588x588 image, z = [-4, 4] top-left, for any model, n and limit"
+    return ("the 21x21 sweep over [-4, 4]^2 as one 588x588 image, z = [-4, 4] top-left, for any model, n and limit"
+            + channel_note(first))
