@@ -74,13 +74,25 @@ ae512 = cfg.model("ae512", x_train, x_test)
 
 # %% [markdown]
 # **Exercise 2.1a (1 mark).** The lab's AE had a larger code; retrain it with a **2-d code**. Write
-# `train_ae(x_train, x_test)`: build the lab's AE, linear 784→2 and 2→784 with a sigmoid
-# (`labvae.Autoencoder(latent_dim=2)`), train it with the lab's settings (`labvae.fit` with
-# `epochs=cfg.epochs`, `batch_size=cfg.batch_size`, `lr=cfg.lr`) and return the trained model.
+# `train_ae(x_train, x_test)`: build the lab's AE, train it on `x_train`, and return the trained model.
+#
+# - **Model:** the lab's AE, with no hidden layer: one linear layer from the 784 pixels to a 2-d code,
+#   one linear layer from the code back to 784 pixels, then a sigmoid, so each pixel is in [0, 1].
+# - **Training:** the lab's settings, `cfg.epochs` epochs of Adam with learning rate `cfg.lr` on batches
+#   of `cfg.batch_size` training images, minimising the binary cross-entropy between each image and its
+#   reconstruction (summed over an image's pixels, averaged over the batch). Write the training loop
+#   yourself, or use `labvae.fit` (read `help(labvae.fit)`); `x_test` is there only to measure the
+#   model, never to train it.
+# - **Return:** the trained model, with `encode(x)` giving a `(B, 2)` code per image and `decode(z)`
+#   giving images in [0, 1]: the cells below sweep and plot it with these. `labvae`'s models have both;
+#   a model class of your own needs both too.
+#
+# The check looks at what your model computes and at how well it reconstructs the test images,
+# compared with what the lab's settings reach on the same data: any way of training that gets there passes.
 
 # %% nbgrader={"grade": false, "grade_id": "2_1-ae", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def train_ae(x_train, x_test):
-    """The lab's linear AE with a 2-d code, trained with the lab's settings."""
+    """The lab's linear AE with a 2-d code, trained on x_train with the lab's settings; returns the model."""
     ### BEGIN SOLUTION
     model = labvae.Autoencoder(latent_dim=2)  # hidden_dim=None: the lab's linear maps
     labvae.fit(model, x_train, x_test, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr)
@@ -93,11 +105,12 @@ my_ae = checks.attempt(train_ae, x_train, x_test)  # your model, or a note of wh
 
 # %% nbgrader={"grade": false, "grade_id": "2_1-ae-check", "locked": true, "schema_version": 3, "solution": false, "task": false}
 ae_check = checks.check_ae(my_ae)
-ae = checks.use(my_ae, cfg.model("ae", x_train, x_test), ae_check, "lab AE")
+ae = checks.use(checks.as_ae(my_ae), cfg.model("ae", x_train, x_test), ae_check, "lab AE")
 autoencoders = {"lab AE (linear)": ae, "AE, 512 hidden": ae512}
 
 # %% nbgrader={"grade": true, "grade_id": "2_1-ae-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-# Graded (1 mark): when the notebook is marked, this cell runs the check on my_ae again and fails unless it passes.
+# Graded (1 mark): when the notebook is marked, this cell runs the check on my_ae (what your train_ae
+# returned) again and fails unless it passes.
 checks.mark(checks.check_ae, my_ae)
 
 # %% [markdown]

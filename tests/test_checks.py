@@ -220,19 +220,19 @@ def test_sweep_model_mistakes_are_named(name, capsys):
 
 
 def lab_data():
-    from labvae.course.ae_check import _lab
-
-    return _lab()[1:3]
+    x_train, _, x_test, _ = labvae.lab_config(progress=False).load_data()
+    return x_train, x_test
 
 
 AE_MISTAKES = {
     "untrained": (lambda: labvae.Autoencoder(latent_dim=2), "it is untrained"),
     "32-d code": (lambda: labvae.Autoencoder(latent_dim=32), "2-d code"),
     "a VAE": (lambda: labvae.VAE(), "this is a VAE"),
-    "hidden layers": (lambda: labvae.Autoencoder(latent_dim=2, hidden_dim=64), "linear layers"),
+    "hidden layers": (lambda: labvae.Autoencoder(latent_dim=2, hidden_dim=64), "hidden layer"),
     "None": (lambda: None, "must return the trained model"),
     "the History": (lambda: labvae.fit(labvae.Autoencoder(), lab_data()[0][:256], epochs=1, progress=False), "return the model itself"),
     "a bare Sequential": (lambda: torch.nn.Sequential(torch.nn.Linear(784, 2), torch.nn.Linear(2, 784)), "encode and decode"),
+    "a number": (lambda: 3.5, "it is a float"),
 }
 
 

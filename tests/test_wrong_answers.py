@@ -9,7 +9,6 @@ from answers import assert_flags, solution, verdict
 
 import labvae
 from labvae.course import checks, fallbacks
-from labvae.course.ae_check import _lab
 from labvae.grid import TILE
 
 
@@ -186,95 +185,15 @@ def test_shortcuts_leave_labvae_intact(capsys):
     assert labvae.latent_grid(3, 1.0).shape == (9, 2)  # switched back on after the check
 
 
-# --- the retrained AE -----------------------------------------------------------------------
-
-train_ae = solution("03_ae_sweep", "train_ae")
-
-
-def trained(**settings):
-    """A train_ae that differs from the lab's in the given settings (or data), made through checks.attempt."""
-    def wrong(x_train, x_test):
-        cfg = labvae.lab_config(progress=False)
-        model = labvae.Autoencoder(latent_dim=2)
-        args = {"epochs": cfg.epochs, "batch_size": cfg.batch_size, "lr": cfg.lr, "progress": False}
-        data = settings.pop("data", None)
-        labvae.fit(model, x_test if data == "test" else x_train[:1000] if data == "slice" else x_train, x_test,
-                   **{**args, **settings})
-        return model
-
-    _, x_train, x_test, _ = _lab()
-    return checks.attempt(wrong, x_train, x_test)
-
-
-class NoSigmoid(labvae.Autoencoder):
-    def decode(self, z):
-        return self.decode_logits(z).view(-1, 1, TILE, TILE)
-
-
-class MSE(labvae.Autoencoder):
-    def loss(self, x):
-        x_hat = self(x).reshape(len(x), -1)
-        recon = (x_hat - x.reshape(len(x), -1)).pow(2).sum(1).mean()
-        return {"loss": recon, "recon": recon, "kl": torch.zeros(())}
-
-
-def fitted(model, **kw):
-    cfg, x_train, x_test, _ = _lab()
-    labvae.fit(model, x_train, x_test, epochs=cfg.epochs, progress=False, **kw)
-    return model
-
-
-def own_loop_mse():
-    cfg, x_train, _, _ = _lab()
-    model = labvae.Autoencoder(latent_dim=2)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    g = torch.Generator().manual_seed(0)
-    for _ in range(cfg.epochs):
-        for idx in torch.randperm(len(x_train), generator=g).split(cfg.batch_size):
-            x = x_train[idx]
-            loss = (model(x).reshape(len(x), -1) - x.reshape(len(x), -1)).pow(2).sum(1).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return model.eval()
-
-
-AE_MISTAKES = {
-    "1 epoch": (lambda: trained(epochs=1), "epochs=1"),
-    "lr 1e-2": (lambda: trained(lr=1e-2), "lr=0.01"),
-    "batch 32": (lambda: trained(batch_size=32), "batch_size=32"),
-    "trained on the test set": (lambda: trained(data="test"), "trained on the test images"),
-    "trained on 1000 images": (lambda: trained(data="slice"), "trained on 1000 other images"),
-    "no sigmoid": (lambda: fitted(NoSigmoid(latent_dim=2)), "ends with a sigmoid"),
-    "MSE through fit": (lambda: fitted(MSE(latent_dim=2)), "its own loss"),
-    "MSE in its own loop": (own_loop_mse, "not trained by labvae.fit"),  # in smoke mode MSE and BCE end up alike
-    "float16 weights": (lambda: fitted(labvae.Autoencoder(latent_dim=2)).half(), "float16"),
-}
-
-
-@pytest.mark.parametrize("name", AE_MISTAKES)
-def test_wrong_aes_are_named(name, capsys):
-    answer = AE_MISTAKES[name][0]()
-    capsys.readouterr()
-    result = assert_flags(checks.check_ae, answer, AE_MISTAKES[name][1], capsys)
-    if name == "no sigmoid":  # the cause is the missing sigmoid, not the training
-        assert "labvae.fit" not in result.message
+# --- the retrained AE (correct styles and wrong kinds: test_ae_check) --------------------------
 
 
 def test_ae_that_loads_labvaes_model_is_a_shortcut(capsys):
     def loads(x_train, x_test):
         return labvae.lab_config(progress=False).model("ae", x_train, x_test)
 
-    _, x_train, x_test, _ = _lab()
+    x_train, _, x_test, _ = labvae.lab_config(progress=False).load_data()
     assert_flags(checks.check_ae, checks.attempt(loads, x_train, x_test), "labvae's own cfg.model", capsys)
-
-
-def test_the_lab_ae_passes_and_another_seed_too(capsys):
-    _, x_train, x_test, _ = _lab()
-    assert verdict(checks.check_ae, checks.attempt(train_ae, x_train, x_test), capsys).passed
-    seed = checks.attempt(lambda a, b: fitted(labvae.Autoencoder(latent_dim=2, seed=1)), x_train, x_test)
-    capsys.readouterr()
-    assert verdict(checks.check_ae, seed, capsys).passed
 
 
 # --- hints that name the cause, and never contradict themselves -----------------------------

@@ -8,10 +8,10 @@ sweep_checks (02, 03) and ae_check (the retrained AE).
 
 from __future__ import annotations
 
-from .ae_check import check_ae
+from .ae_check import as_ae, check_ae
 from .checking import Check, CheckResult, Unfinished, attempt, mark, use
 from .formula_checks import check_kl, check_loss, check_reparameterize
 from .sweep_checks import check_ae_sweep, check_latent_grid, check_sweep
 
-__all__ = ["Check", "CheckResult", "Unfinished", "attempt", "check_ae", "check_ae_sweep", "check_kl",
+__all__ = ["Check", "CheckResult", "Unfinished", "as_ae", "attempt", "check_ae", "check_ae_sweep", "check_kl",
            "check_latent_grid", "check_loss", "check_reparameterize", "check_sweep", "mark", "use"]

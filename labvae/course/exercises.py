@@ -28,6 +28,12 @@ class Exercise:
     points: float  # the lab's marks; 0 for practice
     check: Callable[[object], CheckResult] | None  # None for manual (markdown) exercises
     manual: bool = False
+    function: str = ""  # the function the student writes, named in messages, when symbol is what it returned
+
+    @property
+    def name(self) -> str:
+        """What messages call the answer: the student's function."""
+        return self.function or self.symbol
 
 
 EXERCISES: tuple[Exercise, ...] = (
@@ -38,7 +44,9 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise("1_1-grid", "the sweep's codes, top-left first", "02_vae_sweep", "latent_grid", 1, check_latent_grid),
     Exercise("1_1-sweep", "the 588x588 sweep image", "02_vae_sweep", "sweep_image", 1, check_sweep),
     Exercise("predict-02", "predict: the posterior's sigma", "02_vae_sweep", "", 0, None, manual=True),
-    Exercise("2_1-ae", "the lab AE retrained with a 2-d code", "03_ae_sweep", "my_ae", 1, check_ae),
+    # The locked cell `my_ae = checks.attempt(train_ae, x_train, x_test)` binds the model train_ae returned.
+    Exercise("2_1-ae", "the lab AE retrained with a 2-d code", "03_ae_sweep", "my_ae", 1, check_ae,
+             function="train_ae"),
     Exercise("2_1-ae-sweep", "the AE's 588x588 sweep", "03_ae_sweep", "sweep_model", 1, check_ae_sweep),
     Exercise("predict-03", "predict: the AE's codes in the window", "03_ae_sweep", "", 0, None, manual=True),
     Exercise("predict-04", "predict: prior samples through each decoder", "04_comparison", "", 0, None, manual=True),
@@ -64,5 +72,5 @@ def check_namespace(namespace: dict, notebook: str) -> dict[str, CheckResult]:
             if ex.symbol in namespace:
                 results[ex.key] = ex.check(namespace[ex.symbol])
             else:
-                results[ex.key] = CheckResult(NOT_DONE, f"… {ex.symbol}: not done yet (the notebook never defined it).")
+                results[ex.key] = CheckResult(NOT_DONE, f"… {ex.name}: not done yet (the notebook never defined {ex.symbol}).")
     return results

@@ -172,3 +172,11 @@ def image_problem(image: torch.Tensor, ref: torch.Tensor, n: int, probe: Probe) 
                 "(turned, cropped or changed after decoding); lay the decoded tiles out unchanged")
     return (f"the tile in row {r}, column {c} shows z = {got}, expected {want}: tiles go row by row from z = "
             f"[-{probe.limit:g}, {probe.limit:g}] top-left, z1 growing left to right and z2 bottom to top")
+
+
+def channel_note(image: torch.Tensor) -> str:
+    """A passing image without the channel dimension is right, but not the (1, 28n, 28n) the text asks for: say so."""
+    if image.ndim == 2:
+        h, w = image.shape
+        return f" (yours is ({h}, {w}), without the channel dimension: accepted, though the exercise asks for (1, {h}, {w}))"
+    return ""

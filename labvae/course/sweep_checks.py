@@ -9,7 +9,7 @@ import torch
 from ..grid import TILE, decode_grid, latent_grid
 from .checking import Check, _call, _tensor, _wrong, need, returned
 from .fallbacks import lay_out
-from .probe import Probe, grid_problem, image_problem
+from .probe import Probe, channel_note, grid_problem, image_problem
 from .probe import close as _close
 
 N, LIMIT = 21, 4.0  # the lab's sweep
@@ -98,7 +98,8 @@ def _verdict_sweep(data: dict, seed: int) -> str:
         if _probe(need(data, "small_calls")).calls == 0:
             _wrong("it never calls the decode it is given; decode the codes with decode(z), whatever decoder is passed")
         _wrong("it ignores z: sweep_image(decode, z, 5) must decode the 25 codes it is given, not a grid of its own")
-    return "a 588x588 image, z = [-4, 4] top-left and [4, -4] bottom-right, tiles edge to edge, for any decode, z and n"
+    return ("a 588x588 image, z = [-4, 4] top-left and [4, -4] bottom-right, tiles edge to edge, for any decode, z and n"
+            + channel_note(_tensor(need(data, "image"))))
 
 
 check_sweep = Check("sweep_image", _collect_sweep, _verdict_sweep, "check_sweep")
@@ -133,7 +134,8 @@ def _verdict_model(data: dict, seed: int) -> str:
             if _probe(need(data, f"calls{i}")).calls == 0:
                 _wrong("it never calls the decode of the model it is given; use model.decode, not a global model")
             _wrong(f"it ignores limit: sweep_model(model, {n}, {limit}) should sweep from -{limit} to {limit}")
-    return "the 21x21 sweep over [-4, 4]^2 as one 588x588 image, z = [-4, 4] top-left, for any model, n and limit"
+    return ("the 21x21 sweep over [-4, 4]^2 as one 588x588 image, z = [-4, 4] top-left, for any model, n and limit"
+            + channel_note(_tensor(need(data, "image"))))
 
 
 check_ae_sweep = Check("sweep_model", _collect_model, _verdict_model, "check_ae_sweep")
