@@ -246,3 +246,11 @@ def test_every_control_reports_whether_it_met_its_expectation(judge, data):
         if name.startswith(("uniform noise", "flat grey", "held-out real", "test images")):
             assert r["as_expected"], name
     assert "as expected" in J.calibration_table(list(rows.values()))
+
+
+def test_repeated_images_do_not_shrink_the_thresholds(classifier, data):
+    """Data tiled to a larger size holds each image many times: the judge calibrates on each once."""
+    x_train, y_train, _, _ = data
+    once = J.calibrate(classifier, x_train, y_train)
+    tiled = J.calibrate(classifier, x_train.repeat(3, 1, 1, 1), y_train.repeat(3))
+    assert tiled.radius == pytest.approx(once.radius, rel=0.05) and len(tiled.reference) == len(once.reference)

@@ -216,6 +216,12 @@ def calibrate(classifier, x_real, y_real=None, *, n_holdout: int = 500, n_fit: i
     x = _flat(x_real)
     if len(x) < 50:
         raise ValueError(f"calibrating the judge needs at least 50 real images, got {len(x)}.")
+    # A repeated image (data tiled to a larger size) would sit in the reference and the held-out set at
+    # once and shrink every threshold: keep each distinct image once.
+    _, inverse = torch.unique((x * 255).round().to(torch.uint8), dim=0, return_inverse=True)
+    first = torch.full((int(inverse.max()) + 1,), len(x)).scatter_reduce(0, inverse, torch.arange(len(x)), "amin")
+    keep = first.sort().values
+    x, y_real = x[keep], None if y_real is None else y_real[keep]
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     n_holdout, n_fit = min(n_holdout, len(x) // 5), min(n_fit, len(x) // 5)  # small data: a fifth each
     hold, fit, ref = perm[:n_holdout], perm[n_holdout : n_holdout + n_fit], perm[n_holdout + n_fit :]
