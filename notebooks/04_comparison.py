@@ -147,16 +147,12 @@ explorer
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "predict-04", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
 # ### BEGIN SOLUTION
-# *With the lab's settings on Fashion-MNIST.* The VAE's prior draws fall in the region its codes
-# occupy, so they should spread over many classes. Confidence is another question. Decoded from two
-# numbers, an image lacks the details that make a garment unmistakable, so expect the classifier to be
-# confident about few of the VAE's samples, and about few of the capacity-matched AE's: that AE has no
-# noise at all, so the noise is not what keeps the confidence low. The lab AE's draws land mostly
-# where it has no codes, where its linear decoder draws nearly the same pattern everywhere: expect its
-# samples to spread over few classes. If the classifier is confident about them, remember that it
-# names noise and flat grey with p ≥ 0.9 too (the optional part *Can you trust the judge?*): confident
-# is not the same as good. The capacity-matched AE spreads as far as its codes happen to lie near the
-# origin: a matter of where training put them, not of design.
+# *With the lab's settings on Fashion-MNIST.* The VAE's prior draws land among its codes, so its samples
+# spread over nearly all ten classes; the lab AE's land mostly where its linear decoder draws a few
+# similar patterns, so its samples fall into few classes. The classifier may still be *more* confident
+# about the lab AE's samples than about the VAE's: it names pure noise and flat grey with p ≥ 0.9 too,
+# so confident is not the same as good. The capacity-matched AE spreads as far as its codes happen to
+# lie near the origin.
 # ### END SOLUTION
 
 # %%
@@ -179,38 +175,31 @@ for name, model in models.items():
 # %% [markdown] nbgrader={"grade": true, "grade_id": "2_2-comparison", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
 # ### BEGIN SOLUTION
 # *Model answer, for Fashion-MNIST with the lab's settings (check each statement against this run's
-# table and figures).*
-# **The biggest difference:** most of the VAE's sweep is garment-like images that morph into each
-# other, although the judge names only a few classes confidently and a patch of faint ghosts can sit
-# inside its disc; the lab AE's sweep is mostly speckled noise, the judge finds few garments in it and
-# no class with five confident tiles.
+# figures; the instructors' appendix measures each one).*
 #
-# **Prior and KL term.** The KL term pulls every image's $q(z\mid x)$ towards $\mathcal{N}(0, I)$, so
-# the VAE's codes crowd around the origin and nearly all lie inside the window: the window is where the
-# codes are. They do not fill a disc evenly, though: the scatter has empty regions and the marginals
-# are not $\mathcal{N}(0, 1)$ (see the KL and KS rows), so the VAE's latent space is not normal either,
-# only much closer to it. The AE's loss says nothing about position: its codes lie on a thin band that
-# reaches outside the window and touches a small share of the sweep's cells. The rest of the window is
-# **holes**: codes no training image ever had, where the decoder was never asked to draw anything.
+# **The biggest difference.** Most of the VAE's sweep shows garments of several classes that change
+# gradually from tile to tile. Far fewer of the lab AE's tiles look like a garment, and those that do
+# repeat a few shapes: its sweep varies much less.
 #
-# **Reparameterisation noise.** The VAE's decoder is trained on $z = \mu + \sigma\varepsilon$, a cloud
-# around each code smaller than the sweep step, so it has not seen most of the plane; it is the
-# packing of the codes by the KL term plus a smooth decoder that makes the tiles between codes
-# garment-like (notebook 5's optional part tests this with a VAE whose noise is almost gone). The AE's
-# decoder only ever sees the exact codes.
+# **Prior and KL term.** The KL term pulls every image's $q(z\mid x)$ towards $\mathcal{N}(0, I)$, so the
+# VAE's codes crowd around the origin and nearly all lie inside the window: the window is where its codes
+# are. Their aggregate is still not exactly $\mathcal{N}(0, I)$ (the KL and KS distances printed above
+# are not 0). The AE's loss says nothing about position: a large share of its codes lie outside the
+# window, and their spread is far from the prior's.
 #
-# **Continuity.** Every decoder is a smooth function of $z$: straight lines between two images morph
-# gradually in every model (the *largest step* row is close to an even morph's 0.11), so "unrealistic
-# transitions" are not switches. Whether a path stays on the data is the judge's count: the lab AE's
-# paths run along its band of codes, where it draws speckled grey blobs that the judge (which checks
-# only a real image's shape and contrast) accepts; the VAE's paths between classes can pass through
-# dark, faint images that it does not. Look at the rows, not only at the count.
+# **Reparameterisation noise.** The VAE's decoder is trained on a cloud $z = \mu + \sigma\varepsilon$
+# around each code, narrower than one sweep step (notebook 2's σ), so the noise alone does not cover
+# the window; the KL term packs the codes together and the smooth decoder fills the space between them
+# with garments. The AE's decoder only ever sees the exact codes.
 #
-# **The costs and the common story.** The usual story says the VAE pays for its tidy space with
-# blurrier images; the sharpness row does not show that here, since the 2-d code blurs every model. Nor
-# does the VAE "overfit less": no model's test loss is far above its training loss, and the lab AE is
-# under-fitted rather than over-fitted: a linear 784→2→784 map learns slowly and is far from
-# converged after 10 epochs.
+# **Continuity.** Every decoder is a smooth function of $z$: along a straight path no single step
+# dominates, in any model. The difference is how far the paths get: the VAE's make most of the change
+# between the two real images, the lab AE's much less of it, because its linear decoder draws
+# $\mathrm{sigmoid}(Wz + b)$, a plane of images that cannot reach most garments.
+#
+# **Holes.** In the lab AE's window, tiles in cells that no test code reaches are garments less often
+# than tiles where codes are: its holes are where the sweep leaves the data. The VAE's window has no such
+# holes: its tiles between codes look like garments at least as often as those on them.
 # ### END SOLUTION
 
 # %% [markdown] tags=["solution-only"]
