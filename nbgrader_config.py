@@ -13,6 +13,9 @@ c = get_config()  # noqa: F821 (nbgrader's config loader provides get_config)
 # answer to 2.1a: loading it passes the check) and the expected sweeps (vae_grid.png, ae_grid.png).
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
                             "*.py", "jupytext.toml", "student", "results", "results-smoke", "*.pt", "*_grid.png"]
+# The lesson notebooks 01-05 are the assignment; 06_appendix (the judge and the claims' verdicts, which
+# answer Exercise 2.2) is instructors' only: never released, never collected.
+c.CourseDirectory.notebook_id = "0[1-5]_*"
 
 # Seconds per cell when autograde runs a notebook (nbgrader's default is 30). The cells that train
 # (notebook 1, and the student's train_ae in notebook 3) need more in real mode; see README.
@@ -29,4 +32,12 @@ class StudentBadge(NbGraderPreprocessor):
         return nb, resources
 
 
-c.GenerateAssignment.preprocessors = [StudentBadge, *GenerateAssignment.class_traits()["preprocessors"].default()]
+class DropSolutionOnly(NbGraderPreprocessor):
+    """Cells tagged solution-only (explanations that answer a marked exercise) stay in the solutions."""
+
+    def preprocess(self, nb, resources):
+        nb.cells = [c for c in nb.cells if "solution-only" not in c.get("metadata", {}).get("tags", [])]
+        return nb, resources
+
+
+c.GenerateAssignment.preprocessors = [DropSolutionOnly, StudentBadge, *GenerateAssignment.class_traits()["preprocessors"].default()]

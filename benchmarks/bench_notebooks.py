@@ -4,7 +4,8 @@ Measured: each notebook executed top to bottom in a fresh kernel (nbclient), in 
 whose results/ starts empty, so every model is trained. LABVAE_SMOKE=0, LABVAE_PRECISION=fp32 (Colab's
 CPUs lack native bf16), the data from --data, else ../shared/data/fashion-mnist-partial when it is
 there, else $LABVAE_DATA. Every cell's time comes from nbclient's timestamps; a cell belongs to a
-notebook's optional part when it lies under a heading "## Optional ..." (until the next "## " heading).
+notebook's optional part when it lies under a heading "## Optional ..." (until the next "## " heading);
+the instructors' appendix (06_appendix) counts as optional as a whole.
 
 Scaled to the full 60,000 training and 10,000 test images: a model's training seconds (its History)
 are attributed to the cell that wrote its checkpoint (the last cell started before the file's
@@ -70,8 +71,10 @@ def tiled_copy(root: Path, out: Path) -> Path:
     return out
 
 
-def sections(nb) -> list[bool]:
-    """For each cell: does it lie in an optional part (under '## Optional ...')?"""
+def sections(nb, appendix: bool = False) -> list[bool]:
+    """For each cell: does it lie in an optional part (under '## Optional ...', or anywhere in the appendix)?"""
+    if appendix:  # the instructors' appendix is no part of the students' core path
+        return [True] * len(nb.cells)
     optional, out = False, []
     for cell in nb.cells:
         if cell.cell_type == "markdown" and cell.source.startswith("## "):
@@ -158,7 +161,10 @@ def main() -> None:
     rows = []
     for src in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(src, as_version=4)
+        appendix = "appendix" in src.stem
         if args.skip_optional:  # nothing after an optional part depends on it: the summary is prose
+            if appendix:
+                continue
             nb.cells = [c for c, optional in zip(nb.cells, sections(nb)) if not optional]
         before = checkpoints(work / "results") if (work / "results").exists() else {}
         t0 = time.perf_counter()
@@ -167,7 +173,7 @@ def main() -> None:
         after = {p: v for p, v in checkpoints(work / "results").items() if p not in before}
         per = {"core": [0.0, 0.0, 0.0, 0.0], "optional": [0.0, 0.0, 0.0, 0.0]}
         owner = owners(nb, after)
-        for index, (cell, optional) in enumerate(zip(nb.cells, sections(nb))):
+        for index, (cell, optional) in enumerate(zip(nb.cells, sections(nb, appendix))):
             stamps = cell.metadata.get("execution", {})
             if cell.cell_type != "code" or "iopub.execute_input" not in stamps:
                 continue

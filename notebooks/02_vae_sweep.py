@@ -25,14 +25,11 @@
 # - how to explore the plane interactively with two sliders;
 # - where samples from the prior $\mathcal{N}(0, I)$ land, and what they decode to.
 #
-# **Exercise 1.1 (2 marks)** is in this notebook: list the sweep's codes in the right order (1 mark) and
-# decode them into the 588×588 image (1 mark). Each function is followed by a check that prints ✓,
-# *not done yet*, or what is wrong with a hint; until a check passes, the notebook uses labvae's own
-# version, so every cell still runs.
+# **Exercise 1.1 (2 marks):** list the sweep's codes in order (1 mark) and decode them into the 588×588
+# image (1 mark). Checks print ✓, *not done yet*, or what is wrong; until yours pass, labvae's run.
 #
-# **Time:** about 5 s of computing, the VAE loaded from notebook 1 (measured with
-# `benchmarks/bench_notebooks.py --full-scale`: real mode, fp32, 2 threads on an otherwise idle 2-core
-# AMD EPYC, the data tiled to the full 60,000 training images).
+# **Time:** about 5 s of computing with the VAE loaded from notebook 1 (measured at full scale: 60,000
+# training images, emulated by repeating the available real images, on an idle 2-core CPU).
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
@@ -62,8 +59,7 @@ from labvae.course import checks, fallbacks
 # %% [markdown]
 # ## Load (or train) the VAE
 #
-# The VAE from notebook 1 is loaded from its checkpoint; if it is missing, it is trained here. On
-# Colab, where each notebook is a machine of its own, it is always trained here.
+# From notebook 1's checkpoint, or trained here if it is missing (always, on Colab).
 
 # %% tags=["nbval-ignore-output"]
 cfg = labvae.lab_config()
@@ -73,10 +69,8 @@ vae = cfg.model("vae", x_train, x_test)
 # %% [markdown]
 # ## The window, in units of the prior
 #
-# The KL term pulls every image's $q(z\mid x)$ towards the prior $\mathcal{N}(0, I)$, so $z$ is
-# measured in units of the **prior's standard deviation**: $z_1 = 2$ means two prior σ from the centre.
-# The lab's window "from −4σ to 4σ" is therefore $[-4, 4]^2$ in these units. Each coordinate of a prior
-# draw lands in $[-4, 4]$ with probability $\operatorname{erf}(4/\sqrt 2)$, so the square holds:
+# The KL term pulls every $q(z\mid x)$ towards $\mathcal{N}(0, I)$, so $z$ is measured in **prior
+# standard deviations**, and the lab's window "from −4σ to 4σ" is $[-4, 4]^2$. It holds this much of the prior:
 
 # %%
 inside_1d = torch.special.erf(torch.tensor(4.0) / 2**0.5).item()  # P(|z_j| <= 4) for z_j ~ N(0, 1)
@@ -89,11 +83,9 @@ print(f"prior mass inside [-4, 4]^2: {inside_1d**2:.3%}  (outside: about 1 draw 
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "predict-02", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
 # ### BEGIN SOLUTION
-# Much narrower than the prior, and narrower than one step of the sweep (yours is printed below; with
-# the lab's settings on Fashion-MNIST it is about 0.1). A narrow $q(z\mid x)$ pins down which image it
-# was, which the reconstruction term rewards; the KL term charges $-\log\sigma$ per dimension for it,
-# a price of a few nats that the encoder gladly pays. So each image occupies a small spot, not the
-# whole plane.
+# Much narrower than the prior and than one sweep step (yours is printed below; with the lab's settings
+# about 0.1). A narrow $q(z\mid x)$ pins down the image, which the reconstruction rewards; the KL charges
+# only $-\log\sigma$ per dimension for it.
 # ### END SOLUTION
 
 # %%
@@ -112,9 +104,9 @@ plt.show()
 # %% [markdown]
 # ## The sweep
 #
-# 21 values per dimension, 0.4 apart, 441 codes in all, listed **row by row from the top-left**:
-# $z_1$ grows from left to right and $z_2$ from **bottom to top**, like the axes of a plot. So
-# $z = [-4, 4]$ is the top-left tile (listed first), $z = [4, -4]$ the bottom-right (listed last).
+# 21 values per dimension, 0.4 apart, listed **row by row from the top-left**: $z_1$ grows left to
+# right, $z_2$ **bottom to top**. So the point $(z_1, z_2) = (-4, 4)$ is the top-left tile (listed
+# first) and $(4, -4)$ the bottom-right (listed last).
 #
 # **Exercise 1.1a (1 mark).** Write `latent_grid(n=21, limit=4.0)`: an `(n*n, 2)` float tensor of codes
 # $(z_1, z_2)$ in that order, from $-$`limit` to `limit` in each dimension. Hint: `torch.linspace` and
@@ -122,7 +114,7 @@ plt.show()
 
 # %% nbgrader={"grade": false, "grade_id": "1_1-grid", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def latent_grid(n=21, limit=4.0):
-    """(n*n, 2) codes (z1, z2), row by row from the top-left z = [-limit, limit]."""
+    """(n*n, 2) codes (z1, z2), row by row from the top-left point (-limit, limit)."""
     ### BEGIN SOLUTION
     z1 = torch.linspace(-limit, limit, n)  # columns, left to right
     z2 = torch.linspace(limit, -limit, n)  # rows, top to bottom: z2 falls as we go down
@@ -186,28 +178,21 @@ path = labvae.save_grid(grid, cfg.out / "vae_grid.png")
 print("saved", path)
 
 # %% [markdown]
-# **Reading the picture.** Put it next to the scatter of the codes above. Neighbouring tiles differ a
-# little: the decoder is a smooth function of $z$. The KL term pulls the codes of all images towards
-# the origin, so clouds of different classes border each other instead of drifting apart, and where
-# the codes lie the tiles show garments. But the posterior clouds are narrow (the measured median σ is
-# below the 0.4 step), and the printed share of sweep cells that hold a test code says how much of the
-# window the codes reach: the decoder has *not* seen every point of the plane. Find the regions of the
-# scatter with no code and look at the same place in the sweep: what the decoder draws there was never
-# asked of it, and it need not be a garment (faint, dark ghosts, or thin bar-like shapes).
+# **Reading the picture.** Put it next to the scatter above. The decoder is a smooth function of $z$,
+# and the printed share of cells holding a test code says how much of the window the codes reach. Find
+# a region of the scatter with no code: what does the sweep show at the same place?
 
 # %% [markdown]
 # ## Explore with sliders
 #
-# Move $z_1$ and $z_2$: the decoder runs on each move and the image updates in place. The small
-# picture on the right is the sweep above, with a red ring where the current $z$ sits.
-# (Sliders need a live kernel: they do nothing in a static preview.)
+# Move $z_1$ and $z_2$; the small picture marks the current $z$ on the sweep (a live kernel is needed).
 
 # %% tags=["nbval-ignore-output"]
 explorer = labvae.z_explorer({"VAE": vae})
 explorer
 
 # %% [markdown]
-# The explorer can also be driven from code, which is how the tests check it:
+# The explorer can also be driven from code:
 
 # %%
 explorer.set_z(1.5, -0.5)
@@ -218,11 +203,7 @@ print("explorer shows decode(z) exactly:", torch.equal(shown, direct))
 # %% [markdown]
 # ## Samples from the prior
 #
-# A VAE is a generative model: draw $z \sim \mathcal{N}(0, I)$ and decode. Because the KL term pulled
-# the codes of the training images towards this same distribution, prior draws fall in the region the
-# codes occupy, where the decoder has learned to draw clothing or to blend neighbouring garments; a draw
-# that lands in a gap with no code nearby decodes to whatever the decoder extrapolates there. Count for
-# yourself how many of the 32 look like clothing; notebook 4 counts with a judge.
+# A VAE is a generative model: draw $z \sim \mathcal{N}(0, I)$ and decode. How many of the 32 look like clothing?
 
 # %%
 torch.manual_seed(0)
@@ -235,18 +216,13 @@ plt.show()
 # %% [markdown]
 # ## Summary
 #
-# - The 21×21 sweep shows the whole 2-d latent space at once: $z = [-4, 4]$ top-left,
-#   $z = [4, -4]$ bottom-right, $z_2$ growing upwards.
+# - The 21×21 sweep shows the whole 2-d latent space at once: $(z_1, z_2) = (-4, 4)$ top-left,
+#   $(4, -4)$ bottom-right, $z_2$ growing upwards.
 # - $z$ is measured in prior standard deviations; the window $[-4, 4]^2$ holds 99.99% of the prior.
-# - Where the VAE's codes lie, its plane shows garments that change gradually from tile to tile; each
-#   image's posterior is much narrower than the prior, the codes reach only part of the window, and where
-#   no code lies the decoder draws what it extrapolates, not necessarily a garment.
-# - Prior draws fall in the region the VAE's codes occupy, because training pulled the codes towards
-#   that prior; notebook 4 measures how many land near no code at all.
+# - The printed σ and the share of cells holding a code say how much of the plane training ever showed the decoder.
 #
 # **Try next:**
-# - sweep a wider window: `labvae.show_grid(labvae.decode_grid(vae.decode, limit=8), limit=8)`. Expect
-#   no new kinds of garment far from the codes: out there the decoder only extrapolates;
-# - move the $z_1$ slider slowly with $z_2 = 0$: expect one garment to morph into the next without
-#   sudden jumps, since the decoder is a smooth function of $z$;
+# - sweep a wider window: `labvae.show_grid(labvae.decode_grid(vae.decode, limit=8), limit=8)`: what
+#   does the decoder draw far from the codes?
+# - move the $z_1$ slider slowly with $z_2 = 0$: where does one garment turn into another?
 # - then open **03_ae_sweep** to do the same with a plain autoencoder.

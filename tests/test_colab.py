@@ -12,7 +12,7 @@ import pytest
 from labvae.course import colab, student
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = sorted((ROOT / "notebooks").glob(student.NOTEBOOK_GLOB))
+SOLUTIONS = student.lesson_notebooks(ROOT / "notebooks")  # the instructors' appendix is not released
 STUDENT = sorted((ROOT / "notebooks" / "student").glob(student.NOTEBOOK_GLOB))
 COURSE = "https://github.com/comp6258-2027/lab8-private"
 
@@ -80,6 +80,9 @@ def test_repository_command_stamps_pyproject_solutions_twins_and_student_edition
         assert f'REPOSITORY = "{COURSE}"' in twin and "github/comp6258-2027/lab8-private/blob/main" in twin
         assert "labvae/labvae" not in nb.read_text() + twin
         edition = course / "notebooks" / "student" / nb.name
+        if student.INSTRUCTORS_ONLY in nb.stem:  # the appendix is stamped but never released
+            assert not edition.exists()
+            continue
         assert f'REPOSITORY = "{COURSE}"' in setup_cell(edition)
         assert badge(edition) == ("comp6258-2027/lab8-private", f"notebooks/student/{nb.name}")
         # The student edition is exactly what `student` makes from the stamped solutions: in step.

@@ -26,6 +26,8 @@ class Everything:
 
     def __init__(self, verdict=True):
         self.verdict = verdict
+        self.reference = torch.linspace(0, 1, 11).view(-1, 1).expand(11, 784)  # flat images, every tenth level
+        self.jump = 0.06  # farther than this from every reference image: far from the data
 
     def garments(self, x):
         return torch.full((len(x),), self.verdict)
@@ -49,6 +51,35 @@ def test_an_even_morph_and_a_switch_score_apart():
     assert s["path_step_max"] == pytest.approx(1.0)
 
 
+def test_a_path_that_never_moves_reaches_nothing():
+    """The scale-free step share calls a still path even; the reach says it never gets to the second image."""
+    a, b = torch.full((3, 784), 0.1), torch.full((3, 784), 0.9)
+    still = torch.full((3, 10, 784), 0.5) + 1e-3 * torch.linspace(0, 1, 10).view(1, 10, 1)  # creeps, evenly
+    s = analysis.score_paths(still, Everything(), (a, b))
+    assert s["path_reach"] < 0.01 and s["path_jump_share"] == pytest.approx(1 / 9, abs=0.01)
+    full = torch.linspace(0.1, 0.9, 10).view(1, 10, 1).expand(3, 10, 784)
+    assert analysis.score_paths(full, Everything(), (a, b))["path_reach"] == pytest.approx(1.0)
+
+
+def test_path_points_far_from_every_real_image_are_counted():
+    near = torch.full((2, 10, 784), 0.3)  # on a reference level
+    speckle = (0.35 + 0.2 * torch.randn(2, 10, 784, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    assert analysis.score_paths(near, Everything())["path_far"] == 0
+    assert analysis.score_paths(speckle, Everything())["path_far"] == 1
+
+
+def test_holes_compare_garments_in_cells_with_and_without_codes():
+    from labvae.analysis.metrics import holes
+    n, limit = 3, 1.0
+    codes = torch.tensor([[-1.0, 1.0], [0.0, 0.0], [5.0, 5.0]])  # top-left cell, the centre, one outside
+    labels = [2, -1, -1, -1, 4, -1, -1, -1, 7]  # garments in the two hit cells and one corner
+    h = holes(labels, codes, n, limit)
+    assert h["garment_in_code_cells"] == 1.0 and h["garment_in_empty_cells"] == pytest.approx(1 / 7)
+    assert h["cells_empty"] == 7
+    every = torch.tensor([[x, y] for y in (1.0, 0.0, -1.0) for x in (-1.0, 0.0, 1.0)])
+    assert math.isnan(holes(labels, every, n, limit)["garment_in_empty_cells"])  # no holes: not measurable
+
+
 def test_path_pairs_are_within_and_across_classes():
     y = torch.tensor([0, 0, 1, 1, 2, 2, 0, 1])
     pairs = analysis.path_pairs(y, n_within=3, n_across=4)
@@ -68,7 +99,7 @@ def test_path_metrics_on_the_known_line():
 
 def test_no_pairs_are_not_measurable():
     r = analysis.path_metrics(Line(), Everything(), torch.rand(1, 1, 28, 28), torch.tensor([3]))
-    assert math.isnan(r["frac_path_garment"]) and math.isnan(r["path_jump_share"])
+    assert math.isnan(r["frac_path_garment"]) and math.isnan(r["path_jump_share"]) and math.isnan(r["path_reach"])
 
 
 def test_ks_and_gaussian_kl_are_zero_only_for_the_prior():

@@ -15,6 +15,7 @@ from nbgrader.api import Gradebook
 
 from labvae.course import exercises, grade
 from labvae.course.grade.runner import WARMUP
+from labvae.course.student import lesson_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -99,7 +100,7 @@ def course(tmp_path_factory):
 
 def test_release_is_the_student_edition(course):
     release = course / "release" / "lab8"
-    assert sorted(p.name for p in release.iterdir()) == sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(p.name for p in release.iterdir()) == [p.name for p in lesson_notebooks(NOTEBOOKS)]
     for path in release.iterdir():  # no .py twin (they hold the solutions), no jupytext.toml, no student/
         released = nbformat.read(path, as_version=4)
         student = nbformat.read(NOTEBOOKS / "student" / path.name, as_version=4)

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 # The student edition is generated, but paired and output-free like the solutions.
 PAIRED = NOTEBOOKS + sorted((ROOT / "notebooks" / "student").glob("[0-9][0-9]_*.ipynb"))
-EXPECTED = ["01_training", "02_vae_sweep", "03_ae_sweep", "04_comparison", "05_beta"]
+EXPECTED = ["01_training", "02_vae_sweep", "03_ae_sweep", "04_comparison", "05_beta", "06_appendix"]
 
 
 def test_the_four_notebooks_exist():

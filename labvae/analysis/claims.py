@@ -1,4 +1,8 @@
-"""The lab report's claims about the two latent spaces, each decided by a measure declared in advance."""
+"""The lab report's claims about the two latent spaces, each decided by a measure declared in advance.
+
+The thresholds are fixed here, in CLAIMS, in the library's source, before any notebook computes a number;
+the appendix prints them (claims_declaration) before the measurements.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ from .judge import DISTINCT_RMS, MIN_TILES, spread
 # any number is computed, and a secondary one; when the two disagree the verdict is "mixed".
 
 
+POWER = 2.0  # standard errors: a margin within two of them is as likely luck as a difference
+
+
 @dataclass(frozen=True)
 class Measure:
     """A metric, the direction in which the AE's value supports the claim, and by how much."""
@@ -19,13 +26,39 @@ class Measure:
     ae_side: str  # "lower" or "higher": the AE's value must be this side of the VAE's
     margin: float  # ... by at least this much, in the metric's own units
     why: str
+    # A metric measured with noise (a mean over images) names its standard error here: a difference within
+    # POWER standard errors of the threshold cannot be told from the threshold, so the measure says nothing.
+    se_key: str | None = None
 
-    def supports(self, vae: dict, ae: dict) -> bool | None:
-        """True / False, or None when either value is missing or not measurable (NaN)."""
+    def to_threshold(self, vae: dict, ae: dict) -> float | None:
+        """How far the AE's difference from the VAE, in the claim's direction, is past the threshold (< 0: short)."""
         v, a = vae.get(self.key), ae.get(self.key)
         if v is None or a is None or v != v or a != a:
             return None
-        return (v - a if self.ae_side == "lower" else a - v) >= self.margin - 1e-9  # float sums: 1.0 - 0.9
+        return (v - a if self.ae_side == "lower" else a - v) - self.margin
+
+    def noise(self, vae: dict, ae: dict) -> float:
+        """POWER standard errors of the difference (0 for a measure without noise)."""
+        if self.se_key is None:
+            return 0.0
+        se = [r.get(self.se_key) for r in (vae, ae)]
+        return POWER * sum(e * e for e in se if e is not None and e == e) ** 0.5
+
+    def supports(self, vae: dict, ae: dict) -> bool | None:
+        """True / False, or None when a value is missing or NaN, or too close to the threshold to tell."""
+        past = self.to_threshold(vae, ae)
+        if past is None or abs(past) < self.noise(vae, ae):
+            return None
+        return past >= -1e-9  # float sums: 1.0 - 0.9
+
+    def margin_text(self, vae: dict, ae: dict) -> str:
+        """The margin to the threshold, with the noise where it has one: '+0.12 past 0.1' or '-0.3 short of 1 (+-4.8)'."""
+        past = self.to_threshold(vae, ae)
+        if past is None:
+            return "not measurable"
+        noise = self.noise(vae, ae)
+        return (f"{abs(past):.3g} {'past' if past >= -1e-9 else 'short of'} {self.margin:g}"
+                + (f" (noise +-{noise:.2g})" if noise else ""))
 
     def rule(self) -> str:
         return f"{self.name}: AE {self.ae_side} than the VAE by >= {self.margin:g}"
@@ -77,9 +110,9 @@ CLAIMS = (
                   "decode the straight line between the codes of two test images (10 points, pairs within "
                   "and across classes); a point the judge refuses to name is an unrealistic in-between; "
                   "0.10 is one point in ten"),
-          Measure("path_jump_share", "largest step of a path / all its steps (median)", "higher", 0.10,
-                  "a switch puts most of the change into one step, an even morph 1/9 = 0.11 into each; "
-                  "0.10 more is a tenth of the whole change moved into one step"),
+          Measure("path_reach", "how far a path gets: RMS(last - first point) / RMS(second - first image)", "lower",
+                  0.10, "absolute, unlike the judge: a path that hardly moves is no transition at all, however "
+                  "even its steps; 0.10 is a tenth of the way between the two real images"),
           "interpolation paths"),
     Claim("window", "The AE's codes are not shaped by a prior: they miss the swept window",
           Measure("frac_codes_inside", "share of test codes inside [-4, 4]^2", "lower", 0.10,
@@ -99,10 +132,11 @@ CLAIMS = (
     Claim("overfit", "The VAE is more robust: it overfits less than the AE",
           Measure("fit_gap", "test loss - training loss, final weights (nats)", "higher", 1.0,
                   "overfitting shows as a test loss above the training loss with the same weights; one nat "
-                  "per image more is the smallest difference in gap we call a difference"),
+                  "per image more is the smallest difference in gap we call a difference; within two "
+                  "standard errors of the mean losses of the threshold: cannot tell", se_key="fit_gap_se"),
           Measure("fit_gap_rel", "the same gap / training loss", "higher", 0.005,
                   "the gap as a share of the loss, since the models' losses differ by a hundred nats; "
-                  "0.005 is half a percent"),
+                  "0.005 is half a percent", se_key="fit_gap_rel_se"),
           "train against test loss"),
 )
 
@@ -113,12 +147,13 @@ def verdict(claim: Claim, vae: dict, ae: dict) -> dict:
     """One claim, one AE, one seed: holds / does not hold / mixed (the two measures disagree) / cannot tell."""
     p, s = claim.primary.supports(vae, ae), claim.secondary.supports(vae, ae)
     if p is None:
-        word = "cannot tell"  # the primary is not measurable (e.g. too few garment tiles)
+        word = "cannot tell"  # the primary is not measurable, or too close to its threshold for its noise
     elif s is None or s == p:
         word = "holds" if p else "does not hold"
     else:
         word = "mixed"
-    return {"verdict": word, "primary": p, "secondary": s}
+    return {"verdict": word, "primary": p, "secondary": s,
+            "margin": claim.primary.margin_text(vae, ae), "margin_secondary": claim.secondary.margin_text(vae, ae)}
 
 
 def over_seeds(verdicts: list[str]) -> str:
@@ -146,6 +181,7 @@ def judge_claims(results: dict, vae: str = "VAE", claims=CLAIMS) -> list[dict]:
             "claim": c.text, "key": c.key, "primary": c.primary.rule(), "secondary": c.secondary.rule(),
             "verdicts": {k: over_seeds([s["verdict"] for s in per_seed[k]]) for k in aes},
             "per_seed": {k: [s["verdict"] for s in per_seed[k]] for k in aes},
+            "margins": {k: [(s["margin"], s["margin_secondary"]) for s in per_seed[k]] for k in aes},
             "values": {k: {"primary": [_json(r.get(c.primary.key)) for r in runs[k]],
                            "secondary": [_json(r.get(c.secondary.key)) for r in runs[k]]} for k in runs},
             "see": c.see,
@@ -170,6 +206,9 @@ def verdict_table(judged: list[dict]) -> str:
         for ae, word in c["verdicts"].items():
             seeds = " / ".join(c["per_seed"][ae])
             lines.append(f"    {ae}: {word.upper()}" + (f"   (seeds: {seeds})" if len(c["per_seed"][ae]) > 1 else ""))
+            for i, (m1, m2) in enumerate(c.get("margins", {}).get(ae, [])):
+                seed = f" seed {i}" if len(c["per_seed"][ae]) > 1 else ""
+                lines.append(f"        margin to the threshold{seed}: primary {m1}; secondary {m2}")
         for which in ("primary", "secondary"):
             nums = "; ".join(f"{k} {spread([v for v in vals[which] if v is not None])}"
                              for k, vals in c["values"].items())
@@ -197,7 +236,11 @@ TABLE_ROWS = (  # (key, label, format)
     ("grey_rel", "mid-grey share - nearest real's", "{:+.2f}"),
     ("frac_off_data_steps", "neighbour steps off the data", "{:.0%}"),
     ("frac_path_garment", "interpolation points judged garments", "{:.0%}"),
+    ("path_reach", "interpolation: share of the way it gets", "{:.2f}"),
+    ("path_far", "interpolation points far from real images", "{:.0%}"),
     ("path_jump_share", "largest step / path (even morph 0.11)", "{:.2f}"),
+    ("garment_in_code_cells", "garment tiles, cells holding codes", "{:.0%}"),
+    ("garment_in_empty_cells", "garment tiles, cells holding none", "{:.0%}"),
     ("kl_gauss", "codes' Gaussian fit: KL to N(0, I), nats", "{:.2f}"),
     ("ks_max", "codes' marginals: KS distance to N(0, 1)", "{:.2f}"),
     ("frac_prior_far", "prior draws with no test code within 0.2", "{:.0%}"),
@@ -229,14 +272,15 @@ def metrics_table(results: dict, rows=TABLE_ROWS) -> str:
 # The one compact table of the lesson (notebook 4's core): one row per question the claims ask.
 COMPACT_ROWS = tuple(r for r in TABLE_ROWS if r[0] in (
     "test_loss", "fit_gap", "frac_codes_inside", "frac_cells_hit", "frac_garment", "classes", "sharpness_rel",
-    "frac_path_garment", "path_jump_share", "kl_gauss", "ks_max"))
+    "frac_path_garment", "path_reach", "garment_in_code_cells", "garment_in_empty_cells", "kl_gauss", "ks_max"))
 
 
 def verdict_summary(judged: list[dict]) -> str:
-    """One line per claim: its verdict for each AE (the measures are in verdict_table)."""
-    aes = list(judged[0]["verdicts"]) if judged else []
-    width = max(len(c["claim"]) for c in judged) + 2 if judged else 0
-    lines = [f"{'claim':{width}s}" + "".join(f"{a:>24s}" for a in aes)]
+    """One line per claim and AE: its verdict and the primary measure's margin to its threshold (first seed)."""
+    lines = []
     for c in judged:
-        lines.append(f"{c['claim']:{width}s}" + "".join(f"{c['verdicts'][a]:>24s}" for a in aes))
+        lines.append(c["claim"])
+        for a, word in c["verdicts"].items():
+            margin = c.get("margins", {}).get(a, [("", "")])[0][0]
+            lines.append(f"    {a:18s}{word:22s}primary {c['primary'].split(':')[0]}: {margin}")
     return "\n".join(lines)

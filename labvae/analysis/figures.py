@@ -77,8 +77,10 @@ def _window(ax, codes: torch.Tensor, limit: float, n: int, prior: bool, title: s
         for k in (1, 2, 3):
             ax.add_patch(Circle((0, 0), k, fill=False, ec="crimson", ls="--", lw=1,
                                 label="N(0, I): 1, 2, 3 $\\sigma$" if k == 1 else None))
-    lo = torch.minimum(codes.quantile(0.005, dim=0), torch.tensor(-limit * 1.1)).min().item()
-    hi = torch.maximum(codes.quantile(0.995, dim=0), torch.tensor(limit * 1.1)).max().item()
+    # Every code on the axes (the extremes too: a clipped scatter hides the codes that miss the window).
+    pad = 0.03 * (codes.max() - codes.min()).item() if len(codes) else 0.0
+    lo = min(codes.min().item() - pad if len(codes) else 0.0, -limit * 1.1)
+    hi = max(codes.max().item() + pad if len(codes) else 0.0, limit * 1.1)
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal")
@@ -203,7 +205,8 @@ def plot_metrics(rows: dict, axes=None):
         ax.set_xscale("symlog", linthresh=0.1)  # beta = 0 sits on the axis; 0.1 to 4 spread evenly
         ax.set_xticks([b for b, _ in points])
         ax.set_xticklabels([f"{b:g}" for b, _ in points])
-        ax.set_xlabel("$\\beta$ (KL weight)")
+        ax.set_xlabel("$\\beta$ (KL weight; axis linear below 0.1, logarithmic above)")
+        ax.set_ylabel(label, fontsize=9)
         ax.set_title(label, fontsize=10)
         if key.startswith("frac"):
             ax.set_ylim(0, 1.05)
@@ -233,9 +236,11 @@ def plot_paths(models: dict, x_test, y_test, pairs: list, judge=None, steps: int
         line = interpolate(models[name], x_test[i : i + 1], x_test[j : j + 1], steps)[0]  # (steps, 1, 28, 28)
         ends = torch.stack([x_test[i], x_test[j]])  # the real images, at both ends of the row
         show_images(torch.cat([ends[:1], line, ends[1:]]), nrow=steps + 2, ax=ax)
-        said = ""
+        flat = line.reshape(steps, -1)
+        reach = (flat[-1] - flat[0]).pow(2).mean().sqrt() / (x_test[j] - x_test[i]).pow(2).mean().sqrt().clamp_min(1e-8)
+        said = f": gets {reach.item():.0%} of the way"
         if judge is not None:
-            said = f": {int(judge.garments(line).sum())}/{steps} judged garments"
+            said += f"; {int(judge.garments(line).sum())}/{steps} judged garments"
         ax.set_title(f"{name}, {CLASSES[int(y_test[i])]} -> {CLASSES[int(y_test[j])]}{said}", fontsize=8, loc="left")
     fig.suptitle("Straight lines between two test images' codes (first and last tile: the real images)", fontsize=10)
     fig.tight_layout()
@@ -256,12 +261,17 @@ def plot_posterior(models: dict, x_test, path=None):
         m = moments(z)
         for d, ax in enumerate(row):
             bins = np.linspace(-6, 6, 61)
-            ax.hist(z[:, d].clamp(-6, 6).numpy(), bins=bins, density=True, alpha=0.45, label="z (one sample each)")
-            ax.hist(mu[:, d].clamp(-6, 6).numpy(), bins=bins, density=True, histtype="step", lw=1.2, label="$\\mu$ / code")
+            vae = getattr(model.config, "kind", None) == "vae"
+            if vae:  # an AE has no sample: its code is all there is
+                ax.hist(z[:, d].clamp(-6, 6).numpy(), bins=bins, density=True, alpha=0.45, label="z (one sample each)")
+            ax.hist(mu[:, d].clamp(-6, 6).numpy(), bins=bins, density=True, histtype="step", lw=1.2,
+                    label="$\\mu$" if vae else "code")
             ax.plot(grid, prior, "k--", lw=1, label="N(0, 1)")
             ax.set_title(f"{name}, $z_{d + 1}$: mean {m['mean'][d]:+.2f}, variance {m['var'][d]:.2f}, "
                          f"KS {m['ks'][d]:.2f}", fontsize=9)
             ax.set_xlim(-6, 6)
+            ax.set_xlabel(f"$z_{d + 1}$")
+            ax.set_ylabel("density")
         row[0].legend(fontsize=7)
     fig.suptitle("The aggregate posterior: every test image's code against the prior N(0, 1) "
                  "(values beyond ±6 drawn at the edge)", fontsize=10)

@@ -19,6 +19,11 @@ MIN_TILES = 5
 NEAR_QUANTILE = 0.99  # the near-data radius admits 99% of held-out real images: 1% of real garments are odd
 FAINT_QUANTILE = 0.01  # a tile with less contrast than 99% of real images is a ghost or a flat patch
 GREY = (0.2, 0.8)  # mid-grey pixels: neither background nor garment body; blur makes edges into these
+# A tile greyer than 98% of real images is a grey blob (the mean image, the lab AE's speckled blobs on
+# little data); 0.98, not 0.99: the mean training image sits at real images' 99th percentile.
+GREY_QUANTILE = 0.98
+SPECKLE = 0.1  # the controls' speckle: Gaussian pixel noise of this std, visible by eye on a 28x28 tile
+PASSES = {"not a garment": lambda f: f <= 0.05, "mostly garments": lambda f: f >= 0.9}  # a control's test
 NOT_A_GARMENT = -1  # the label of a tile the judge refuses to name
 
 
@@ -47,6 +52,16 @@ def sharpness(images: torch.Tensor) -> torch.Tensor:
 def grey_share(images: torch.Tensor) -> torch.Tensor:
     """Share of mid-grey pixels per image (B,)."""
     return ((images > GREY[0]) & (images < GREY[1])).float().mean(1)
+
+
+def blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of (B, 784) images with std sigma pixels (edges replicated) -> (B, 784)."""
+    k = torch.arange(-4, 5, dtype=torch.float32)
+    g = torch.exp(-k**2 / (2 * sigma**2))
+    g = g / g.sum()
+    x = torch.nn.functional.pad(images.reshape(-1, 1, TILE, TILE), (4, 4, 4, 4), mode="replicate")
+    x = torch.nn.functional.conv2d(torch.nn.functional.conv2d(x, g.view(1, 1, 1, 9)), g.view(1, 1, 9, 1))
+    return x.reshape(len(images), -1)
 
 
 def rms(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -86,6 +101,7 @@ class Judge:
     real_spread: float  # median RMS of real images from their mean image
     holdout: torch.Tensor  # (H, 784) real images used neither as reference nor for thresholds
     holdout_labels: torch.Tensor | None = None  # classes of the held-out images, for the class means
+    max_grey: float = 1.0  # mid-grey share above which a tile is a grey blob (calibrate sets it)
 
     def __post_init__(self):
         self._unit = _shape(self.reference)
@@ -98,16 +114,20 @@ class Judge:
         best, idx = torch.cat(sims, 1).max(1)  # (B, R) -> (B,)
         return 1 - best, idx
 
+    def _garment(self, x: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
+        """Near a real image in shape, with a real image's contrast, and no greyer than real images (B,)."""
+        return (dist <= self.radius) & (x.std(1) >= self.min_contrast) & (grey_share(x) <= self.max_grey)
+
     def garments(self, tiles) -> torch.Tensor:
-        """True where a tile is close to some real image and has a real image's contrast (B,)."""
+        """True where the judge calls a tile a garment (B,)."""
         x = _flat(tiles)
-        return (self.nearest(x)[0] <= self.radius) & (x.std(1) >= self.min_contrast)
+        return self._garment(x, self.nearest(x)[0])
 
     def score(self, tiles) -> dict:
         """What the tiles show: garment share, classes, ambiguity, relative sharpness, variation."""
         x = _flat(tiles)
         dist, idx = self.nearest(x)
-        garment = (dist <= self.radius) & (x.std(1) >= self.min_contrast)
+        garment = self._garment(x, dist)
         probs = self.classifier.probs(x)
         top, label = probs.max(1)
         sure = garment & (top >= CONFIDENT)
@@ -151,24 +171,35 @@ class Judge:
                 "step_rms_max": steps.max().item() if len(steps) else 0.0}
 
     def calibration_report(self, x_extra=None) -> list[dict]:
-        """The judge on inputs whose answer we know: noise, flat grey, class means, held-out real images."""
+        """The judge on inputs whose answer we know: noise, grey, blobs, speckle, blur, real images."""
         gen = torch.Generator().manual_seed(0)
+        real = self.holdout[:441]  # one sweep's worth
+        mean = self.reference.mean(0, keepdim=True).expand(200, -1)
         rows = [("uniform noise", torch.rand(200, TILE * TILE, generator=gen), "not a garment"),
                 ("uniform noise, dim (x 0.3)", 0.3 * torch.rand(200, TILE * TILE, generator=gen), "not a garment")]
         rows += [(f"flat grey {v:.2f}", torch.full((1, TILE * TILE), v), "not a garment")
                  for v in (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)]
+        rows += [("mean training image", mean[:1], "not a garment"),
+                 (f"mean image + speckle (std {SPECKLE})",
+                  (mean + SPECKLE * torch.randn(mean.shape, generator=gen)).clamp(0, 1), "not a garment")]
         if self.holdout_labels is not None:
             means = torch.stack([self.holdout[self.holdout_labels == c].mean(0) for c in range(len(CLASSES))
                                  if (self.holdout_labels == c).any()])
             rows.append(("class means (held-out images)", means, "(reported as measured)"))
-        rows.append(("held-out real images", self.holdout[:441], "mostly garments"))  # one sweep's worth
+        rows += [(f"held-out + speckle (std {SPECKLE})",
+                  (real + SPECKLE * torch.randn(real.shape, generator=gen)).clamp(0, 1), "(reported as measured)"),
+                 ("held-out, blurred (std 1 px)", blur(real, 1.0), "mostly garments"),
+                 ("held-out, blurred (std 2 px)", blur(real, 2.0), "(reported as measured)"),
+                 ("held-out real images", real, "mostly garments")]
         if x_extra is not None:
             rows.append(("test images", _flat(x_extra), "mostly garments"))
         out = []
         for name, x, expect in rows:
             s = self.score(x)
+            test = PASSES.get(expect)
             out.append({"input": name, "n": len(x), "expected": expect, "frac_garment": s["frac_garment"],
                         "frac_confident": s["frac_confident"], "classes": s["classes"],
+                        "as_expected": None if test is None else bool(test(s["frac_garment"])),
                         "classifier_alone_confident": (self.classifier.probs(x).max(1).values >= CONFIDENT)
                         .float().mean().item()})
         return out
@@ -185,6 +216,12 @@ def calibrate(classifier, x_real, y_real=None, *, n_holdout: int = 500, n_fit: i
     x = _flat(x_real)
     if len(x) < 50:
         raise ValueError(f"calibrating the judge needs at least 50 real images, got {len(x)}.")
+    # A repeated image (data tiled to a larger size) would sit in the reference and the held-out set at
+    # once and shrink every threshold: keep each distinct image once.
+    _, inverse = torch.unique((x * 255).round().to(torch.uint8), dim=0, return_inverse=True)
+    first = torch.full((int(inverse.max()) + 1,), len(x)).scatter_reduce(0, inverse, torch.arange(len(x)), "amin")
+    keep = first.sort().values
+    x, y_real = x[keep], None if y_real is None else y_real[keep]
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     n_holdout, n_fit = min(n_holdout, len(x) // 5), min(n_fit, len(x) // 5)  # small data: a fifth each
     hold, fit, ref = perm[:n_holdout], perm[n_holdout : n_holdout + n_fit], perm[n_holdout + n_fit :]
@@ -194,6 +231,7 @@ def calibrate(classifier, x_real, y_real=None, *, n_holdout: int = 500, n_fit: i
     dist, _ = judge.nearest(x[fit])
     judge.radius = dist.quantile(NEAR_QUANTILE).item()
     judge.min_contrast = x[fit].std(1).quantile(FAINT_QUANTILE).item()
+    judge.max_grey = grey_share(x[fit]).quantile(GREY_QUANTILE).item()
     # A step larger than 99% of the gaps between a real image and its nearest real neighbour (in RMS)
     # changes the image more than any two similar real garments differ: a jump, not a transition.
     gaps = torch.cat([rms(x[fit][i : i + 512], x[ref]).min(1).values for i in range(0, len(fit), 512)])
@@ -208,9 +246,12 @@ def calibration_table(rows: list[dict]) -> str:
     def classes(r):  # too few inputs for every class to reach MIN_TILES: the count says nothing
         return str(r["classes"]) if r["n"] >= len(CLASSES) * MIN_TILES else "-"
 
-    lines = [f"{'input':31s}{'n':>6s}{'garment':>9s}{'confident garment':>19s}{'classes':>9s}"
-             f"{'classifier alone: p>=0.9':>26s}   expected"]
+    def ok(r):
+        return {True: "yes", False: "NO", None: ""}[r.get("as_expected")]
+
+    lines = [f"{'input':33s}{'n':>5s}{'garment':>9s}{'confident garment':>19s}{'classes':>9s}"
+             f"{'classifier alone: p>=0.9':>26s}   {'expected':24s}as expected"]
     for r in rows:
-        lines.append(f"{r['input']:31s}{r['n']:6d}{r['frac_garment']:9.0%}{r['frac_confident']:19.0%}"
-                     f"{classes(r):>9s}{r['classifier_alone_confident']:26.0%}   {r['expected']}")
+        lines.append(f"{r['input']:33s}{r['n']:5d}{r['frac_garment']:9.0%}{r['frac_confident']:19.0%}"
+                     f"{classes(r):>9s}{r['classifier_alone_confident']:26.0%}   {r['expected']:24s}{ok(r)}")
     return "\n".join(lines)

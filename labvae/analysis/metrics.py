@@ -85,19 +85,54 @@ def diversity(tiles: torch.Tensor, x: torch.Tensor, threshold: float = DISTINCT_
     }
 
 
+def holes(labels: list[int], codes: torch.Tensor, n: int, limit: float) -> dict:
+    """Garment share of the sweep's tiles in cells that hold a test code, and in cells that hold none.
+
+    'Holes' are the cells no image's code reaches: if the sweep leaves the data there, the second share
+    is below the first. NaN where a kind of cell does not occur (every cell hit, or none).
+    """
+    inside = (codes.abs() <= limit).all(dim=1)
+    hit = torch.zeros(n * n, dtype=torch.bool)
+    hit[_cell_index(codes[inside], n, limit)] = True
+    garment = torch.tensor(labels) >= 0  # the judge's label map: -1 = not a garment
+    nan = float("nan")
+    return {"garment_in_code_cells": garment[hit].float().mean().item() if hit.any() else nan,
+            "garment_in_empty_cells": garment[~hit].float().mean().item() if (~hit).any() else nan,
+            "cells_empty": int((~hit).sum())}
+
+
 MAP_KEYS = ("labels", "confidence", "distance", "continuity_map", "nearest_real_map")
 
 
-def fit_gap(model, x_train, x_test, seed: int = 0) -> dict:
-    """Loss on the training and on the test images with the final weights (nats per image); gap > 0: test worse."""
-    def loss(x):
-        with torch.random.fork_rng():  # the VAE's loss draws one z per image: the same draws on every call
-            torch.manual_seed(seed)
-            return evaluate(model, x)["loss"]
+SE_BATCH = 200  # images per batch mean: enough batches (50 on 10,000 images) for their spread to be read
 
-    train, test = loss(x_train), loss(x_test)
-    return {"train_loss_final": train, "test_loss_final": test, "fit_gap": test - train,
-            "fit_gap_rel": (test - train) / abs(train)}
+
+def _loss_and_se(model, x, seed: int) -> tuple[float, float]:
+    """Mean loss over x (nats per image) and its standard error, from the spread of batch means.
+
+    Repeated images (data tiled to a larger size) are not new evidence: the error counts distinct ones.
+    """
+    with torch.random.fork_rng():  # the VAE's loss draws one z per image: the same draws on every call
+        torch.manual_seed(seed)
+        means = torch.tensor([evaluate(model, x[i : i + SE_BATCH])["loss"] for i in range(0, len(x), SE_BATCH)])
+    sizes = torch.tensor([len(x[i : i + SE_BATCH]) for i in range(0, len(x), SE_BATCH)], dtype=torch.float64)
+    mean = (means.double() * sizes).sum().item() / len(x)
+    if len(means) < 2:
+        return mean, float("nan")
+    distinct_images = len(torch.unique((x.reshape(len(x), -1) * 255).round().to(torch.uint8), dim=0))
+    per_image_var = means.double().var().item() * SE_BATCH  # a batch mean's variance is sigma^2 / batch
+    return mean, (per_image_var / distinct_images) ** 0.5
+
+
+def fit_gap(model, x_train, x_test, seed: int = 0) -> dict:
+    """Loss on the training and on the test images with the final weights (nats per image); gap > 0: test worse.
+
+    fit_gap_se: the gap's standard error from the two mean losses' (a gap within a few of them is noise).
+    """
+    (train, se_train), (test, se_test) = _loss_and_se(model, x_train, seed), _loss_and_se(model, x_test, seed)
+    se = (se_train**2 + se_test**2) ** 0.5
+    return {"train_loss_final": train, "test_loss_final": test, "fit_gap": test - train, "fit_gap_se": se,
+            "fit_gap_rel": (test - train) / abs(train), "fit_gap_rel_se": se / abs(train)}
 
 
 def compare_model(model, judge, x_test, y_test=None, n: int = 21, limit: float = 4.0, x_train=None) -> dict:
@@ -108,7 +143,9 @@ def compare_model(model, judge, x_test, y_test=None, n: int = 21, limit: float =
     """
     tiles = sweep_tiles(model, n, limit)
     codes = latent_codes(model, x_test)
-    out = {**code_stats(codes, n, limit), **judge.score(tiles), **judge.transitions(tiles, n),
+    scored = judge.score(tiles)
+    out = {**code_stats(codes, n, limit), **scored, **holes(scored["labels"], codes, n, limit),
+           **judge.transitions(tiles, n),
            **continuity(tiles, n, codes, x_test), **diversity(tiles, x_test), **aggregate_posterior(model, x_test)}
     if y_test is not None:
         out.update(path_metrics(model, judge, x_test, y_test))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..models import latent_codes
+from .judge import rms
 
 STEPS = 10  # points per path, both ends included: nine steps between two images
 
@@ -38,25 +39,43 @@ def interpolate(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = STEPS)
     return x_hat.reshape(len(z_a), steps, *x_hat.shape[1:])
 
 
-def score_paths(paths: torch.Tensor, judge) -> dict:
-    """How far each path stays on the data and whether it switches: (P, T, ...) decoded paths -> numbers.
+def _nearest_real_rms(x: torch.Tensor, reference: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """RMS pixel distance of each row of x (N, 784) to its nearest reference image (N,)."""
+    return torch.cat([rms(x, reference[j : j + chunk]) for j in range(0, len(reference), chunk)], 1).min(1).values
+
+
+def score_paths(paths: torch.Tensor, judge, ends: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict:
+    """How far each path stays on the data, whether it gets anywhere, whether it switches: (P, T, ...) -> numbers.
 
     frac_path_garment: share of all path points the judge calls a garment.
+    path_far: share of path points farther (RMS) from every real reference image than judge.jump, a
+    distance 99% of real images stay within of their nearest real neighbour: absolute, not the judge's view.
+    path_reach (with ends, the two real images (P, ...) each): how much of the change between the two
+    real images the decoded path makes, RMS(last - first point) / RMS(x_b - x_a), median over paths;
+    1 = the path goes all the way, near 0 = it hardly moves.
     path_jump_share: the largest step of a path as a share of all its steps (median over paths);
-    1/(T-1) is an even morph, near 1 a switch from one image to the other in one step.
+    1/(T-1) is an even morph, near 1 a switch in one step. Scale-free: a path that hardly moves can
+    still be 'even', so it decides nothing alone.
     """
     p, t = paths.shape[:2]
     flat = paths.reshape(p, t, -1).float()
     garment = judge.garments(flat.reshape(p * t, -1)).reshape(p, t)
+    far = _nearest_real_rms(flat.reshape(p * t, -1), judge.reference) > judge.jump
     steps = (flat[:, 1:] - flat[:, :-1]).pow(2).mean(-1).sqrt()  # (P, T-1) RMS per step
     share = steps.max(1).values / steps.sum(1).clamp_min(1e-8)
-    return {
+    out = {
         "frac_path_garment": garment.float().mean().item(),
         "frac_paths_all_garment": garment.all(1).float().mean().item(),
+        "path_far": far.float().mean().item(),
         "path_jump_share": share.median().item(),
         "path_step_max": steps.max().item(),
         "path_garment_per_path": garment.float().mean(1).tolist(),
     }
+    if ends is not None:
+        a, b = (e.reshape(p, -1).float() for e in ends)
+        moved = (flat[:, -1] - flat[:, 0]).pow(2).mean(-1).sqrt()
+        out["path_reach"] = (moved / (b - a).pow(2).mean(-1).sqrt().clamp_min(1e-8)).median().item()
+    return out
 
 
 def path_metrics(model, judge, x_test: torch.Tensor, y_test: torch.Tensor, pairs: dict | None = None,
@@ -64,17 +83,21 @@ def path_metrics(model, judge, x_test: torch.Tensor, y_test: torch.Tensor, pairs
     """score_paths over within-class and across-class pairs of test images, together and apart."""
     pairs = pairs or path_pairs(y_test)
     out = {}
-    every = []
+    every, firsts, lasts = [], [], []
     for kind, ij in pairs.items():
         if not ij:
             continue
         i, j = (torch.tensor(c) for c in zip(*ij))
         paths = interpolate(model, x_test[i], x_test[j], steps)
         every.append(paths)
+        firsts.append(x_test[i])
+        lasts.append(x_test[j])
         s = score_paths(paths, judge)
         out[f"frac_path_garment_{kind}"] = s["frac_path_garment"]
     if not every:  # fewer than two test images: no path to score, not measurable
         nan = float("nan")
-        return {"frac_path_garment": nan, "frac_paths_all_garment": nan, "path_jump_share": nan, "path_step_max": nan}
-    out.update({k: v for k, v in score_paths(torch.cat(every), judge).items() if k != "path_garment_per_path"})
+        return {"frac_path_garment": nan, "frac_paths_all_garment": nan, "path_jump_share": nan, "path_step_max": nan,
+                "path_far": nan, "path_reach": nan}
+    scored = score_paths(torch.cat(every), judge, (torch.cat(firsts), torch.cat(lasts)))
+    out.update({k: v for k, v in scored.items() if k != "path_garment_per_path"})
     return out

@@ -13,6 +13,16 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"  # nbgrader's markers
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 ANSWER_STUB = "YOUR ANSWER HERE"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"  # the lesson notebooks; the student edition's folder is not matched
+# Instructors' material, never released: a notebook whose name holds INSTRUCTORS_ONLY (the appendix:
+# the judge, the claims' verdicts), and any cell tagged SOLUTION_ONLY (an explanation that answers a
+# marked exercise), kept in the solutions and dropped from the student edition.
+INSTRUCTORS_ONLY = "appendix"
+SOLUTION_ONLY = "solution-only"
+
+
+def lesson_notebooks(folder: Path) -> list[Path]:
+    """The notebooks of folder that go into the student edition (the instructors' appendix does not)."""
+    return [p for p in sorted(Path(folder).glob(NOTEBOOK_GLOB)) if INSTRUCTORS_ONLY not in p.stem]
 BADGE = re.compile(r"(/blob/main/notebooks/)([0-9][0-9]_\w+\.ipynb\))")  # the Colab badge's link
 # Student notebooks have .py twins like the solutions (readable diffs), but both are generated:
 # edit the solutions in notebooks/ and run `python -m labvae student notebooks/student`.
@@ -59,6 +69,7 @@ def student_notebook(path: Path, repository: str | None = None) -> dict:
 
     keys = {e.key for e in EXERCISES}
     nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    nb["cells"] = [c for c in nb["cells"] if SOLUTION_ONLY not in c.get("metadata", {}).get("tags", [])]
     for index, cell in enumerate(nb["cells"]):
         source = "".join(cell["source"])
         meta = cell.setdefault("metadata", {})
@@ -104,7 +115,7 @@ def write_student_edition(notebooks: Path, out: Path, repository: str | None = N
 
     repository: the GitHub URL its badges open and its setup cells install from (default: the solutions')."""
     notebooks, out = Path(notebooks), Path(out)
-    sources = sorted(notebooks.glob(NOTEBOOK_GLOB))
+    sources = lesson_notebooks(notebooks)
     if not sources:
         raise ValueError(f"{notebooks} holds no lesson notebooks ({NOTEBOOK_GLOB}); give the folder with the solutions.")
     if out.resolve() == notebooks.resolve():

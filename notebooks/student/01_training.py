@@ -24,19 +24,15 @@
 # - how to train both with a 2-d latent space, read their loss curves and compare reconstructions;
 # - how to write the VAE's three formulas yourself: the reparameterisation, the KL term and the loss.
 #
-# **Exercises.** Cells marked *Exercise* hold a function for you to write, each followed by a check
-# that prints ✓, *not done yet*, or what is wrong with a hint. Until a check passes, the rest of the
-# notebook uses labvae's own version, so every cell still runs.
+# **Exercises.** Each *Exercise* cell is followed by a check that prints ✓, *not done yet*, or what is
+# wrong. Until a check passes, the notebook uses labvae's own version, so every cell still runs.
 #
-# The models trained here are saved, and the next notebooks load them
-# (each notebook also trains them itself if they are missing). On Colab, each notebook opened from
-# its badge runs on a machine of its own and sees none of the others' checkpoints: there, this one
-# trains the VAE, the lab AE and the AE with 512 hidden units itself.
+# The three models trained here are saved for the next notebooks (on Colab, where each notebook runs
+# on a machine of its own, every notebook trains what it needs).
 #
-# **Time:** the first run computes for about 70 s, nearly all of it training the three models
-# (measured with `benchmarks/bench_notebooks.py --full-scale`: real mode, fp32, 2 threads on an
-# otherwise idle 2-core AMD EPYC, the data tiled to the full 60,000 training images). Later runs load
-# the saved models in seconds.
+# **Time:** the first run computes for about 70 s, nearly all of it training (measured at full scale:
+# 60,000 training images, emulated by repeating the available real images, on an idle 2-core CPU).
+# Later runs load the saved models in seconds.
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
@@ -98,12 +94,10 @@ plt.show()
 # very little, but it lets us *draw* the whole latent space on paper.
 #
 # **Autoencoder (AE).** An encoder maps $x \mapsto z = f(x)$, a decoder maps
-# $z \mapsto \hat x = \operatorname{sigmoid}(g(z))$ (the sigmoid squashes each pixel into (0, 1); in
-# these notebooks $\sigma$ always means a standard deviation), and training minimises the reconstruction error: binary cross-entropy
-# summed over the 784 pixels,
+# $z \mapsto \hat x = \operatorname{sigmoid}(g(z))$ ($\sigma$ always means a standard deviation here),
+# and training minimises binary cross-entropy summed over the 784 pixels,
 # $$\mathcal{L}_{AE}(x) = -\sum_{i=1}^{784} \big[x_i \log \hat x_i + (1-x_i)\log(1-\hat x_i)\big].$$
-# The lab's AE is as simple as it gets: $f$ and $g$ are single linear layers (784→2 and 2→784, then a
-# sigmoid). Nothing in this loss says *where* in the plane the codes should go.
+# The lab's AE uses single linear layers (784→2, 2→784). Nothing in this loss says *where* the codes go.
 #
 # **Variational autoencoder (VAE).** The encoder outputs a *distribution* over codes,
 # $q(z\mid x) = \mathcal{N}\big(\mu(x), \operatorname{diag}\sigma^2(x)\big)$: here an MLP
@@ -111,34 +105,29 @@ plt.show()
 # maximises the evidence lower bound (ELBO), i.e. minimises
 # $$\mathcal{L}_{VAE}(x) = \underbrace{\mathbb{E}_{q(z\mid x)}\big[-\log p(x\mid z)\big]}_{\text{reconstruction (BCE)}}
 # + \underbrace{\mathrm{KL}\big(q(z\mid x)\,\|\,\mathcal{N}(0, I)\big)}_{\text{pulls codes towards the prior}}.$$
-# It is a lower bound on the log-likelihood of the image:
-# $$\log p(x) = \mathrm{ELBO}(x) + \mathrm{KL}\big(q(z\mid x)\,\|\,p(z\mid x)\big) \;\ge\; \mathrm{ELBO}(x) = -\mathcal{L}_{VAE}(x),$$
-# and the gap is how far the encoder's $q(z\mid x)$ is from the decoder's true posterior $p(z\mid x)$.
+# For binary pixels ($x_i \in \{0, 1\}$), where BCE is $-\log p(x\mid z)$ of a Bernoulli decoder, it
+# bounds the log-likelihood:
+# $$\log p(x) = \mathrm{ELBO}(x) + \mathrm{KL}\big(q(z\mid x)\,\|\,p(z\mid x)\big) \;\ge\; \mathrm{ELBO}(x) = -\mathcal{L}_{VAE}(x).$$
+# Fashion-MNIST's pixels are grey levels, so here BCE is a loss in nats, not a normalised likelihood
+# (see *The BCE floor* below).
 #
 # **The reparameterisation trick.** Sampling $z \sim q(z\mid x)$ is not differentiable with respect to
 # $\mu$ and $\sigma$. Writing the sample as
 # $$z = \mu + \sigma \odot \varepsilon, \qquad \varepsilon \sim \mathcal{N}(0, I)$$
-# moves the randomness into an *input* $\varepsilon$, so $z$ is a smooth function of $\mu$ and
-# $\sigma$ and gradients flow through it to the encoder. It also means the decoder is trained on a
-# *cloud* of codes around each $\mu$, not a single point.
+# makes $z$ a smooth function of $\mu$ and $\sigma$, so gradients reach the encoder; the decoder is
+# trained on a *cloud* of codes around each $\mu$.
 #
 # **The KL term in closed form.** For a diagonal Gaussian against $\mathcal{N}(0, I)$ in $d$ dimensions,
 # $$\mathrm{KL} = -\tfrac12 \sum_{j=1}^{d} \big(1 + \log\sigma_j^2 - \mu_j^2 - \sigma_j^2\big),$$
 # zero only when $\mu = 0$ and $\sigma = 1$.
 #
-# **Nats.** Both losses are reported in **nats per image**: summed over pixels (and latent dimensions),
-# averaged over the batch. A nat is the unit of information you get with natural logarithms
-# (1 nat = 1/ln 2 ≈ 1.44 bits). A KL of $k$ nats means the code says about $k$ nats about each image
-# beyond what the prior already says.
+# **Nats.** Losses are in **nats per image** (natural logarithms; 1 nat ≈ 1.44 bits): summed over
+# pixels, averaged over the batch.
 #
-# **The BCE floor.** Fashion-MNIST pixels are gray levels in [0, 1], not just 0 or 1. For such a target
-# the BCE is smallest when $\hat x = x$, and even then it is not 0: it equals the entropy
-# $-\sum_i \big[x_i \log x_i + (1-x_i)\log(1-x_i)\big]$, which is positive wherever a pixel is gray. So
-# a perfect reconstruction still scores well above 0 nats; we measure this floor below. It also means
-# that BCE on grey-level targets is **not a normalised likelihood**: $\prod_i \hat x_i^{x_i}(1-\hat x_i)^{1-x_i}$
-# is a probability only for pixels that are exactly 0 or 1, and over all grey-level images it does not
-# sum to 1. So the reconstruction term (and the "ELBO" built from it) is a loss in nats, not
-# $-\log p(x)$ of a real density over images, and its floor is far above 0.
+# **The BCE floor.** For a grey pixel the BCE is smallest at $\hat x = x$, and even then positive (the
+# pixel's entropy), so a perfect reconstruction scores well above 0; we measure this floor below.
+# $\prod_i \hat x_i^{x_i}(1-\hat x_i)^{1-x_i}$ is a probability only for 0/1 pixels, which is why the
+# bound above is stated for binary pixels.
 #
 # `labvae` builds three models: the lab's VAE, the lab's linear AE, and an AE with the VAE's shape
 # (784→512→2→512→784), so that "VAE vs AE" is not only "big vs small".
@@ -153,8 +142,7 @@ print(labvae.VAE())
 # %% [markdown]
 # ## Your turn: the VAE's formulas in code
 #
-# These three are practice (no marks), and the notebook uses them: your KL measures the trained VAE,
-# your reparameterisation draws its code clouds, and your loss scores a test batch.
+# Practice (no marks); the notebook uses your functions on the trained VAE.
 #
 # **Exercise 0.1 (reparameterisation).** Write `reparameterize(mu, logvar)`: return
 # $z = \mu + \sigma \odot \varepsilon$ with $\sigma = \exp(\tfrac12 \log\sigma^2)$ and a fresh
@@ -215,8 +203,7 @@ loss_check = checks.check_loss(vae_loss)
 # %% [markdown]
 # ## Training
 #
-# `cfg.model(name, ...)` loads a checkpoint trained with exactly these settings and data if there is
-# one, and otherwise trains with `labvae.fit` (one progress bar per model) and saves it to `cfg.out`.
+# `cfg.model(name, ...)` loads a checkpoint trained with these settings and data, or trains one and saves it.
 
 # %% tags=["nbval-ignore-output"]
 vae = cfg.model("vae", x_train, x_test)
@@ -227,24 +214,27 @@ models = {"VAE": vae, "lab AE (linear)": ae, "AE, 512 hidden": ae512}
 # %%
 for name, model in models.items():
     final = model.history.final()
-    print(f"{name:16s} test loss {final['test_loss']:6.1f} = recon {final['test_recon']:6.1f} "
-          f"+ KL {final['test_kl']:4.1f} nats/image   ({final['epochs']} epochs)")
+    kl = f" = recon {final['test_recon']:6.1f} + KL {final['test_kl']:4.1f}" if name == "VAE" else ""
+    print(f"{name:16s} final test loss {final['test_loss']:6.1f} nats/image{kl} "
+          f"({final['epochs']} epochs, trained in {final['seconds']:.0f} s)")
 
 # %% [markdown]
 # ## Loss curves
 #
-# Train (solid) and test (dashed) per epoch. For the VAE, watch the two terms separately. The KL
-# starts at almost 0 on the very first batches (an untrained encoder outputs $\mu \approx 0$,
-# $\sigma \approx 1$: the prior itself) and rises within the first epoch as the encoder starts to
-# describe each image, so the first epoch's average is already a few nats. After that, read the
-# curves: every nat the code spends is charged, and the reconstruction pays for what the code leaves out.
+# One panel per model, train (solid) and test (dashed) in one colour; the last panel is the VAE's KL.
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-for name, model in models.items():
-    model.history.plot(axes, title=name)
-axes[2].set_ylim(bottom=0)
-fig.suptitle("Training curves (nats per image; lower is better)")
+fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
+for ax, (colour, (name, model)) in zip(axes, zip(("tab:blue", "tab:orange", "tab:green"), models.items())):
+    epochs = range(1, model.history.epochs + 1)
+    ax.plot(epochs, [e["loss"] for e in model.history.train], "-", c=colour, label="train")
+    ax.plot(epochs, [e["loss"] for e in model.history.test], "--", c=colour, label="test")
+    ax.set(title=name, xlabel="epoch", ylabel="loss (nats per image)")
+    ax.legend(fontsize=8)
+axes[3].plot(epochs, [e["kl"] for e in vae.history.train], "-", c="tab:blue", label="train")
+axes[3].plot(epochs, [e["kl"] for e in vae.history.test], "--", c="tab:blue", label="test")
+axes[3].set(title="VAE: KL term", xlabel="epoch", ylabel="KL (nats per image)", ylim=(0, None))
+axes[3].legend(fontsize=8)
 fig.tight_layout()
 plt.show()
 
@@ -255,23 +245,18 @@ plt.show()
 for name, model in models.items():
     train = [epoch["loss"] for epoch in model.history.train]
     last_drop = train[-2] - train[-1] if len(train) > 1 else float("nan")
-    verdict = "still improving fast" if last_drop > 0.05 * (train[0] - train[-1]) else "levelling off"
-    print(f"{name:16s} last epoch improved by {last_drop:5.1f} nats/image: {verdict}")
+    print(f"{name:16s} last epoch improved the training loss by {last_drop:5.2f} nats/image "
+          f"({last_drop / train[-2]:.2%}); the first by {train[0] - train[1]:5.1f}")
 
 # %% [markdown]
-# Why a small model can be the slowest to finish: the lab's linear AE has only 3,922 parameters, but its
-# decoder starts as a random 2→784 map, and Adam moves each weight by about the learning rate (1e-3)
-# per step, so turning noise into garment shapes takes many steps. With fewer training images there are
-# fewer steps per epoch. If the cell above says it is still improving fast, keep that in mind when its
-# pictures look bad in the next notebooks: part of it is the model, part is training time.
+# Adam moves each weight by about the learning rate per step, so a model's progress depends on the
+# number of steps: with fewer training images an epoch holds fewer of them.
 
 # %% [markdown]
 # ## Reconstructions
 #
-# Top row: test images. Below: each model's reconstruction from its 2-d code (the VAE uses the mean
-# code $\mu$). Two numbers cannot hold a whole image, so no reconstruction keeps the details. Look at
-# each row: does a model draw a different picture for each input, or nearly the same one for all?
-# The cell after the pictures measures it.
+# Top row: test images; below, each model's reconstruction from its 2-d code (the VAE's $\mu$). Does a
+# model draw a different picture for each input, or nearly the same one? The next cell measures it.
 
 # %%
 x = x_test[:10]
@@ -290,14 +275,9 @@ for name, images in zip(models, rows[1:]):
     print(f"{name:16s} {torch.pdist(images.reshape(10, -1)).mean().item() / 28:.3f}")
 
 # %% [markdown]
-# A row whose spread is far below the test images' draws nearly the same picture whatever the input:
-# its code, or its decoder, does not yet tell the images apart.
-
-# %% [markdown]
 # ## How low can the reconstruction go?
 #
-# The BCE floor of the test images: each image scored against itself. No model can reconstruct below
-# it; the gap above it is what each model's two-number code loses.
+# The BCE of each test image against itself: no model can go below it.
 
 # %%
 flat = x_test.reshape(len(x_test), -1)  # (N, 784)
@@ -310,8 +290,7 @@ for name, model in models.items():
 # %% [markdown]
 # ## Your functions on the trained VAE
 #
-# The answer to the prediction above, measured with **your** `kl_divergence` on the whole test set
-# (or labvae's, until yours passes its check):
+# The answer to the prediction, measured with **your** `kl_divergence` (or labvae's, until yours passes):
 
 # %%
 kl_fn = checks.use(kl_divergence, fallbacks.kl_divergence, kl_check)
@@ -320,31 +299,10 @@ with torch.no_grad():
     print(f"KL on the test set: {kl_fn(mu, logvar).item():.2f} nats per image")
 
 # %% [markdown]
-# Your `reparameterize` draws 300 codes from $q(z\mid x)$ for each of six test images: during training
-# the decoder sees such a cloud around each image's code. How wide the clouds are is notebook 2's
-# question.
+# Your `vae_loss` on the test set, with $z$ drawn by your `reparameterize`, beside the VAE's own test loss:
 
 # %%
 sample = checks.use(reparameterize, fallbacks.reparameterize, reparameterize_check)
-with torch.no_grad():
-    mu6, logvar6 = vae.encode(x_test[:6])  # (6, 2) each
-    clouds = sample(mu6.repeat_interleave(300, 0), logvar6.repeat_interleave(300, 0))  # (1800, 2)
-fig, ax = plt.subplots(figsize=(6, 6))
-ax.scatter(mu[:, 0], mu[:, 1], s=2, c="lightgray", label="μ of every test image")
-for i in range(6):
-    ax.scatter(*clouds[i * 300 : (i + 1) * 300].T, s=3, label=labvae.CLASSES[int(y_test[i])])
-ax.set_xlabel("$z_1$")
-ax.set_ylabel("$z_2$")
-ax.set_aspect("equal")
-ax.legend(fontsize=7, markerscale=3)
-ax.set_title("z = μ + σ·ε for six test images")
-plt.show()
-
-# %% [markdown]
-# And your `vae_loss` on the test set, with $z$ drawn by your `reparameterize`. It should land close to
-# the VAE's own test loss (the noise in $z$ makes them differ a little):
-
-# %%
 loss_fn = checks.use(vae_loss, fallbacks.vae_loss, loss_check)
 with torch.no_grad():
     x_hat = vae.decode(sample(mu, logvar))  # (N, 1, 28, 28)
@@ -361,18 +319,15 @@ for path in sorted(cfg.out.glob("*.pt")):
 # %% [markdown]
 # ## Summary
 #
-# - Both models compress an image to two numbers; the AE only learns to reconstruct, the VAE also pays
-#   a KL price for codes that stray from $\mathcal{N}(0, I)$.
-# - The reparameterisation trick makes the VAE's sampling step differentiable and trains the decoder
-#   on a neighbourhood of each code.
-# - Every loss is in nats per image; the BCE of grey-level images has a floor far above 0, and the
-#   reconstruction numbers above say how far each model stays above it (one training run, and for the
-#   VAE one sampled $z$: small differences between models are not yet evidence).
+# - Both models compress an image to two numbers; the VAE also pays a KL price for codes that stray
+#   from $\mathcal{N}(0, I)$.
+# - The reparameterisation trick makes sampling differentiable and trains the decoder on a cloud
+#   around each code.
+# - Losses are in nats per image; grey-level BCE has a floor far above 0.
 #
 # **Try next:**
 # - train for longer with `cfg = labvae.lab_config(epochs=30)`: which model's loss keeps falling, and
 #   which has levelled off?
 # - give the VAE a bigger code, `model = labvae.VAE(latent_dim=8)` then `labvae.fit(model, x_train, x_test)`:
-#   expect the reconstruction to fall and the KL to rise: the extra dimensions carry information, and
-#   the KL term charges for it;
+#   how do the reconstruction and the KL change?
 # - then open **02_vae_sweep** to walk the VAE's latent plane.

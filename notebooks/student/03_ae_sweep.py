@@ -20,16 +20,13 @@
 # **What you will learn**
 # - how to sweep a plain autoencoder's 2-d code space exactly like the VAE's;
 # - where the AE actually puts the codes of real images, compared with the window we sweep;
-# - why an AE's sweep can be full of images that look like nothing, and why nothing in an AE makes
-#   $\mathcal{N}(0, I)$ a place to draw codes from.
+# - why nothing in an AE makes $\mathcal{N}(0, I)$ a place to draw codes from.
 #
-# **Exercise 2.1 (2 marks)** is in this notebook: retrain the lab's AE with a 2-d code (1 mark) and draw
-# its sweep (1 mark). Each is followed by a check that prints ✓, *not done yet*, or what is wrong with a
-# hint; until a check passes, the notebook uses labvae's own version, so every cell still runs.
+# **Exercise 2.1 (2 marks):** retrain the lab's AE with a 2-d code (1 mark) and draw its sweep (1 mark).
+# Checks print ✓, *not done yet*, or what is wrong; until yours pass, labvae's run.
 #
-# **Time:** about 13 s of computing, most of it training your AE (measured with
-# `benchmarks/bench_notebooks.py --full-scale`: real mode, fp32, 2 threads on an otherwise idle 2-core
-# AMD EPYC, the data tiled to the full 60,000 training images).
+# **Time:** about 13 s of computing, most of it training your AE (measured at full scale: 60,000
+# training images, emulated by repeating the available real images, on an idle 2-core CPU).
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
@@ -60,11 +57,7 @@ from labvae.course import checks, fallbacks
 # ## Load (or train) the two autoencoders
 #
 # - **lab AE**: the lab's model, one linear layer each way (784→2, 2→784, then a sigmoid);
-# - **AE, 512 hidden**: the VAE's shape (784→512→2→512→784) without the VAE's noise and KL term, so
-#   the comparison with the VAE is not only about model size.
-#
-# On Colab, where each notebook is a machine of its own, both are trained here (and your lab AE of
-# exercise 2.1 too).
+# - **AE, 512 hidden**: the VAE's shape (784→512→2→512→784) without its noise and KL term.
 
 # %% tags=["nbval-ignore-output"]
 cfg = labvae.lab_config()
@@ -151,8 +144,7 @@ checks.mark(checks.check_ae_sweep, sweep_model)
 # %% [markdown]
 # ## Where do the codes actually live?
 #
-# The AE's loss only asks for good reconstructions; nothing says codes should lie in $[-4, 4]^2$ or
-# anywhere in particular.
+# The AE's loss only asks for good reconstructions, not for codes in any particular place.
 
 # %% [markdown]
 # **Predict before you run:** almost all of the VAE's test codes lie inside the window. What share of
@@ -163,8 +155,7 @@ checks.mark(checks.check_ae_sweep, sweep_model)
 # YOUR ANSWER HERE
 
 # %% [markdown]
-# Encode the test set and look: each dot is one test image, coloured by class; the black square is
-# the window we swept, the grey dots its 441 sweep points.
+# Each dot is one test image's code, coloured by class; the black square is the swept window.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(16, 7))
@@ -183,12 +174,9 @@ for name, model in autoencoders.items():
           f"z2 range [{s['code_min'][1]:6.1f}, {s['code_max'][1]:5.1f}]")
 
 # %% [markdown]
-# **Reading the pictures.** Where the sweep passes through codes of real images, the AE decodes what it
-# learned to reconstruct for the images whose codes lie there, as good or as poor as its reconstructions
-# in notebook 1; elsewhere it decodes whatever its decoder happens to produce there, which no training
-# image ever asked it to make good. The empty regions between and around the coloured clouds
-# are the *holes* of the AE's latent space. The size and position of the clouds depend on the
-# initialisation and training run, not on any prior: change the seed and they move.
+# **Reading the pictures.** Where the sweep passes through codes of real images, the decoder was
+# trained; elsewhere no training image asked anything of it. The empty regions between and around the
+# clouds are the *holes* of the latent space. Compare what the sweep shows in both.
 
 # %% [markdown]
 # ## Explore with sliders
@@ -201,15 +189,13 @@ explorer
 
 # %%
 explorer.set_z(-2.0, 3.0)
-print({name: round(img.mean().item(), 3) for name, img in explorer.decoded().items()}, "mean pixel value at z = [-2, 3]")
+for name, img in explorer.decoded().items():
+    print(f"{name:16s} mean pixel value of decode((z1, z2) = (-2, 3)): {img.mean().item():.3f}")
 
 # %% [markdown]
 # ## Random codes
 #
-# Decoding draws from $\mathcal{N}(0, I)$ is what a VAE does to generate. An AE's codes were never
-# asked to follow that distribution, so whether a prior draw lands among its codes depends on where
-# training happened to put them: compare the draws below with the scatters above. Notebook 4 counts
-# what they decode to.
+# An AE's codes were never asked to follow $\mathcal{N}(0, I)$: compare these prior draws with the scatters above.
 
 # %%
 torch.manual_seed(0)
@@ -223,19 +209,13 @@ plt.show()
 # %% [markdown]
 # ## Summary
 #
-# - The AE's sweep over $[-4, 4]^2$ shows the AE's decoder where it was trained *and* where it was not;
+# - The AE's sweep over $[-4, 4]^2$ shows its decoder where it was trained *and* where it was not;
 #   the scatter shows which is which.
-# - An AE's codes go wherever training happens to put them: often outside the window, often in thin
-#   clusters with holes between them.
-# - Whether random codes from $\mathcal{N}(0, I)$ decode to plausible items depends on where training put
-#   an AE's codes, not on its design.
+# - An AE's codes go wherever training puts them: the printed shares say how much of the window they reach.
 #
 # **Try next:**
 # - sweep a window that holds the codes, e.g. `labvae.show_grid(sweep_fn(ae, limit=8), limit=8)`:
-#   expect its best images only where the scatter shows codes (no better there than its reconstructions
-#   in notebook 1) and speckled noise everywhere else,
-#   since the decoder was only ever asked about the codes of training images;
-# - retrain with another seed, `ae1 = cfg.with_seed(1).model("ae", x_train, x_test)` (saved in
-#   `seed1/` beside the others, and reused by notebook 4 on the same machine), and draw its codes: expect the band to move
-#   and turn, and the sweep to change with it;
+#   where are its best images, and what is drawn away from the codes?
+# - retrain with another seed, `ae1 = cfg.with_seed(1).model("ae", x_train, x_test)`, and draw its
+#   codes: do they land in the same place?
 # - then open **04_comparison**.

@@ -26,10 +26,9 @@
 #   the codes** and the **noise fills the gaps** between them, with a VAE whose posterior σ is fixed small.
 #
 # **Time:** the core lesson computes for about 80 s, nearly all of it training two VAEs, β = 0 and 4, as
-# β = 1 is notebook 1's (measured with `benchmarks/bench_notebooks.py --full-scale`: real
-# mode, fp32, 2 threads on an otherwise idle 2-core AMD EPYC, the data tiled to the full 60,000
-# training images). The parts headed *Optional* train four more VAEs, about 140 s more on that
-# machine. Later runs load the saved models in seconds.
+# β = 1 is notebook 1's (measured at full scale: 60,000 training images, emulated by repeating the
+# available real images, on an idle 2-core CPU). The parts headed *Optional* train four more VAEs,
+# about 140 s more. Later runs load the saved models in seconds.
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
@@ -85,7 +84,7 @@ judge = analysis.calibrate(classifier, x_train, y_train)  # what counts as a gar
 # %% [markdown]
 # ## The sweeps side by side
 #
-# The same 21×21 codes over $[-4, 4]^2$ for every model, $z = [-4, 4]$ top-left.
+# The same 21×21 codes over $[-4, 4]^2$ for every model, the point $(z_1, z_2) = (-4, 4)$ top-left.
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(21, 7.4))
@@ -106,8 +105,9 @@ plt.show()
 rows = beta.family_metrics(models, x_test, judge)
 print(beta.beta_table(rows))
 print()
+names = {m[0]: m[3] for m in figures.BETA_METRICS}  # the metric's name in words, not its key
 for key in beta.TRENDS:
-    print(f"as beta grows, {key} {beta.trend(rows, key)}")
+    print(f"as beta grows, {names.get(key, key).replace('$', '')} {beta.trend(rows, key)}")
 
 # %% [markdown]
 # Columns: reconstruction and KL on the test images (nats per image); the share of test codes inside
@@ -204,8 +204,9 @@ family = beta.train_family(cfg, x_train, x_test, fixed_sigma=False)
 rows_all = {name: rows.get(name) or beta.model_metrics(model, x_test, judge) for name, model in family.items()}
 print(beta.beta_table(rows_all))
 print()
+names = {m[0]: m[3] for m in figures.BETA_METRICS}  # the metric's name in words, not its key
 for key in beta.TRENDS:
-    print(f"as beta grows, {key} {beta.trend(rows_all, key)}")
+    print(f"as beta grows, {names.get(key, key).replace('$', '')} {beta.trend(rows_all, key)}")
 
 # %%
 figures.plot_metrics(rows_all)

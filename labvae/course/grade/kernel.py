@@ -12,8 +12,6 @@ import time
 OUTPUT_CAP = 20 << 20  # bytes of output kept per notebook: the lab's figures take a few MB; the rest is dropped
 CHECK_OUTPUT_CAP = 1 << 20  # bytes kept per check cell (the student's function may print while it is checked)
 MESSAGE_CAP = 16 << 20  # a bigger message from the kernel is refused by zmq, so one print cannot flood the grader
-# exit() or quit() in a student's last cell would end the kernel before its checks: in grading they do nothing
-KERNEL_ARGS = ("--IPKernelApp.exec_lines=get_ipython().ask_exit = lambda: None",)
 UNCOUNTED = ("status", "execute_input")  # the kernel's own bookkeeping: small, and needed to see a cell end
 
 _LIVE: dict = {}  # thread id -> kernel manager, so Ctrl-C can stop every kernel
@@ -137,6 +135,8 @@ def kernel_manager(sandbox=None):
 def _grader_python():
     """A kernel-spec manager whose every kernel is this Python: a user's own python3 spec cannot redirect it."""
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+
+    from .sandbox import KERNEL_ARGS
 
     class GraderPython(KernelSpecManager):
         def get_kernel_spec(self, kernel_name):

@@ -16,7 +16,9 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec
 
 from .confine import Cgroup, seccomp_file
-from .kernel import KERNEL_ARGS
+
+# exit() or quit() in a student's last cell would end the kernel before its checks: in grading they do nothing
+KERNEL_ARGS = ("--IPKernelApp.exec_lines=get_ipython().ask_exit = lambda: None",)
 
 NOBODY = 65534  # the conventional unprivileged uid/gid; owns nothing on a normal system
 MiB, GiB = 1 << 20, 1 << 30
