@@ -69,7 +69,8 @@ examples:
   python -m labvae beta --data synthetic      VAEs with KL weight beta from 0 to 4, side by side
   python -m labvae student notebooks/student  the student edition: solutions replaced by stubs
   python -m labvae repository URL             your course's GitHub copy: badges, setup cells, pyproject
-  python -m labvae grade submitted/           run students' notebooks, write their marks to grades.csv"""
+  python -m labvae grade submitted/           run students' notebooks, write their marks to grades.csv
+  python -m labvae gradebook grades.csv       apply the hand marks; rewrite feedback and the export"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -124,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade.add_parser(sub)
     sub.choices["grade"].set_defaults(run=grade.main)  # handles its own errors (it must stop kernels)
+    from .course.grade import gradebook
+
+    gradebook.add_parser(sub)  # after marking by hand: marks file -> grades.csv, feedback, export
     return parser
 
 

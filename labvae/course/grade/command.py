@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..._io import atomic_write
-from . import report
+from . import feedback, gradebook, report
 from .kernel import _STOP, kill_live_kernels
 from .runner import (
     CHECK_TIMEOUT,
@@ -37,10 +37,11 @@ from .submissions import GradeError, Refused, collect
 def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: float = CHECK_TIMEOUT,
           smoke: bool = False, data: str | None = None, work: Path | None = None, jobs: int = 1,
           registry: str = "labvae.course.exercises", warm: bool = True, trust: bool = False,
-          say=print) -> list[dict]:
-    """Grade every submission; write out (CSV) and, for written exercises, out's -answers.md; return the rows.
+          due=None, say=print) -> list[dict]:
+    """Grade every submission; merge into out (CSV), write the answers to mark, feedback, export; return the rows.
 
-    trust: run the notebooks without a sandbox, with the grader's rights (only for code you trust)."""
+    trust: run the notebooks without a sandbox, with the grader's rights (only for code you trust).
+    due: a datetime; submissions whose timestamp.txt is later are flagged late."""
     if not paths:
         raise GradeError("no submissions given; pass students' notebooks or folders holding them.")
     missing = [m for m in ("nbformat", "nbclient", "ipykernel") if importlib.util.find_spec(m) is None]
@@ -53,6 +54,7 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
         if not Path(p).exists():
             raise GradeError(f"{p} does not exist; give students' notebooks, or folders holding them.")
     exercises = importlib.import_module(registry).EXERCISES
+    gradebook.preflight(out, exercises)  # a grades.csv or marks file it cannot merge is refused before any run
     subs = collect(paths, list(dict.fromkeys(ex.notebook for ex in exercises)))
     if not trust:
         from .sandbox import available
@@ -76,13 +78,18 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
-    rows = report.rows(subs, exercises, results)
-    atomic_write(out, lambda f: f.write(report.to_csv(rows).encode()))
-    answers = report.answers_markdown(subs, exercises, results)
+    stamps = {s: feedback.submitted_at(list(nbs.values())) for s, nbs in subs.items()}
+    rows = report.rows(subs, exercises, results, stamps)
+    everyone = gradebook.update(out, rows, exercises)  # other students' rows and hand marks are kept
+    answers = report.answers_markdown(subs, exercises, results, gradebook.marks_path(out).name)
     if answers:
         atomic_write(report.answers_path(out), lambda f: f.write(answers.encode()))
+    feedback.write_all(out, everyone, due)
+    rows = [r for r in everyone if r["student"] in subs]
     say(report.summary(rows, results, {ex.key for ex in exercises if ex.manual}))
-    say(f"wrote {out}" + (f" and {report.answers_path(out)}" if answers else ""))
+    say(f"wrote {out} ({len(subs)} graded, {len({r['student'] for r in everyone}) - len(subs)} kept from before)"
+        + (f", {report.answers_path(out)}" if answers else "")
+        + f", {feedback.export_path(out)}, {feedback.summary_path(out)}, {feedback.feedback_dir(out)}/")
     return rows
 
 
@@ -232,9 +239,16 @@ cannot be read, runs past --timeout or whose kernel dies scores 0 for its exerci
 trained once (or loaded), so every student's notebook loads the same checkpoints.
 
 writes: --out, a CSV with one row per student and exercise: student, notebook, exercise,
-title, status (pass / wrong / not done / error / manual), points, max_points, message,
-cell_errors. Written exercises have status "manual" and an empty points cell; their answers
-go to OUT-answers.md (grades-answers.md for grades.csv), grouped by exercise."""
+title, status (pass / wrong / not done / error / manual / marked), points, max_points, message,
+cell_errors, submitted. An existing --out is merged into: the students graded now replace their
+rows, every other row is kept, and a mark typed into a written answer's points cell is kept.
+Written exercises have status "manual" and an empty points cell; their answers go to
+OUT-answers.md (grades-answers.md for grades.csv) with the model answer and rubric; marks and
+comments go in OUT-marks.csv (written once, empty, then only read). Beside --out also:
+OUT-export.csv (one row per student: each exercise, total out of 5; for Moodle/Canvas),
+OUT-summary.md (per-exercise distribution, the mistakes the checks named, late submissions) and
+OUT-feedback/STUDENT.md (each student's points and the checks' messages).
+`python -m labvae gradebook OUT` rewrites these from the CSV and the marks file, running nothing."""
 
 
 def add_parser(sub) -> None:
@@ -258,6 +272,9 @@ def add_parser(sub) -> None:
     p.add_argument("--trust-submissions", action="store_true",
                    help="run the notebooks WITHOUT a sandbox, with your rights and environment; only where no "
                         "sandbox is available and you trust every submission's code")
+    p.add_argument("--due", type=feedback.due_date, default=None, metavar="WHEN",
+                   help="the due date, e.g. '2027-03-01 17:00' (UTC unless a zone is given): a submission whose "
+                   "nbgrader timestamp.txt is later is flagged late in the export, feedback and summary")
     p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default: 1; each kernel "
                    "trains and decodes on all cores)")
 
@@ -270,7 +287,7 @@ def main(args: argparse.Namespace) -> int:
     old = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops kernels like Ctrl-C
     try:
         grade(args.submissions, args.out, timeout=args.timeout, smoke=args.smoke, data=args.data,
-              work=args.work, jobs=args.jobs, trust=args.trust_submissions)
+              work=args.work, jobs=args.jobs, trust=args.trust_submissions, due=args.due)
     except GradeError as e:
         print(f"labvae: error: {e}", file=sys.stderr)
         return 1
