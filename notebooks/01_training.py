@@ -212,7 +212,7 @@ loss_check = checks.check_loss(vae_loss)
 # the test set: about 0, about 6, about 60 or about 600? Think about how many numbers the code holds
 # and how precisely the encoder can afford to place them.
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "predict-01", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] tags=["predict-01"]
 # ### BEGIN SOLUTION
 # Of the four, about 6 (yours is printed below). It cannot be 0: a code that is exactly the prior says
 # nothing about the image, and the reconstruction term pays far more than a few nats to know which
