@@ -155,14 +155,16 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
         return NotebookResult(failure=path.reason)
     ex = [e for e in ctx.exercises if e.notebook == stem]
     _fresh(run_dir)
-    if (ctx.work / "warm").is_dir() and any(not e.manual for e in ex):
-        shutil.copytree(ctx.work / "warm", run_dir, dirs_exist_ok=True)  # a private copy: students cannot meet
-    env = {**ctx.env, "LABVAE_CACHE": str(run_dir / "cache")}
+    shared = [d for d in (ctx.work / "warm" / "results", ctx.work / "warm" / "cache" / "results-smoke") if d.is_dir()]
+    if (ctx.work / "warm").is_dir() and any(not e.manual for e in ex):  # the rest (smoke data): a private copy
+        shutil.copytree(ctx.work / "warm", run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.pt"))
+    # The warmed checkpoints are shared read-only, not copied: 40-50 MB a student in real mode otherwise.
+    env = {**ctx.env, "LABVAE_CACHE": str(run_dir / "cache"), "LABVAE_CHECKPOINTS": os.pathsep.join(map(str, shared))}
     sandbox = None
     if not ctx.trust:
         from .sandbox import NOBODY, Sandbox
 
-        ro = [PACKAGE, *[Path(p) for p in env["PYTHONPATH"].split(os.pathsep)[1:]]]
+        ro = [PACKAGE, *[Path(p) for p in env["PYTHONPATH"].split(os.pathsep)[1:]], *shared]
         if (Path(env["LABVAE_DATA"]) / "FashionMNIST").is_dir():  # the data only, not what lies beside it
             ro.append(Path(env["LABVAE_DATA"]) / "FashionMNIST")
         hidden = [p for p in (ctx.work, *ctx.given) if any(p.is_relative_to(r) for r in ro)]
