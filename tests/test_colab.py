@@ -15,11 +15,13 @@ from labvae.course import colab, student
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "notebooks").glob(student.NOTEBOOK_GLOB))
 STUDENT = sorted((ROOT / "notebooks" / "student").glob(student.NOTEBOOK_GLOB))
-COURSE = "https://github.com/comp6258-2027/lab8-private"
-HANDOUT = "https://github.com/comp6258-2027/lab8"
 # What this checkout names (a course's stamped copy names its own): never hard-coded.
 OURS = colab.github_repository(colab.pyproject_repository(ROOT / "pyproject.toml"))
 OUR_HANDOUT = colab.recorded_handout(ROOT / "pyproject.toml")
+# The course these tests stamp: never the one this checkout already names, or stamping would change nothing.
+TEST_OWNER = "comp6258-2027" if not OURS.startswith("comp6258-2027/") else "comp6258-2028"
+COURSE = f"https://github.com/{TEST_OWNER}/lab8-private"
+HANDOUT = f"https://github.com/{TEST_OWNER}/lab8"
 
 
 def setup_cell(path):
@@ -42,10 +44,13 @@ def run_cli(*args, cwd):
 
 
 def test_every_notebook_has_the_same_setup_cell():
-    """One setup cell, tested once for all (tests/test_colab_setup.py): they differ in nothing."""
-    cells = {setup_cell(p) for p in SOLUTIONS + STUDENT}
+    """One setup cell, tested once for all (tests/test_colab_setup.py): they differ in nothing but the repository,
+    which is the solutions' in the solutions and the recorded hand-out repository (if any) in the student edition."""
+    cells = {colab.REPOSITORY_LINE.sub('REPOSITORY = ""', setup_cell(p)) for p in SOLUTIONS + STUDENT}
     assert len(cells) == 1, "the notebooks' setup cells differ; copy one setup cell into all of them"
-    assert colab.pyproject_repository(ROOT / "pyproject.toml") in cells.pop()
+    ours = colab.pyproject_repository(ROOT / "pyproject.toml")
+    assert all(f'REPOSITORY = "{ours}"' in setup_cell(p) for p in SOLUTIONS)
+    assert all(f'REPOSITORY = "{OUR_HANDOUT or ours}"' in setup_cell(p) for p in STUDENT)
 
 
 @pytest.mark.parametrize("url, path", [
@@ -84,19 +89,19 @@ def test_repository_command_stamps_pyproject_solutions_twins_and_student_edition
     assert colab.pyproject_repository(course / "pyproject.toml") == COURSE
     for nb in sorted((course / "notebooks").glob(student.NOTEBOOK_GLOB)):
         assert f'REPOSITORY = "{COURSE}"' in setup_cell(nb)
-        assert badge(nb) == ("comp6258-2027/lab8-private", f"notebooks/{nb.name}")
+        assert badge(nb) == (f"{TEST_OWNER}/lab8-private", f"notebooks/{nb.name}")
         twin = nb.with_suffix(".py").read_text()
-        assert f'REPOSITORY = "{COURSE}"' in twin and "github/comp6258-2027/lab8-private/blob/main" in twin
+        assert f'REPOSITORY = "{COURSE}"' in twin and f"github/{TEST_OWNER}/lab8-private/blob/main" in twin
         assert OURS not in nb.read_text() + twin
         edition = course / "notebooks" / "student" / nb.name
         assert f'REPOSITORY = "{COURSE}"' in setup_cell(edition)
-        assert badge(edition) == ("comp6258-2027/lab8-private", f"notebooks/student/{nb.name}")
+        assert badge(edition) == (f"{TEST_OWNER}/lab8-private", f"notebooks/student/{nb.name}")
         # The student edition is exactly what `student` makes from the stamped solutions: in step.
         assert edition.read_text() == student.dumps(student.student_notebook(nb))
     # Stamping is the only change: the notebooks' other cells are byte for byte the same.
     for nb in SOLUTIONS:
         stamped = (course / "notebooks" / nb.name).read_text()
-        assert stamped.replace("comp6258-2027/lab8-private", OURS) == nb.read_text()
+        assert stamped.replace(f"{TEST_OWNER}/lab8-private", OURS) == nb.read_text()
 
 
 def test_student_repository_records_the_handout_and_regeneration_keeps_it(course):
@@ -110,7 +115,7 @@ def test_student_repository_records_the_handout_and_regeneration_keeps_it(course
         for nb in SOLUTIONS:
             assert f'REPOSITORY = "{HANDOUT}"' in setup_cell(out / nb.name)
             # the hand-out repository's notebooks/ is the student edition
-            assert badge(out / nb.name) == ("comp6258-2027/lab8", f"notebooks/{nb.name}")
+            assert badge(out / nb.name) == (f"{TEST_OWNER}/lab8", f"notebooks/{nb.name}")
             assert f'REPOSITORY = "{HANDOUT}"' in (out / nb.with_suffix(".py").name).read_text()
 
     points_at_the_handout()
@@ -121,7 +126,7 @@ def test_student_repository_records_the_handout_and_regeneration_keeps_it(course
     points_at_the_handout()
     assert run_cli("repository", COURSE, cwd=course).returncode == 0
     points_at_the_handout()
-    assert badge(course / "notebooks" / SOLUTIONS[0].name) == ("comp6258-2027/lab8-private",
+    assert badge(course / "notebooks" / SOLUTIONS[0].name) == (f"{TEST_OWNER}/lab8-private",
                                                                f"notebooks/{SOLUTIONS[0].name}")
 
 
@@ -138,7 +143,7 @@ def test_nbgrader_release_points_at_the_recorded_handout(course):
     for nb in SOLUTIONS:
         released = course / "release" / "lab8" / nb.name
         assert f'REPOSITORY = "{HANDOUT}"' in setup_cell(released)
-        assert badge(released) == ("comp6258-2027/lab8", f"notebooks/{nb.name}")
+        assert badge(released) == (f"{TEST_OWNER}/lab8", f"notebooks/{nb.name}")
 
 
 @pytest.mark.parametrize("command", [("repository", "https://gitlab.com/a/b"),
