@@ -87,9 +87,9 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
     feedback.write_all(out, everyone, due)
     rows = [r for r in everyone if r["student"] in subs]
     say(report.summary(rows, results, {ex.key for ex in exercises if ex.manual}))
-    say(f"wrote {out} ({len(subs)} graded, {len({r['student'] for r in everyone}) - len(subs)} kept from before)"
-        + (f", {report.answers_path(out)}" if answers else "")
-        + f", {feedback.export_path(out)}, {feedback.summary_path(out)}, {feedback.feedback_dir(out)}/")
+    say(f"wrote {out} ({len(subs)} graded, {len({r['student'] for r in everyone}) - len(subs)} kept from before), "
+        f"and beside it {report.answers_path(out).name + ', ' if answers else ''}{feedback.export_path(out).name}, "
+        f"{feedback.summary_path(out).name}, {feedback.feedback_dir(out).name}/")
     return rows
 
 
@@ -158,8 +158,8 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
     shared = [d for d in (ctx.work / "warm" / "results", ctx.work / "warm" / "cache" / "results-smoke") if d.is_dir()]
     if (ctx.work / "warm").is_dir() and any(not e.manual for e in ex):  # the rest (smoke data): a private copy
         shutil.copytree(ctx.work / "warm", run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.pt"))
-    # The warmed checkpoints are shared read-only, not copied: 40-50 MB a student in real mode otherwise.
-    env = {**ctx.env, "LABVAE_CACHE": str(run_dir / "cache"), "LABVAE_CHECKPOINTS": os.pathsep.join(map(str, shared))}
+    env = {**ctx.env, "LABVAE_CACHE": str(run_dir / "cache"),  # warmed checkpoints: shared read-only, never copied
+           "LABVAE_CHECKPOINTS": os.pathsep.join(map(str, shared))}
     sandbox = None
     if not ctx.trust:
         from .sandbox import NOBODY, Sandbox
