@@ -2,7 +2,10 @@
 
 Rooms: submissions (whose notebook is which), runner (one notebook in a fresh kernel, then its
 checks), kernel (that kernel: started, output capped, killed), sandbox (bubblewrap around it),
-report (the CSV, the written answers, the summary), command (the whole run and its CLI).
+report (the CSV, the written answers, the summary), marking (model answer, rubric and the student's own
+numbers beside each written answer), gradebook (merging re-grades, hand marks, the marks file,
+`labvae gradebook`), feedback (per-student feedback, the export, the class summary, lateness),
+command (the whole run and its CLI).
 """
 
 from .command import add_parser, grade, main
