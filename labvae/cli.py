@@ -69,7 +69,9 @@ examples:
   python -m labvae beta --data synthetic      VAEs with KL weight beta from 0 to 4, side by side
   python -m labvae student notebooks/student  the student edition: solutions replaced by stubs
   python -m labvae repository URL             your course's GitHub copy: badges, setup cells, pyproject
-  python -m labvae grade submitted/           run students' notebooks, write their marks to grades.csv"""
+  python -m labvae handout DIR --repository URL   the public hand-out repository, without solutions
+  python -m labvae grade submitted/           run students' notebooks, write their marks to grades.csv
+  python -m labvae gradebook grades.csv       apply the hand marks; rewrite feedback and the export"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -118,12 +120,27 @@ def build_parser() -> argparse.ArgumentParser:
     repository_parser.add_argument("--notebooks", type=_folder, default=Path("notebooks"),
                                    help="folder holding the solution notebooks (default: notebooks)")
     repository_parser.set_defaults(run=repository)
+    handout_parser = sub.add_parser(
+        "handout", help="build the hand-out repository students open: student edition, library without solutions",
+        description="Record URL as the hand-out repository (pyproject.toml's [tool.labvae] handout), regenerate "
+                    "notebooks/student/ for it, and write into DIR what to publish there: the student edition as "
+                    "notebooks/, the labvae library without any solution, pyproject.toml naming URL and a README "
+                    "for students. Run it in the solutions' repository's root; DIR must be new or empty.")
+    handout_parser.add_argument("out", type=_folder, metavar="DIR", help="a new folder for the hand-out repository")
+    handout_parser.add_argument("--repository", metavar="URL", required=True,
+                                help="the hand-out repository, https://github.com/OWNER/NAME (public)")
+    handout_parser.add_argument("--notebooks", type=_folder, default=Path("notebooks"),
+                                help="folder holding the solution notebooks (default: notebooks)")
+    handout_parser.set_defaults(run=handout)
     from .course import (
         grade,  # the `grade` subcommand: its arguments and help live in labvae/course/grade/
     )
 
     grade.add_parser(sub)
     sub.choices["grade"].set_defaults(run=grade.main)  # handles its own errors (it must stop kernels)
+    from .course.grade import gradebook
+
+    gradebook.add_parser(sub)  # after marking by hand: marks file -> grades.csv, feedback, export
     return parser
 
 
@@ -220,6 +237,22 @@ def student(args: argparse.Namespace) -> None:
 
     for path in write_student_edition(args.notebooks, args.out, repository=args.repository):
         print(f"wrote {path}")
+
+
+def handout(args: argparse.Namespace) -> None:
+    """Record args.repository as the hand-out repository and build it in args.out."""
+    from .course import colab
+    from .course.handout import build, check_target, contents
+    from .course.student import write_student_edition
+
+    root = args.notebooks.resolve().parent
+    check_target(args.out, root)
+    files = contents(args.repository, root)  # a bad URL or solution text is refused before anything is written
+    if (args.notebooks / "student").is_dir():  # the committed student edition is the hand-out's notebooks/
+        write_student_edition(args.notebooks, args.notebooks / "student", repository=args.repository)
+    written = build(args.out, args.repository, root, files)
+    print(f"wrote {len(written)} files into {args.out}: commit them to {colab.canonical(args.repository)} "
+          f"(git init, add, commit, push); pyproject.toml here now records it, so regenerating keeps it")
 
 
 def repository(args: argparse.Namespace) -> None:

@@ -127,6 +127,8 @@ def lab_config(**overrides) -> LabConfig:
     if os.environ.get("LABVAE_SMOKE", "0") not in ("", "0"):
         base = LabConfig(data="synthetic", epochs=SMOKE_EPOCHS, out=cache_dir() / "results-smoke",
                          synthetic_sizes=SMOKE_SIZES)
+    elif os.environ.get("NBGRADER_EXECUTION"):  # nbgrader validate/autograde: never train into a student's folder
+        base = LabConfig(data=data_root(), out=cache_dir() / "results-nbgrader")  # shared by every notebook run
     else:
         base = LabConfig(data=data_root())  # LABVAE_DATA, else the per-user cache
     # A benchmark of the notebooks as Colab runs them (no native bf16) sets LABVAE_PRECISION=fp32.

@@ -200,7 +200,7 @@ loss_check = checks.check_loss(vae_loss)
 # the test set: about 0, about 6, about 60 or about 600? Think about how many numbers the code holds
 # and how precisely the encoder can afford to place them.
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "predict-01", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] tags=["predict-01"]
 # ### BEGIN SOLUTION
 # About 6 (yours is printed below). Not 0: a code equal to the prior says nothing about the image. Not
 # large: per dimension the KL is $\tfrac12(\mu^2 + \sigma^2 - 1 - \log\sigma^2)$, and two numbers placed

@@ -157,7 +157,7 @@ checks.mark(checks.check_ae_sweep, sweep_model)
 # the lab AE's test codes will: nearly all, about three quarters, or hardly any? And will they fill
 # the window?
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "predict-03", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] tags=["predict-03"]
 # ### BEGIN SOLUTION
 # Nothing in the AE's loss says where codes go, so no share is likely by design, and nothing asks them
 # to fill the window. Yours is printed below; another seed moves the codes.

@@ -99,7 +99,7 @@ plt.show()
 # land inside the swept window $[-4, 4]^2$, and to the KL term (reported unweighted, so it can be
 # compared across β)? And where do you expect β = 0 to sit?
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "predict-05", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] tags=["predict-05"]
 # ### BEGIN SOLUTION
 # The share inside the window should **rise** with β and the KL should **fall**: the larger β, the
 # more each nat of KL costs, so the encoder trades reconstruction for codes near the origin with

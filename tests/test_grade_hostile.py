@@ -23,7 +23,7 @@ from labvae.course.grade.sandbox import available
 WHY = available()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=f"no sandbox here: {WHY}")
 
-WARM = "warm checkpoint v1"  # what the shared warm vae.pt holds; every honest student's check reads its copy
+WARM = "warm checkpoint v1"  # what the shared warm vae.pt holds; every honest student's check reads it, read-only
 REGISTRY = TOY_REGISTRY + f'''
 
 def check_warm(fn):
@@ -38,7 +38,9 @@ EXERCISES = EXERCISES + (Exercise("t.3-warm", "Read the warm checkpoint", "01_to
 SECRETS = {"canary": "CANARY-honest-7f3a", "home": "HOME-SECRET-91b2", "env": "ENV-TOKEN-c4d8"}
 TOKEN = "labvae-hostile-daemon-5e6f"  # in a daemon's argv, so the test can look for it among all processes
 HONEST = ("aa_first", "zz_last1", "zz_last2")
-READS_WARM = "def warm():\n    return open('cache/vae.pt').read()"
+# The warmed checkpoints are shared read-only ($LABVAE_CHECKPOINTS), not copied into each run folder.
+READS_WARM = ("def warm():\n    import os\n"
+              "    return open(os.path.join(os.environ['LABVAE_CHECKPOINTS'].split(os.pathsep)[0], 'vae.pt')).read()")
 ABSOLUTE_CACHE = "import os\nassert os.path.isabs(os.environ['LABVAE_CACHE']), os.environ['LABVAE_CACHE']"
 # Each attack's cell tries things through attempt(), which logs "did" or "blocked" in its run folder.
 ATTEMPT = """\
@@ -96,7 +98,7 @@ def attacks(p: dict) -> dict:
         "m07_sleeper": attacker("signal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"),
         "m08_squatter": attacker("\n".join(write(p["work"] + f"/runs/{s}", "x") for s in ("zz_last1", "zz_last2"))),
         "m09_odd_metadata": attacker(""),  # its cells' metadata is made odd below
-        "m10_junk_warm": attacker(write(p["work"] + "/warm/cache/vae.pt", "junk") + "\n" + write("cache/vae.pt", "junk")),
+        "m10_junk_warm": attacker(write(p["work"] + "/warm/cache/results-smoke/vae.pt", "junk") + "\n" + write("cache/vae.pt", "junk")),
         "m11_printer": attacker("for _ in range(200):\n    print('x' * (1 << 20))"),
         "m12_prefix": None,  # holds zz_last1_01_toy.ipynb: a file-name prefix naming someone else
         "m13_etc_passwd": None, "m14_link_to_honest": None, "m15_duplicates": None, ".m16_hidden": None,
@@ -230,8 +232,8 @@ def _grade_hostile_class(tmp_path_factory) -> dict:
     nbformat.write(honest(), subs / ".m16_hidden" / "01_toy.ipynb")
     round2_files(subs)
     for top in (work, tmp / "base_work"):
-        (top / "warm" / "cache").mkdir(parents=True)
-        (top / "warm" / "cache" / "vae.pt").write_text(WARM)
+        (top / "warm" / "cache" / "results-smoke").mkdir(parents=True)
+        (top / "warm" / "cache" / "results-smoke" / "vae.pt").write_text(WARM)
     (work / "runs").mkdir()
     (work / "runs" / "zz_last2").write_text("a file where zz_last2's run folder goes")
 
@@ -301,8 +303,8 @@ def test_nothing_outside_the_run_folders_changed(hostile):
         attempts = log(hostile, student).splitlines()
         assert len(attempts) >= 1 and all(a.startswith("blocked") for a in attempts), attempts
     junk = log(hostile, "m10_junk_warm").splitlines()
-    assert junk[0].startswith(f"blocked {hostile['work']}/warm/cache/vae.pt")
-    assert junk[1] == "did cache/vae.pt"  # its own copy is its to spoil
+    assert junk[0].startswith(f"blocked {hostile['work']}/warm/cache/results-smoke/vae.pt")  # shared: read-only
+    assert junk[1] == "did cache/vae.pt"  # its own cache is its to spoil
 
 
 def test_nothing_secret_is_read_or_smuggled_out(hostile):

@@ -115,6 +115,16 @@ def test_every_nbgrader_id_is_legal():
     assert all(ID.match(e.key) for e in exercises.EXERCISES)
 
 
+def test_predictions_are_not_nbgrader_grade_cells():
+    """A 0-point grade cell would put "needs manual grade" on every student: predictions are tagged cells."""
+    for path in [*NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"), *(NOTEBOOKS / "student").glob("*.ipynb")]:
+        for key, cell in by_id(nbformat.read(path, as_version=4)).items():
+            meta = cell.metadata["nbgrader"]
+            assert not (meta.get("grade") and not meta.get("points")), f"{path.name}: {key} is a 0-point grade cell"
+        tags = {t for c in nbformat.read(path, as_version=4).cells for t in c.metadata.get("tags", [])}
+        assert f"predict-{path.name[:2]}" in tags, f"{path.name} lost its tagged prediction cell"
+
+
 @pytest.fixture(scope="module")
 def validated(course):
     """nbgrader validate's reports on notebook 02 of each submission, in one run (one report after the other)."""
@@ -165,6 +175,15 @@ def test_labvae_grade_gives_the_same_marks_as_nbgrader(marks):
         print(student, *(f"{k}: nbgrader {from_nbgrader[student][k]:g}, labvae {from_labvae[student][k]:g}"
                          for k in EXPECTED[student]), sep=" | ")
     assert from_labvae == from_nbgrader
+
+
+def test_no_submission_needs_manual_grading_for_its_predictions(course, marks):
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in EXPECTED:
+            for stem in GRADED:  # each holds a prediction, and no written answer worth marks
+                nb = gb.find_submission_notebook(stem, "lab8", student)
+                assert not [g.name for g in nb.grades if g.name.startswith("predict-")]
+                assert not nb.needs_manual_grade, (student, stem)
 
 
 def test_autograde_restores_the_tampered_cells(course, marks):

@@ -1,8 +1,10 @@
 """Where the notebooks come from on Colab: the repository their badges open and their setup cell installs.
 
-One place names it: `[project.urls] Repository` in pyproject.toml. `python -m labvae repository URL`
-writes a course's own copy there and into every notebook (badge and setup cell), solutions and
-student edition; `python -m labvae student OUT --repository URL` stamps only the student edition.
+One place names each: `[project.urls] Repository` in pyproject.toml the solutions' repository,
+`[tool.labvae] handout` the public hand-out repository students open, when a course has one.
+`python -m labvae repository URL` writes the first there and into every solution notebook (badge and
+setup cell); `python -m labvae student OUT --repository URL` (or `handout DIR --repository URL`) records
+the second, and every later regeneration of the student edition points at it.
 """
 
 from __future__ import annotations
@@ -63,3 +65,37 @@ def pyproject_repository(pyproject: Path) -> str:
     if not found:
         raise ValueError(f'{pyproject} has no line Repository = "..." under [project.urls]; add it.')
     return found.group(0).split('"')[1]
+
+
+# The hand-out repository students open, when a course keeps the solutions private: pyproject.toml's
+# [tool.labvae] handout. Recorded by `student --repository` and `handout`; every regeneration of the
+# student edition (and nbgrader's release, nbgrader_config.py) reads it from there.
+TOOL_SECTION = re.compile(r"^\[tool\.labvae\][ \t]*\n((?:(?!\[).*\n?)*)", re.M)
+HANDOUT_LINE = re.compile(r'^handout = "([^"\n]*)"[ \t]*$', re.M)
+
+
+def recorded_handout(pyproject: Path) -> str | None:
+    """The hand-out repository pyproject.toml records, or None (the student edition then uses the solutions')."""
+    pyproject = Path(pyproject)
+    if not pyproject.is_file():
+        return None
+    section = TOOL_SECTION.search(pyproject.read_text(encoding="utf-8"))
+    found = HANDOUT_LINE.search(section.group(1)) if section else None
+    return canonical(found.group(1)) if found else None
+
+
+def with_handout(text: str, url: str) -> str:
+    """pyproject.toml's text recording url as the hand-out repository ([tool.labvae] handout)."""
+    line = f'handout = "{canonical(url)}"'
+    section = TOOL_SECTION.search(text)
+    if section is None:
+        return text.rstrip("\n") + ("\n\n[tool.labvae]\n# The public repository students open (the student edition "
+                                    "and the library without solutions): `python -m labvae handout`.\n" + line + "\n")
+    body = section.group(1)
+    body = HANDOUT_LINE.sub(lambda _: line, body) if HANDOUT_LINE.search(body) else line + "\n" + body
+    return text[: section.start(1)] + body + text[section.end(1):]
+
+
+def pyproject_beside(notebooks: Path) -> Path:
+    """The pyproject.toml of the repository whose notebooks/ folder this is."""
+    return Path(notebooks).resolve().parent / "pyproject.toml"

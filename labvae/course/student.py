@@ -60,14 +60,28 @@ def _lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)  # how nbformat stores sources in .ipynb files
 
 
+def link_source(source: str, first: bool, handout: str | None) -> str:
+    """A cell's source with the student edition's links: the badge (first cell) and the setup cell.
+
+    Without a hand-out repository the badge opens notebooks/student/ of the solutions' repository; with
+    one, both point at the hand-out repository, whose notebooks/ holds the student edition."""
+    if handout:
+        return colab.stamp_text(source, handout)
+    return BADGE.sub(r"\1student/\2", source) if first else source
+
+
 def student_notebook(path: Path, repository: str | None = None) -> dict:
     """The student edition of one notebook (as nbformat JSON): what nbgrader's generate_assignment releases.
 
-    repository: a GitHub URL for the badge and setup cell (labvae.course.colab); None keeps the solutions'.
+    repository: the hand-out repository's GitHub URL for the badge and setup cell (labvae.course.colab);
+    None: the one pyproject.toml records ([tool.labvae] handout), else the solutions' own.
     """
+    if repository is None:
+        repository = colab.recorded_handout(colab.pyproject_beside(Path(path).parent))
     from .exercises import EXERCISES
 
     keys = {e.key for e in EXERCISES}
+    practice = {e.key for e in EXERCISES if e.manual and not e.points}  # the predictions
     nb = json.loads(Path(path).read_text(encoding="utf-8"))
     nb["cells"] = [c for c in nb["cells"] if SOLUTION_ONLY not in c.get("metadata", {}).get("tags", [])]
     for index, cell in enumerate(nb["cells"]):
@@ -79,18 +93,19 @@ def student_notebook(path: Path, repository: str | None = None) -> dict:
         except SolutionMarkerError as e:
             raise SolutionMarkerError(f"{Path(path).name}, cell {index}: {e}") from None
         grader = meta.get("nbgrader", {})
-        if regions and not (grader.get("solution") and grader.get("grade_id") in keys):
+        # A prediction (0 marks) is a plain markdown cell tagged with its key: nbgrader then never asks
+        # for it to be graded by hand, and generate_assignment still replaces its solution region.
+        predict = cell["cell_type"] == "markdown" and bool(set(meta.get("tags", [])) & practice)
+        if regions and not (grader.get("solution") and grader.get("grade_id") in keys) and not predict:
             raise SolutionMarkerError(f"{Path(path).name}, cell {index} has a solution region but is not an nbgrader "
                                       f"solution cell of a known exercise (grade_id={grader.get('grade_id')!r}); give it "
-                                      "nbgrader metadata with a key of labvae.course.exercises.EXERCISES.")
-        if index == 0:  # the Colab badge opens the student edition (nbgrader_config.py does the same)
-            source = BADGE.sub(r"\1student/\2", source)
+                                      "nbgrader metadata with a key of labvae.course.exercises.EXERCISES (or, for a "
+                                      "prediction, the tag of its key).")
+        source = link_source(source, index == 0, repository)  # nbgrader_config.py's release does the same
         cell["source"] = _lines(source)
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
     nb["metadata"].pop("jupytext", None)  # not paired with a .py twin
-    if repository is not None:
-        colab.stamp_notebook(nb, repository)
     return nb
 
 
@@ -113,18 +128,30 @@ def py_twin(nb: dict) -> str:
 def write_student_edition(notebooks: Path, out: Path, repository: str | None = None) -> list[Path]:
     """Write the student edition of every lesson notebook in notebooks/ into out/; returns the paths.
 
-    repository: the GitHub URL its badges open and its setup cells install from (default: the solutions')."""
+    repository: the hand-out repository its badges open and its setup cells install from; it is recorded in
+    pyproject.toml beside notebooks/, so later regenerations keep it (default: the recorded one, else the
+    solutions' own)."""
     notebooks, out = Path(notebooks), Path(out)
     sources = lesson_notebooks(notebooks)
     if not sources:
         raise ValueError(f"{notebooks} holds no lesson notebooks ({NOTEBOOK_GLOB}); give the folder with the solutions.")
     if out.resolve() == notebooks.resolve():
         raise ValueError("the student edition would overwrite the solutions; give another folder, e.g. notebooks/student.")
+    pyproject, record = colab.pyproject_beside(notebooks), None
+    if repository is not None:
+        repository = colab.canonical(repository)
+        if not pyproject.is_file():
+            raise ValueError(f"no pyproject.toml beside {notebooks} to record the hand-out repository in; run this "
+                             "in the repository's root.")
+        if colab.recorded_handout(pyproject) != repository:
+            record = colab.with_handout(pyproject.read_text(encoding="utf-8"), repository)
     editions = {}  # all or nothing: every notebook is converted before any file is written
     for src in sources:
         nb = student_notebook(src, repository)
         editions[src.name] = dumps(nb)
         editions[src.with_suffix(".py").name] = py_twin(nb)
+    if record is not None:  # every later regeneration (and nbgrader's release) reads it from there
+        atomic_write(pyproject, lambda f: f.write(record.encode("utf-8")))
     written = [atomic_write(out / name, lambda f, text=text: f.write(text.encode("utf-8"))) for name, text in editions.items()]
     atomic_write(out / "jupytext.toml", lambda f: f.write(JUPYTEXT_TOML.encode("utf-8")))
     return written
@@ -149,5 +176,5 @@ def set_repository(url: str, notebooks: Path = Path("notebooks")) -> list[Path]:
             texts[twin] = colab.stamp_text(twin.read_text(encoding="utf-8"), url)
     written = [atomic_write(path, lambda f, t=text: f.write(t.encode("utf-8"))) for path, text in texts.items()]
     if (notebooks / "student").is_dir():
-        written += write_student_edition(notebooks, notebooks / "student", repository=url)
+        written += write_student_edition(notebooks, notebooks / "student")  # keeps a recorded hand-out repository
     return written

@@ -197,7 +197,7 @@ loss_check = checks.check_loss(vae_loss)
 # the test set: about 0, about 6, about 60 or about 600? Think about how many numbers the code holds
 # and how precisely the encoder can afford to place them.
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "predict-01", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] tags=["predict-01"]
 # YOUR ANSWER HERE
 
 # %% [markdown]

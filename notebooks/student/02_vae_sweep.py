@@ -80,7 +80,7 @@ print(f"prior mass inside [-4, 4]^2: {inside_1d**2:.3%}  (outside: about 1 draw 
 # $q(z\mid x) = \mathcal{N}(\mu, \sigma^2)$. How wide is a typical one, in these units: about 1 (as wide
 # as the prior), about 0.4 (one step of the sweep) or about 0.1?
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "predict-02", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] tags=["predict-02"]
 # YOUR ANSWER HERE
 
 # %%

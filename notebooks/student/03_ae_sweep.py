@@ -151,7 +151,7 @@ checks.mark(checks.check_ae_sweep, sweep_model)
 # the lab AE's test codes will: nearly all, about three quarters, or hardly any? And will they fill
 # the window?
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "predict-03", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] tags=["predict-03"]
 # YOUR ANSWER HERE
 
 # %% [markdown]

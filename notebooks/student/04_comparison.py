@@ -144,7 +144,7 @@ explorer
 # each model and let the classifier label the images. Over how many of the ten classes will each
 # model's samples spread, and how often will the classifier be confident (max p ≥ 0.9)?
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "predict-04", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] tags=["predict-04"]
 # YOUR ANSWER HERE
 
 # %%

@@ -98,7 +98,7 @@ plt.show()
 # land inside the swept window $[-4, 4]^2$, and to the KL term (reported unweighted, so it can be
 # compared across β)? And where do you expect β = 0 to sit?
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "predict-05", "locked": false, "points": 0, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] tags=["predict-05"]
 # YOUR ANSWER HERE
 
 # %%

@@ -4,8 +4,11 @@ Rooms: submissions (whose notebook is which), limits (reading an untrusted noteb
 runner (one notebook in a fresh kernel, then its checks), verdicts (checks decided in the grader on
 outputs the kernel sends), kernel (that kernel: started, output capped, killed), sandbox (bubblewrap
 around it), confine (its seccomp filter and cgroups), runfolder (its run folder: quota, made inert
-after), report (the CSV, the written answers, the summary), similarity (the copying report), keep
-(results kept when they cannot be written), command (the whole run and its CLI).
+after), report (the CSV, the written answers, the summary), marking (model answer, rubric and the
+student's own numbers beside each written answer), gradebook (merging re-grades, hand marks, the
+marks file, `labvae gradebook`), feedback (per-student feedback, the export, the class summary,
+lateness), similarity (the copying report), keep (results kept when they cannot be written),
+command (the whole run and its CLI).
 """
 
 from .command import add_parser, grade, main

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..._io import check_writable
-from . import report, similarity
-from .keep import write_or_keep
+from . import feedback, gradebook, report
 from .kernel import _STOP, kill_live_kernels
 from .runfolder import fresh, make_inert
 from .runner import (
@@ -39,10 +38,11 @@ from .submissions import GradeError, Refused, collect
 def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: float = CHECK_TIMEOUT,
           smoke: bool = False, data: str | None = None, work: Path | None = None, jobs: int = 1,
           registry: str = "labvae.course.exercises", warm: bool = True, trust: bool = False,
-          say=print) -> list[dict]:
-    """Grade every submission; write out (CSV) and, for written exercises, out's -answers.md; return the rows.
+          due=None, say=print) -> list[dict]:
+    """Grade every submission; merge into out (CSV), write the answers to mark, feedback, export; return the rows.
 
-    trust: run the notebooks without a sandbox, with the grader's rights (only for code you trust)."""
+    trust: run the notebooks without a sandbox, with the grader's rights (only for code you trust).
+    due: a datetime; submissions whose timestamp.txt is later are flagged late."""
     if not paths:
         raise GradeError("no submissions given; pass students' notebooks or folders holding them.")
     missing = [m for m in ("nbformat", "nbclient", "ipykernel") if importlib.util.find_spec(m) is None]
@@ -59,6 +59,7 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
     except OSError as e:
         raise GradeError(str(e)) from None
     exercises = importlib.import_module(registry).EXERCISES
+    gradebook.preflight(out, exercises)  # a grades.csv or marks file it cannot merge is refused before any run
     subs = collect(paths, list(dict.fromkeys(ex.notebook for ex in exercises)))
     if not trust:
         from .sandbox import available
@@ -82,17 +83,7 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
-    rows = report.rows(subs, exercises, results)
-    answers = report.answers_markdown(subs, exercises, results)
-    kept = [write_or_keep(f, text) for f, text in ((out, report.to_csv(rows)), (report.answers_path(out), answers)) if text]
-    try:  # read from the files, outside every kernel; the marks stand whatever happens here
-        copying = f" and {similarity.write(subs, exercises, out)[0]} (copying)"
-    except Exception as e:
-        copying = f"; the copying report could not be written ({type(e).__name__}: {str(e)[:120]})"
-    say(report.summary(rows, results, {ex.key for ex in exercises if ex.manual}))
-    if any(why for _, why in kept):  # a full disk: the marks are kept elsewhere, and the one line says where
-        raise GradeError(" ".join(why for _, why in kept if why))
-    say(f"wrote {out}" + (f", {report.answers_path(out)}" if answers else "") + copying)
+    rows = gradebook.write_results(out, subs, exercises, results, due, say)
     return rows
 
 
@@ -148,14 +139,16 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
         return NotebookResult(failure=path.reason)
     ex = [e for e in ctx.exercises if e.notebook == stem]
     fresh(run_dir)
-    if (ctx.work / "warm").is_dir() and any(not e.manual for e in ex):
-        shutil.copytree(ctx.work / "warm", run_dir, dirs_exist_ok=True)  # a private copy: students cannot meet
-    env = {**ctx.env, "LABVAE_CACHE": str(run_dir / "cache")}
+    shared = [d for d in (ctx.work / "warm" / "results", ctx.work / "warm" / "cache" / "results-smoke") if d.is_dir()]
+    if (ctx.work / "warm").is_dir() and any(not e.manual for e in ex):  # the rest (smoke data): a private copy
+        shutil.copytree(ctx.work / "warm", run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.pt"))
+    env = {**ctx.env, "LABVAE_CACHE": str(run_dir / "cache"),  # warmed checkpoints: shared read-only, never copied
+           "LABVAE_CHECKPOINTS": os.pathsep.join(map(str, shared))}
     sandbox = None
     if not ctx.trust:
         from .sandbox import NOBODY, Sandbox
 
-        ro = [PACKAGE, *[Path(p) for p in env["PYTHONPATH"].split(os.pathsep)[1:]]]
+        ro = [PACKAGE, *[Path(p) for p in env["PYTHONPATH"].split(os.pathsep)[1:]], *shared]
         if (Path(env["LABVAE_DATA"]) / "FashionMNIST").is_dir():  # the data only, not what lies beside it
             ro.append(Path(env["LABVAE_DATA"]) / "FashionMNIST")
         hidden = [p for p in (ctx.work, *ctx.given) if any(p.is_relative_to(r) for r in ro)]
@@ -249,9 +242,16 @@ cannot be read, runs past --timeout or whose kernel dies scores 0 for its exerci
 trained once (or loaded), so every student's notebook loads the same checkpoints.
 
 writes: --out, a CSV with one row per student and exercise: student, notebook, exercise,
-title, status (pass / wrong / not done / error / manual), points, max_points, message,
-cell_errors. Written exercises have status "manual" and an empty points cell; their answers
-go to OUT-answers.md (grades-answers.md for grades.csv), grouped by exercise."""
+title, status (pass / wrong / not done / error / manual / marked), points, max_points, message,
+cell_errors, submitted. An existing --out is merged into: the students graded now replace their
+rows, every other row is kept, and a mark typed into a written answer's points cell is kept.
+Written exercises have status "manual" and an empty points cell; their answers go to
+OUT-answers.md (grades-answers.md for grades.csv) with the model answer and rubric; marks and
+comments go in OUT-marks.csv (written once, empty, then only read). Beside --out also:
+OUT-export.csv (one row per student: each exercise, total out of 5; for Moodle/Canvas),
+OUT-summary.md (per-exercise distribution, the mistakes the checks named, late submissions) and
+OUT-feedback/STUDENT.md (each student's points and the checks' messages).
+`python -m labvae gradebook OUT` rewrites these from the CSV and the marks file, running nothing."""
 
 
 def add_parser(sub) -> None:
@@ -277,6 +277,9 @@ def add_parser(sub) -> None:
     p.add_argument("--trust-submissions", action="store_true",
                    help="run the notebooks WITHOUT a sandbox, with your rights and environment; only where no "
                         "sandbox is available and you trust every submission's code")
+    p.add_argument("--due", type=feedback.due_date, default=None, metavar="WHEN",
+                   help="the due date, e.g. '2027-03-01 17:00' (UTC unless a zone is given): a submission whose "
+                   "nbgrader timestamp.txt is later is flagged late in the export, feedback and summary")
     p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default: 1; each kernel "
                    "trains and decodes on all cores)")
 
@@ -289,7 +292,7 @@ def main(args: argparse.Namespace) -> int:
     old = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops kernels like Ctrl-C
     try:
         grade(args.submissions, args.out, timeout=args.timeout, smoke=args.smoke, data=args.data,
-              work=args.work, jobs=args.jobs, trust=args.trust_submissions)
+              work=args.work, jobs=args.jobs, trust=args.trust_submissions, due=args.due)
     except GradeError as e:
         print(f"labvae: error: {e}", file=sys.stderr)
         return 1

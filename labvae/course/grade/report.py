@@ -7,7 +7,8 @@ import io
 import re
 from pathlib import Path
 
-COLUMNS = ("student", "notebook", "exercise", "title", "status", "points", "max_points", "message", "cell_errors")
+COLUMNS = ("student", "notebook", "exercise", "title", "status", "points", "max_points", "message", "cell_errors",
+           "submitted")  # submitted: nbgrader's timestamp.txt, ISO 8601 UTC ('' when there is none)
 FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula
 
 
@@ -26,13 +27,15 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(FORMULA) else value
 
 
-def rows(subs, exercises, results) -> list[dict]:
+def rows(subs, exercises, results, submitted=None) -> list[dict]:
+    """One row per student and exercise; submitted: {student: time} from timestamp.txt."""
     rows = []
     for student in sorted(subs):
         for ex in exercises:
             res = results.get((student, ex.notebook))
             row = {"student": student, "notebook": ex.notebook, "exercise": ex.key, "title": ex.title,
-                   "max_points": f"{ex.points:g}", "cell_errors": "; ".join(res.cell_errors) if res else ""}
+                   "max_points": f"{ex.points:g}", "cell_errors": "; ".join(res.cell_errors) if res else "",
+                   "submitted": (submitted or {}).get(student, "")}
             if res is None:
                 status, message = "not done", f"{ex.notebook}.ipynb was not submitted"
             elif res.failure:
@@ -71,30 +74,39 @@ def fenced(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
-def answers_markdown(subs, exercises, results) -> str:
-    """Written answers grouped by exercise, one section per student: a marker reads one question at a time."""
+def answers_markdown(subs, exercises, results, marks_file: str = "grades-marks.csv") -> str:
+    """Written answers grouped by exercise, one section per student: a marker reads one question at a time,
+    with the model answer and rubric at the top and each student's own printed numbers beside the answer."""
+    from .marking import marker_notes, own_numbers
+
     manual = [ex for ex in exercises if ex.manual and ex.points]  # predictions (0 marks) stay in the CSV
     if not manual:
         return ""
-    parts = ["# Written answers to mark by hand\n\nEach answer is shown as the student wrote it, "
-             "as plain text in a fence.\n"]
+    parts = ["# Written answers to mark by hand\n\nEach answer is shown as the student wrote it, as plain text "
+             f"in a fence. Enter marks and comments in `{marks_file}` (student, exercise, points, comment): every "
+             "grade run reads it and never writes over it; `python -m labvae gradebook` applies it without running "
+             "any notebook.\n"]
     for ex in manual:
         marks = f"{ex.points:g} mark" + ("" if ex.points == 1 else "s")
-        parts.append(f"\n## {ex.key}: {ex.title} ({marks}, {ex.notebook})\n")
+        parts.append(f"\n## {ex.key}: {ex.title} ({marks}, {ex.notebook})\n\n{marker_notes(ex)}")
         for student in sorted(subs):
             res = results.get((student, ex.notebook))
             text = "" if res is None or res.failure else res.answers.get(ex.key) or ""
             parts.append(f"\n### {_md_name(student)}\n\n{fenced(text) if text else '*(no answer)*'}\n")
+            if text:
+                numbers = own_numbers(subs[student].get(ex.notebook), ex)
+                parts.append("\nTheir own run printed:\n\n" + fenced(numbers) + "\n" if numbers else
+                             "\n*(their notebook carries no printed output: they did not run it, or cleared it)*\n")
     return "".join(parts)
 
 
 def summary(rows, results, manual_keys) -> str:
-    """Per student: auto-marked points, written answers left to mark, and what went wrong."""
+    """Per student: points out of the lab's marks (written answers included), answers left to mark, what went wrong."""
     lines = [f"{'student':<24}{'marks':>12}  {'to mark':<9}notes"]
     for student in dict.fromkeys(r["student"] for r in rows):
         mine = [r for r in rows if r["student"] == student]
         got = sum(float(r["points"] or 0) for r in mine)
-        best = sum(float(r["max_points"]) for r in mine if r["exercise"] not in manual_keys)
+        best = sum(float(r["max_points"]) for r in mine)
         manual = sum(r["status"] == "manual" and float(r["max_points"]) > 0 for r in mine)
         notes = [f"{stem}: {res.failure}" for (s, stem), res in sorted(results.items()) if s == student and res.failure]
         raised = sum(len(res.cell_errors) for (s, _), res in results.items() if s == student)
