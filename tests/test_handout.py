@@ -16,9 +16,8 @@ from labvae.course import colab, exercises, handout, student
 
 ROOT = Path(__file__).resolve().parents[1]
 HANDOUT = "https://github.com/comp6258-2027/lab8"
-# The reference answers: in the package until they move to solutions/ (issue 23); either way, not shipped.
-REFERENCE = next((p for p in (ROOT / "labvae" / "course" / "reference.py", ROOT / "solutions" / "reference.py")
-                  if p.is_file()), None)
+# The reference answers live in solutions/, outside the package: never shipped.
+REFERENCE = ROOT / "solutions" / "reference.py"
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +46,9 @@ def texts(files):
 
 def test_it_holds_the_student_edition_the_library_and_a_readme(built):
     course, out, files = built
-    lessons = sorted(p.name for p in (ROOT / "notebooks").glob(student.NOTEBOOK_GLOB))
+    lessons = [p.name for p in student.lesson_notebooks(ROOT / "notebooks")]
     assert sorted(f for f in files if f.startswith("notebooks/")) == [f"notebooks/{n}" for n in lessons]
+    assert not [f for f in files if student.INSTRUCTORS_ONLY in f]  # the appendix answers 2.2: never handed out
     assert {"pyproject.toml", "README.md", "LICENSE", "labvae/__init__.py", "labvae/course/checks.py"} <= set(files)
     assert not [f for f in files if f.startswith(("solutions/", "tests/", "docs/")) or f.endswith((".pt", ".pyc"))]
     for name in lessons:  # exactly the committed student edition, which now points at the hand-out
@@ -143,12 +143,15 @@ def test_it_installs_in_a_fresh_venv_and_runs_a_notebook(built, tmp_path):
     spec.joinpath("kernel.json").write_text(json.dumps({"argv": [str(python), "-m", "ipykernel_launcher", "-f",
                                                                  "{connection_file}"],
                                                         "display_name": "hand-out", "language": "python"}))
-    # 05 needs no exercise checks: it runs whether or not the reference answers have left the package yet.
-    notebook = out / "notebooks" / "05_beta.ipynb"
+    # 02 imports the checks and their fallbacks: with its stubs unanswered, the self-checks say "not done"
+    # and the later cells run on labvae's own functions, all from the installed hand-out.
+    notebook = out / "notebooks" / "02_vae_sweep.ipynb"
     run = ("import nbformat, nbclient, sys; nb = nbformat.read(sys.argv[1], as_version=4); "
            "nbclient.NotebookClient(nb, timeout=600, kernel_name='python3', "
-           "resources={'metadata': {'path': sys.argv[2]}}).execute(); print('ran', len(nb.cells))")
+           "resources={'metadata': {'path': sys.argv[2]}}).execute(); print('ran', len(nb.cells)); "
+           "print(*(o.get('text', '') for c in nb.cells if c.cell_type == 'code' for o in c.outputs))")
     r = subprocess.run([python, "-c", run, str(notebook), str(out / "notebooks")], capture_output=True, text=True,
                        env=env, cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.startswith("ran")
+    assert "not done" in r.stdout, r.stdout[-2000:]  # the self-checks ran, from the hand-out's own labvae

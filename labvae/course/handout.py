@@ -16,7 +16,7 @@ from pathlib import Path
 from .._io import atomic_write
 from . import colab
 from .exercises import EXERCISES
-from .student import BEGIN, NOTEBOOK_GLOB, dumps, student_notebook
+from .student import BEGIN, dumps, lesson_notebooks, student_notebook
 
 ROOT = Path(__file__).resolve().parents[2]  # the solutions' repository (an instructor's checkout)
 ALLOW = ("labvae", "LICENSE")  # besides notebooks/ (the student edition), pyproject.toml and README.md, written here
@@ -104,7 +104,7 @@ def readme(url: str, notebooks: list[str]) -> str:
 def contents(url: str, root: Path = ROOT) -> dict[str, bytes]:
     """Every file of the hand-out repository for url, as {relative path: bytes}; refuses solution text."""
     url = colab.canonical(url)
-    sources = sorted((root / "notebooks").glob(NOTEBOOK_GLOB))
+    sources = lesson_notebooks(root / "notebooks")  # never the instructors' appendix: it answers 2.2
     if not sources:
         raise ValueError(f"{root / 'notebooks'} holds no lesson notebooks; run this in the solutions' repository.")
     out = {f"notebooks/{src.name}": dumps(student_notebook(src, url)).encode() for src in sources}
