@@ -46,3 +46,13 @@ def test_under_nbgrader_a_notebook_never_trains_into_the_students_folder(monkeyp
         assert labvae.lab_config().out == tmp_path / "cache" / "results-nbgrader"
     monkeypatch.delenv("NBGRADER_EXECUTION")
     assert labvae.lab_config().out == Path("results")  # a student's own run keeps results/ beside the notebook
+
+
+def test_kernels_get_the_graders_precision(tmp_path, monkeypatch):
+    """The warm-up's checkpoints are keyed by precision: kernels resolve the same one, so they load them."""
+    from labvae.course.grade.runner import kernel_env
+
+    monkeypatch.setenv("LABVAE_PRECISION", "fp32")
+    assert kernel_env(tmp_path, True, str(tmp_path))["LABVAE_PRECISION"] == "fp32"
+    monkeypatch.delenv("LABVAE_PRECISION")
+    assert kernel_env(tmp_path, True, str(tmp_path))["LABVAE_PRECISION"] == "auto"

@@ -266,12 +266,15 @@ PACKAGE = Path(__file__).resolve().parents[2]  # labvae/: the kernels import thi
 
 
 def kernel_env(work: Path, smoke: bool, data: str | None, paths=()) -> dict:
-    """The variables each kernel gets: mode, data, a cache in the run's folder, where labvae (and paths) are."""
+    """The variables each kernel gets: mode, data, precision, a cache in the run's folder, where labvae is."""
     from ...data import data_root
 
+    # The grader's LABVAE_PRECISION too: the warm-up's checkpoints are keyed by it, and kernels that
+    # resolved another precision would not load them, and would train once per student.
     return {"LABVAE_SMOKE": "1" if smoke else "0",
             "LABVAE_DATA": str(data_root(data).resolve()),
             "LABVAE_CACHE": str(work / "cache"),
+            "LABVAE_PRECISION": os.environ.get("LABVAE_PRECISION") or "auto",
             "PYTHONPATH": os.pathsep.join([str(PACKAGE.parent), *map(str, paths)])}
 
 
