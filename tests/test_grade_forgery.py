@@ -54,9 +54,9 @@ WRAPPED_SWEEP = ("import types\nfrom labvae.course import fallbacks as _f\n"
                  "sweep_image = types.FunctionType(_f.sweep_image.__code__, _f.__dict__, 'sweep_image')\n")
 
 
-def edited(base: str, after_imports: str = "", answers: dict | None = None):
-    """A notebook of 02: base 'solution' or 'student' edition, a cell after the imports, answer cells replaced."""
-    nb = nbformat.read(NOTEBOOKS / ("" if base == "solution" else "student") / "02_vae_sweep.ipynb", as_version=4)
+def edited(base: str, after_imports: str = "", answers: dict | None = None, notebook: str = "02_vae_sweep"):
+    """A lab notebook: base 'solution' or 'student' edition, a cell after the imports, answer cells replaced."""
+    nb = nbformat.read(NOTEBOOKS / ("" if base == "solution" else "student") / f"{notebook}.ipynb", as_version=4)
     for cell in nb.cells:
         key = cell.metadata.get("nbgrader", {}).get("grade_id")
         if answers and key in answers:
@@ -129,3 +129,44 @@ def test_the_copying_report_shows_the_hidden_code(graded):
     text = out.with_name("grades-similarity.md").read_text()
     assert "hex\\_forger" in text and "fromhex" in text and "changes json, a module" in text
     assert "### honest" not in text and "### folder" not in text
+
+
+# 03: check_ae is decided in the grader too. Patching check_ae and CheckResult makes the notebook's own
+# cells print a pass; the grader still judges the tensors the model gives on the images it chooses.
+# (A patch made before the registry is first imported also swaps the registry's check: the kernel's
+# collect then fails, which is an error row and 0 marks, as for "missing" below.)
+AE_PATCH = """\
+import labvae.course.checking as C, labvae.course.checks as K, labvae.course.exercises
+class R:
+    status, message, passed = "pass", "✓ forged", True
+C.CheckResult = K.CheckResult = lambda *a, **k: R()
+K.check_ae = lambda *a, **k: R()
+"""
+UNTRAINED = "def train_ae(x_train, x_test):\n    return labvae.Autoencoder(latent_dim=2)\n"
+
+
+@pytest.fixture(scope="module")
+def graded_ae(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("forgery-ae")
+    students = {
+        "honest": edited("solution", notebook="03_ae_sweep"),
+        "untrained": edited("student", AE_PATCH, {"2_1-ae": UNTRAINED}, notebook="03_ae_sweep"),
+        "missing": edited("student", f"exec(bytes.fromhex({PATCH.encode().hex()!r}))", notebook="03_ae_sweep"),
+    }
+    for name, nb in students.items():
+        (tmp / "submitted" / name).mkdir(parents=True)
+        nbformat.write(nb, tmp / "submitted" / name / "03_ae_sweep.ipynb")
+    out = tmp / "grades.csv"
+    grade.grade([tmp / "submitted"], out, smoke=True, work=tmp / "work", jobs=2, trust=TRUST, say=lambda *a: None)
+    with open(out, newline="") as f:
+        yield {r["student"]: r for r in csv.DictReader(f) if r["exercise"] == "2_1-ae"}
+    shutil.rmtree(tmp / "work", ignore_errors=True)
+
+
+def test_patching_check_ae_in_the_kernel_earns_what_the_model_earns(graded_ae):
+    rows = graded_ae
+    assert (rows["honest"]["status"], rows["honest"]["points"]) == ("pass", "1"), rows["honest"]
+    assert (rows["untrained"]["status"], rows["untrained"]["points"]) == ("wrong", "0"), rows["untrained"]
+    assert "untrained" in rows["untrained"]["message"]  # decided on its model's tensors, in the grader
+    assert rows["missing"]["points"] == "0" and rows["missing"]["status"] in ("not done", "wrong", "error"), rows["missing"]
+    assert not any("forged" in row["message"] for row in rows.values())

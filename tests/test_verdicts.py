@@ -2,6 +2,7 @@
 
 import base64
 import io
+import os
 import pickle
 import zipfile
 
@@ -9,7 +10,8 @@ import pytest
 import torch
 from answers import solution
 
-from labvae.course import checks, exercises
+import labvae
+from labvae.course import ae_check, checks, exercises
 from labvae.course.grade import verdicts
 from labvae.course.sweep_checks import _grid_args
 
@@ -92,3 +94,76 @@ def test_a_reply_without_the_marker_is_an_error_and_a_missing_function_is_not_do
     assert verdicts.decide(GRID, {"content": {"ename": "KeyboardInterrupt", "evalue": ""}}, "@@m@@", 0, 60)[0] == "error"
     status, message = verdicts.decide(GRID, reply("@@m@@", sent({"missing": True})), "@@m@@", 0, 60)
     assert status == "not done" and "latent_grid is not defined" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# check_ae (2.1a): the kernel sends tensors; the grader re-derives what it can and judges them.
+
+AE = exercises.exercise("2_1-ae")
+
+
+@pytest.fixture(scope="module")
+def trained_ae():
+    """(cfg, a right answer to train_ae) in smoke mode."""
+    cfg = labvae.lab_config(progress=False)
+    x_train, _, x_test, _ = cfg.load_data()
+    return cfg, checks.attempt(solution("03_ae_sweep", "train_ae", cfg), x_train, x_test)
+
+
+def judged(data, seed, cfg):
+    return verdicts.decide(AE, reply("@@m@@", sent(data)), "@@m@@", seed, 60, cfg)
+
+
+def test_check_ae_is_decided_in_the_grader_on_a_bounded_payload(trained_ae):
+    cfg, model = trained_ae
+    assert verdicts.is_split(AE) and checks.check_ae.prepare is not None
+    data = checks.check_ae.gather(model, 7, cfg)
+    status, message = judged(data, 7, cfg)
+    assert status == "pass" and message.startswith("✓ train_ae: "), message
+    # Real data sends TEST_ROWS reconstructions: they fit the loader's caps, with room to spare.
+    assert ae_check.TEST_ROWS * 784 <= verdicts.MAX_ELEMENTS
+    full = {**data, "x_hat": torch.rand(ae_check.TEST_ROWS, 784)}
+    assert len(sent(full)) < verdicts.MAX_PAYLOAD // 2 and verdicts.load(sent(full))["x_hat"].shape == (1000, 784)
+
+
+FORGED = {  # each from a right answer's outputs: what the tensors alone earn
+    "perfect reconstructions": lambda d, x: {**d, "x_hat": x.clone()},
+    "inverted reconstructions": lambda d, x: {**d, "x_hat": 1 - x},
+    "a 2 reported for 3-d codes": lambda d, x: {**d, "code_dim": 2, "codes_ab": torch.cat([d["codes_ab"], d["codes_ab"][:, :1]], 1),
+                                                "codes_mix": torch.cat([d["codes_mix"], d["codes_mix"][:, :1]], 1)},
+    "half the test images": lambda d, x: {**d, "x_hat": d["x_hat"][: len(x) // 2]},
+    "a reported loss": lambda d, x: {k: v for k, v in d.items() if k != "x_hat"} | {"loss": 0.0, "passed": True},
+    "numbers where tensors go": lambda d, x: {**d, "x_hat": 0.5, "dec_ab": [0.5]},
+    "a forged fit record": lambda d, x: {**d, "x_hat": 1 - x, "fits": [{"data": "x", "epochs": "10"}]},
+}
+
+
+@pytest.mark.parametrize("name", FORGED)
+def test_forged_ae_evidence_earns_only_what_its_tensors_earn(trained_ae, name):
+    cfg, model = trained_ae
+    data = checks.check_ae.gather(model, 3, cfg)
+    x = ae_check.reference_numbers(cfg, 3).x_test  # the grader's own copy of the images judged
+    status, message = judged(FORGED[name](data, x), 3, cfg)
+    assert status == "wrong" and message.startswith("✗ train_ae: "), message
+
+
+def test_the_loss_is_recomputed_on_the_test_images_the_graders_seed_draws(trained_ae, monkeypatch):
+    """Real data is judged on TEST_ROWS images drawn from the grader's seed (smoke's 500 are all judged):
+    reconstructions perfect for one seed's images are measured against another seed's as what they are."""
+    cfg, model = trained_ae
+    monkeypatch.setattr(ae_check, "TEST_ROWS", 100)
+    assert not torch.equal(ae_check.test_rows(1, 500), ae_check.test_rows(2, 500))
+    data = {**checks.check_ae.gather(model, 1, cfg), "x_hat": ae_check.reference_numbers(cfg, 1).x_test}
+    assert "reconstructs the test images better" in judged(data, 1, cfg)[1]
+    status, message = judged(data, 2, cfg)
+    assert status == "wrong" and "untrained or nearly" in message, message
+
+
+def test_the_graders_config_is_the_kernels_and_its_own_environment_is_restored(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABVAE_SMOKE", "0")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    env = {"LABVAE_SMOKE": "1", "LABVAE_DATA": str(tmp_path / "data"), "LABVAE_CACHE": str(tmp_path / "k")}
+    before = dict(os.environ)
+    cfg = verdicts.kernels_config(env, tmp_path / "warm", ())
+    assert cfg.smoke and cfg.out == tmp_path / "warm" / "cache" / "results-smoke"
+    assert dict(os.environ) == before

@@ -10,7 +10,6 @@ patches (the checks, CheckResult, json, print) decides a mark.
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import os
 import warnings
@@ -66,30 +65,6 @@ def _first_line(e: BaseException) -> str:
 def _crashed(e: BaseException, part: str | None = None) -> _Stop:
     who = f"its {part}" if part else "it"
     return _Stop(WRONG, f"{who} raised {_first_line(e)}; run it on a small example and read the traceback")
-
-
-def _check(name: str):
-    """Turn a check body (raises _Stop or returns the pass detail) into a check that prints and never raises."""
-
-    def wrap(body_fn):
-        @functools.wraps(body_fn)
-        def run(obj, *args, **kwargs) -> CheckResult:
-            label = obj.name if isinstance(obj, Unfinished) else name  # train_ae, not the my_ae it makes
-
-            def body():
-                if isinstance(obj, Unfinished):
-                    if isinstance(obj.error, Delegated):
-                        raise _delegated(obj.error.name)
-                    raise _Stop(NOT_DONE, "") if obj.error is None else _crashed(obj.error)
-                return body_fn(obj, *args, **kwargs)
-
-            result = _judge(label, body)
-            print(result.message)
-            return result
-
-        return run
-
-    return wrap
 
 
 def _delegated(what: str) -> _Stop:
@@ -155,18 +130,29 @@ class Check:
     """A self-check in two halves: collect(fn, seed, data) in the student's kernel, verdict(data, seed) anywhere.
 
     Calling it runs both, prints the one line and returns the CheckResult, as a notebook's check cell does.
+    prepare(cfg), where given, is what the verdict needs of the lab's data and models (check_ae: labvae's own
+    lab AE): both halves then also take the LabConfig (default: lab_config()), and the grader runs prepare
+    once, under the kernels' settings, before deciding with theirs.
     """
 
-    def __init__(self, name: str, collect, verdict, public: str):
+    def __init__(self, name: str, collect, verdict, public: str, prepare=None):
         self.name, self.collect, self.verdict = name, collect, verdict  # name: the student's function's
+        self.prepare = prepare
         self.__name__ = self.__qualname__ = public  # what the notebooks call: checks.check_kl
         self.__doc__ = verdict.__doc__
 
-    def gather(self, fn, seed: int = SELF_SEED) -> dict:
+    def _cfg(self, cfg) -> tuple:
+        if self.prepare is None:
+            return ()
+        from ..config import lab_config
+
+        return (cfg or lab_config(progress=False),)  # no progress bar: a graded cell must not write to stderr
+
+    def gather(self, fn, seed: int = SELF_SEED, cfg=None) -> dict:
         """Run the student's fn on the check's inputs; what it returned, and where it stopped (never raises)."""
         data: dict = {}
         try:
-            self.collect(fn, seed, data)
+            self.collect(fn, seed, data, *self._cfg(cfg))
         except _Stop as stop:
             data["stop"] = [stop.status, stop.text]
         except Exception as e:  # a bug the check did not foresee: the verdict still gives one line
@@ -174,12 +160,14 @@ class Check:
                                    "type and shape with the exercise's"]
         return data
 
-    def decide(self, data: dict, seed: int = SELF_SEED) -> CheckResult:
-        """The verdict on collected outputs: a pure function of data and seed (never raises, never prints)."""
-        return _judge(self.name, lambda: self.verdict(data if isinstance(data, dict) else {}, seed))
+    def decide(self, data: dict, seed: int = SELF_SEED, cfg=None, label: str | None = None) -> CheckResult:
+        """The verdict on collected outputs: a pure function of data, seed (and cfg); never raises, never prints."""
+        return _judge(label or self.name,
+                      lambda: self.verdict(data if isinstance(data, dict) else {}, seed, *self._cfg(cfg)))
 
-    def __call__(self, fn) -> CheckResult:
-        result = self.decide(self.gather(fn, SELF_SEED), SELF_SEED)
+    def __call__(self, fn, cfg=None) -> CheckResult:
+        label = fn.name if isinstance(fn, Unfinished) else None  # what checks.attempt ran: train_ae, by its name
+        result = self.decide(self.gather(fn, SELF_SEED, cfg), SELF_SEED, cfg, label)
         print(result.message)
         return result
 

@@ -1,8 +1,8 @@
 """Self-checks for the lab's exercises: each prints one line (pass, not done yet, or what is wrong and a hint).
 
-Each check but check_ae is a checking.Check: collect (runs the student's function on chosen inputs)
-and verdict (judges what came back against the exercise's specification: torch.distributions, torch's
-BCE, labvae's own grid). The notebooks import this module; the checks live in formula_checks (01),
+Each check is a checking.Check: collect (runs the student's function on chosen inputs) and verdict
+(judges what came back against the exercise's specification: torch.distributions, torch's BCE,
+labvae's own grid, labvae's own lab AE for check_ae). The notebooks import this module; the checks live in formula_checks (01),
 sweep_checks (02, 03) and ae_check (the retrained AE).
 """
 

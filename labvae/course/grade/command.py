@@ -76,9 +76,12 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
             say("preparing the models the notebooks load ...")
             warm_up(work / "warm", env)
             say(f"models ready ({time.perf_counter() - t0:.1f} s)")
+        from .verdicts import kernels_config  # torch: only once grading starts
+        handed_in = [e for e in exercises if any(e.notebook in nbs for nbs in subs.values())]
+        cfg = kernels_config(env, work / "warm" if warm else work, handed_in)  # check_ae's reference, once
         jobs_list = [(s, stem, p, d) for (s, d) in _run_folders(subs, work).items() for stem, p in sorted(subs[s].items())]
         ctx = _Context(exercises, env, work, keep, timeout, check_timeout, registry, trust,
-                       [Path(p).resolve() for p in paths], say)
+                       [Path(p).resolve() for p in paths], say, cfg)
         results = _run_all(jobs_list, ctx, jobs)
     finally:
         if not keep:
@@ -115,6 +118,7 @@ class _Context:
     trust: bool
     given: list  # the submissions named on the command line: no sandbox sees them
     say: object
+    cfg: object  # the kernels' LabConfig, as the grader's verdicts see it (verdicts.kernels_config)
 
 
 _SLOTS = threading.local()
@@ -160,7 +164,7 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
     # made by a kernel cannot stop it, and a copy that is missing says so in the CSV.
     save = executed_path(ctx.work, run_dir) if ctx.keep else None
     res = run_notebook(path, ex, env=trusted_env(env), cwd=run_dir, timeout=ctx.timeout,
-                       check_timeout=ctx.check_timeout, registry=ctx.registry, sandbox=sandbox, save=save)
+                       check_timeout=ctx.check_timeout, registry=ctx.registry, sandbox=sandbox, save=save, cfg=ctx.cfg)
     if save is not None and not (save.is_file() and not save.is_symlink()):
         res.cell_errors.append(f"the executed notebook was not written to {save}: spot-check it by hand")
     return res

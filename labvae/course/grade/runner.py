@@ -106,10 +106,11 @@ def _answer(text: str | None) -> str | None:
 
 def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
                  check_timeout: float = CHECK_TIMEOUT, registry: str = "labvae.course.exercises",
-                 save: Path | None = None, sandbox=None) -> NotebookResult:
+                 save: Path | None = None, sandbox=None, cfg=None) -> NotebookResult:
     """Execute a notebook in a fresh kernel (cells may raise), then each exercise's check in that kernel.
 
-    sandbox: a sandbox.Sandbox to run the kernel in (its env, not `env`, is what the kernel sees), or None."""
+    sandbox: a sandbox.Sandbox to run the kernel in (its env, not `env`, is what the kernel sees), or None;
+    cfg: the kernels' LabConfig (verdicts.kernels_config)."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     t0 = time.perf_counter()
@@ -161,7 +162,7 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
                 if stuck:
                     res.results[ex.key] = ("error", f"not checked: {stuck}")
                     continue
-                res.results[ex.key] = _check(client, nb, ex, registry, check_timeout)
+                res.results[ex.key] = _check(client, nb, ex, registry, check_timeout, cfg)
                 if client.timed_out and not _recovered(client):
                     kill(km)
                     stuck = (f"the kernel was stopped when the check of {ex.key} ran past {check_timeout:g} s "
@@ -197,11 +198,11 @@ def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
     return res
 
 
-def _check(client, nb, ex, registry: str, check_timeout: float) -> tuple[str, str]:
+def _check(client, nb, ex, registry: str, check_timeout: float, cfg=None) -> tuple[str, str]:
     """One exercise's check; what the kernel sends comes back in the reply, after a marker made for it alone.
 
     A split check (verdicts.is_split) only collects the student's outputs in the kernel, on inputs from a
-    fresh seed, and is decided here; any other check (check_ae, a custom registry's) runs whole in the kernel."""
+    fresh seed, and is decided here (cfg: the kernels' config); a custom registry's other checks run whole there."""
     import nbformat
     from nbclient.exceptions import DeadKernelError
 
@@ -224,7 +225,7 @@ def _check(client, nb, ex, registry: str, check_timeout: float) -> tuple[str, st
     if client.timed_out:
         return "error", f"the check did not finish within {check_timeout:g} s; the function may never return"
     if split:
-        status, message = verdicts.decide(ex, reply, marker, seed, check_timeout)
+        status, message = verdicts.decide(ex, reply, marker, seed, check_timeout, cfg)
         return status, message[:MESSAGE_CHARS]
     return _parse_check(reply, marker, check_timeout)
 

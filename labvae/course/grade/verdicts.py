@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import secrets
 import zipfile
+from dataclasses import replace
+from pathlib import Path
 
 import torch
 
@@ -104,8 +107,10 @@ def _plain(value, count: list, depth: int):
     raise Garbled(f"a {type(value).__name__}")
 
 
-def decide(ex, reply: dict | None, marker: str, seed: int, check_timeout: float) -> tuple[str, str]:
-    """(status, message) for one exercise: the grader's verdict on the outputs in the collect cell's reply."""
+def decide(ex, reply: dict | None, marker: str, seed: int, check_timeout: float, cfg=None) -> tuple[str, str]:
+    """(status, message) for one exercise: the grader's verdict on the outputs in the collect cell's reply.
+
+    cfg: the kernels' LabConfig (kernels_config), for checks that judge against labvae's models (check_ae)."""
     content = (reply or {}).get("content") or {}
     ename, evalue = str(content.get("ename", "")), content.get("evalue", "")
     if not isinstance(evalue, str) or not evalue.startswith(marker):
@@ -118,6 +123,39 @@ def decide(ex, reply: dict | None, marker: str, seed: int, check_timeout: float)
         return "error", f"what the kernel sent back for this check is not a check's outputs ({g}); 0 marks"
     if data.get("missing") is True:
         return NOT_DONE, f"… {ex.symbol} is not defined: its cell was deleted, renamed or never ran."
-    result = ex.check.decide(data, seed)
+    result = ex.check.decide(data, seed, cfg)
     status = result.status if result.status in ("pass", WRONG, NOT_DONE) else "error"
     return status, result.message
+
+
+KERNEL_SETTINGS = ("LABVAE_SMOKE", "LABVAE_DATA", "LABVAE_PRECISION", "LABVAE_CACHE", "LABVAE_CHECKPOINTS")
+
+
+def kernels_config(env: dict, home: Path, exercises):
+    """The LabConfig the kernels get from env (mode, data), with what each split check's verdict needs of it
+    (check_ae: labvae's own lab AE on the same test images) prepared now, once per grading run.
+
+    home: where the models the kernels load were trained (the warm-up's folder). The grader's environment
+    is the kernels' only meanwhile, before any kernel starts: the same data files, the same checkpoints."""
+    from ...config import lab_config
+    from .submissions import GradeError
+
+    kernel = {**{k: str(env[k]) for k in KERNEL_SETTINGS if k in env}, "LABVAE_CACHE": str(Path(home) / "cache")}
+    saved = {k: os.environ.get(k) for k in (*KERNEL_SETTINGS, "NBGRADER_EXECUTION")}
+    try:
+        for k in saved:  # the kernels `labvae grade` runs are not nbgrader's, nor read the grader's own settings
+            os.environ.pop(k, None)
+        os.environ.update(kernel)
+        cfg = lab_config(progress=False)
+        cfg = cfg if cfg.out.is_absolute() else replace(cfg, out=Path(home) / cfg.out)  # the warm-up's cwd
+        for ex in exercises:
+            if is_split(ex) and ex.check.prepare is not None:
+                ex.check.prepare(cfg)
+    except Exception as e:
+        raise GradeError(f"could not prepare the checks' reference models: {str(e)[:200]}") from None
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None)
+            if v is not None:
+                os.environ[k] = v
+    return cfg
