@@ -109,7 +109,7 @@ def test_release_is_the_student_edition(course):
 
 
 def test_every_nbgrader_id_is_legal():
-    for path in [*NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"), *(NOTEBOOKS / "student").glob("*.ipynb")]:
+    for path in [*lesson_notebooks(NOTEBOOKS), *(NOTEBOOKS / "student").glob("*.ipynb")]:  # not the appendix
         for key in by_id(nbformat.read(path, as_version=4)):
             assert key and ID.match(key), f"{path.name}: grade_id {key!r} breaks nbgrader's schema"
     assert all(ID.match(e.key) for e in exercises.EXERCISES)
@@ -117,7 +117,7 @@ def test_every_nbgrader_id_is_legal():
 
 def test_predictions_are_not_nbgrader_grade_cells():
     """A 0-point grade cell would put "needs manual grade" on every student: predictions are tagged cells."""
-    for path in [*NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"), *(NOTEBOOKS / "student").glob("*.ipynb")]:
+    for path in [*lesson_notebooks(NOTEBOOKS), *(NOTEBOOKS / "student").glob("*.ipynb")]:  # not the appendix
         for key, cell in by_id(nbformat.read(path, as_version=4)).items():
             meta = cell.metadata["nbgrader"]
             assert not (meta.get("grade") and not meta.get("points")), f"{path.name}: {key} is a 0-point grade cell"
