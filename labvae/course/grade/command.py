@@ -6,7 +6,6 @@ import argparse
 import importlib
 import importlib.util
 import os
-import re
 import shutil
 import signal
 import sys
@@ -92,16 +91,7 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
 
 def _run_folders(subs, work: Path) -> dict[str, Path]:
     """Student -> their own folder under work/runs: `bob x` and `bob_x` get two, never one."""
-    folders, taken = {}, set()
-    for student in sorted(subs):
-        base = re.sub(r"[^\w.-]", "_", student).lstrip(".")[:60] or "student"
-        name, n = base, 1
-        while name.lower() in taken:
-            n += 1
-            name = f"{base}-{n}"
-        taken.add(name.lower())
-        folders[student] = work / "runs" / name
-    return folders
+    return {student: work / "runs" / name for student, name in report.safe_names(subs).items()}
 
 
 @dataclass

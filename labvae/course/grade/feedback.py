@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..._io import atomic_write
-from .report import _cell, _md_name, shown
+from .report import _cell, _md_name, safe_names, shown
 
 TIMESTAMP = "timestamp.txt"  # nbgrader's collect/submit writes the submission time there
 MAX_TIMESTAMP_BYTES = 200
@@ -119,16 +119,7 @@ def feedback_markdown(student: str, mine: dict, keys, due: datetime | None = Non
 
 def _file_names(names) -> dict[str, str]:
     """Student -> a safe, distinct file name ('bob x' and 'bob_x' get two)."""
-    out, taken = {}, set()
-    for student in sorted(names):
-        base = re.sub(r"[^\w.-]", "_", student).lstrip(".")[:60] or "student"
-        name, n = base, 1
-        while name.lower() in taken:
-            n += 1
-            name = f"{base}-{n}"
-        taken.add(name.lower())
-        out[student] = name + ".md"
-    return out
+    return {student: name + ".md" for student, name in safe_names(names).items()}
 
 
 def mistake(message: str) -> str:

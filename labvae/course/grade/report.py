@@ -113,3 +113,17 @@ def summary(rows, results, manual_keys) -> str:
         notes += [f"{raised} cell(s) raised"] if raised else []
         lines.append(f"{shown(student):<24}{f'{got:g} / {best:g}':>12}  {manual or '':<9}{shown('; '.join(notes))}")
     return "\n".join(lines)
+
+
+def safe_names(names) -> dict[str, str]:
+    """Name -> a safe, distinct file or folder name: `bob x` and `bob_x` get two, never one."""
+    out, taken = {}, set()
+    for name in sorted(names):
+        base = re.sub(r"[^\w.-]", "_", name).lstrip(".")[:60] or "student"
+        safe, n = base, 1
+        while safe.lower() in taken:
+            n += 1
+            safe = f"{base}-{n}"
+        taken.add(safe.lower())
+        out[name] = safe
+    return out
