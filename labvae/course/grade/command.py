@@ -202,6 +202,7 @@ def _run_all(jobs_list, ctx: _Context, jobs: int):
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        _STOP.clear()  # every worker has ended: a later run in this process is not born interrupted
     return results
 
 
