@@ -180,7 +180,8 @@ def load_or_train(config, path, x_train, x_test=None, *, epochs: int = 10, batch
         print(f"labvae: {path} {why}; training the {config.kind} again to replace it.", file=sys.stderr)
     model = config.build()
     if progress:
-        print(f"training {config.kind} ({config.to_dict()}) for {epochs} epochs -> {path}")
+        settings = ", ".join(f"{k} {v}" for k, v in config.to_dict().items() if k != "kind")  # text, not a dict
+        print(f"training the {config.kind} ({settings}) for {epochs} epochs -> {path}")
     fit(model, x_train, x_test, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
         device=device, precision=precision, progress=progress)
     save_checkpoint(model, path, key=key)

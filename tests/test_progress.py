@@ -36,7 +36,7 @@ def test_one_progress_widget_per_model_trained(tmp_path):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     views = [o for o in outputs if WIDGET_VIEW in o.get("data", {})]
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
-    trained = text.count("training ")  # load_or_train says "training KIND (...) for N epochs -> PATH" per model
+    trained = text.count("training ")  # load_or_train says "training the KIND (...) for N epochs -> PATH" per model
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     bars = [m for m in state.values() if m.get("model_name") in PROGRESS_MODELS]
     assert trained >= 9, f"04 should train its models from an empty cache, but said 'training' {trained} times"
