@@ -31,17 +31,17 @@ def run_notebook(path, cache):
 
 
 def test_one_progress_widget_per_model_trained(tmp_path):
-    """04 trains the most models (three per seed, the converged AE, the classifier): count its bars."""
-    nb = run_notebook(ROOT / "notebooks" / "04_comparison.ipynb", tmp_path / "cache")
+    """The appendix trains the most models (three per seed, the converged AE, the classifier): count its bars."""
+    nb = run_notebook(ROOT / "notebooks" / "06_appendix.ipynb", tmp_path / "cache")
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     views = [o for o in outputs if WIDGET_VIEW in o.get("data", {})]
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     trained = text.count("training ")  # load_or_train says "training the KIND (...) for N epochs -> PATH" per model
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     bars = [m for m in state.values() if m.get("model_name") in PROGRESS_MODELS]
-    assert trained >= 9, f"04 should train its models from an empty cache, but said 'training' {trained} times"
+    assert trained >= 9, f"06 should train its models from an empty cache, but said 'training' {trained} times"
     assert len(bars) <= trained, f"{len(bars)} progress bars for {trained} models trained: one per model, please"
     # Every widget output besides the bars is an explorer: a handful in all, not one per epoch.
-    assert len(views) <= trained + 5, (f"04 shows {len(views)} widget outputs for {trained} models trained; "
+    assert len(views) <= trained + 5, (f"06 shows {len(views)} widget outputs for {trained} models trained; "
                                        f"widget models in all: {len(state)}")
     assert json.dumps(nb.metadata.get("widgets", {}))  # the state is plain JSON, as Jupyter saves it
