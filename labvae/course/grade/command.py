@@ -19,7 +19,7 @@ from pathlib import Path
 from ..._io import check_writable
 from . import feedback, gradebook, report
 from .kernel import _STOP, kill_live_kernels
-from .runfolder import fresh, make_inert
+from .runfolder import held, make_inert
 from .runner import (
     CHECK_TIMEOUT,
     DEFAULT_TIMEOUT,
@@ -132,31 +132,31 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
     if isinstance(path, Refused):
         return NotebookResult(failure=path.reason)
     ex = [e for e in ctx.exercises if e.notebook == stem]
-    fresh(run_dir)
-    shared = [d for d in (ctx.work / "warm" / "results", ctx.work / "warm" / "cache" / "results-smoke") if d.is_dir()]
-    if (ctx.work / "warm").is_dir() and any(not e.manual for e in ex):  # the rest (smoke data): a private copy
-        shutil.copytree(ctx.work / "warm", run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.pt"))
-    env = {**ctx.env, "LABVAE_CACHE": str(run_dir / "cache"),  # warmed checkpoints: shared read-only, never copied
-           "LABVAE_CHECKPOINTS": os.pathsep.join(map(str, shared))}
-    sandbox = None
-    if not ctx.trust:
-        from .sandbox import NOBODY, Sandbox
+    with held(run_dir, keep=ctx.keep):  # a tmpfs capped at the disk quota, where the grader may mount one
+        shared = [d for d in (ctx.work / "warm" / "results", ctx.work / "warm" / "cache" / "results-smoke") if d.is_dir()]
+        if (ctx.work / "warm").is_dir() and any(not e.manual for e in ex):  # the rest (smoke data): a private copy
+            shutil.copytree(ctx.work / "warm", run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.pt"))
+        env = {**ctx.env, "LABVAE_CACHE": str(run_dir / "cache"),  # warmed checkpoints: shared read-only, never copied
+               "LABVAE_CHECKPOINTS": os.pathsep.join(map(str, shared))}
+        sandbox = None
+        if not ctx.trust:
+            from .sandbox import NOBODY, Sandbox
 
-        ro = [PACKAGE, *[Path(p) for p in env["PYTHONPATH"].split(os.pathsep)[1:]], *shared]
-        if (Path(env["LABVAE_DATA"]) / "FashionMNIST").is_dir():  # the data only, not what lies beside it
-            ro.append(Path(env["LABVAE_DATA"]) / "FashionMNIST")
-        hidden = [p for p in (ctx.work, *ctx.given) if any(p.is_relative_to(r) for r in ro)]
-        # Kernels that run at once get uids of their own (when the grader is root): one kernel's
-        # processes then count against no other's process limit, nor can it signal them.
-        uid = NOBODY - _slot()
-        sandbox = Sandbox(run_dir, ro=ro, hidden=hidden, env=env, uid=uid, gid=uid)
-    # The executed copy goes to WORK/executed/, where no kernel can write: a folder or file of that name
-    # made by a kernel cannot stop it, and a copy that is missing says so in the CSV.
-    save = executed_path(ctx.work, run_dir) if ctx.keep else None
-    res = run_notebook(path, ex, env=trusted_env(env), cwd=run_dir, timeout=ctx.timeout,
-                       check_timeout=ctx.check_timeout, registry=ctx.registry, sandbox=sandbox, save=save, cfg=ctx.cfg)
-    if save is not None and not (save.is_file() and not save.is_symlink()):
-        res.cell_errors.append(f"the executed notebook was not written to {save}: spot-check it by hand")
+            ro = [PACKAGE, *[Path(p) for p in env["PYTHONPATH"].split(os.pathsep)[1:]], *shared]
+            if (Path(env["LABVAE_DATA"]) / "FashionMNIST").is_dir():  # the data only, not what lies beside it
+                ro.append(Path(env["LABVAE_DATA"]) / "FashionMNIST")
+            hidden = [p for p in (ctx.work, *ctx.given) if any(p.is_relative_to(r) for r in ro)]
+            # Kernels that run at once get uids of their own (when the grader is root): one kernel's
+            # processes then count against no other's process limit, nor can it signal them.
+            uid = NOBODY - _slot()
+            sandbox = Sandbox(run_dir, ro=ro, hidden=hidden, env=env, uid=uid, gid=uid)
+        # The executed copy goes to WORK/executed/, where no kernel can write: a folder or file of that name
+        # made by a kernel cannot stop it, and a copy that is missing says so in the CSV.
+        save = executed_path(ctx.work, run_dir) if ctx.keep else None
+        res = run_notebook(path, ex, env=trusted_env(env), cwd=run_dir, timeout=ctx.timeout,
+                           check_timeout=ctx.check_timeout, registry=ctx.registry, sandbox=sandbox, save=save, cfg=ctx.cfg)
+        if save is not None and not (save.is_file() and not save.is_symlink()):
+            res.cell_errors.append(f"the executed notebook was not written to {save}: spot-check it by hand")
     return res
 
 

@@ -1,5 +1,10 @@
 """A kernel's run folder: made fresh, held to a disk quota while the kernel runs, made inert after it.
 
+Where the grader is root, the run folder is a tmpfs of its own while the kernel runs, mounted with the
+quota as its size and inode count: the kernel's writes fail (ENOSPC) at the quota however fast they
+come, and what it wrote is copied to disk once it has ended. Elsewhere a watcher walks the folder
+every POLL seconds and stops the kernel past the quota, so a fast writer may overshoot for that long.
+
 Everything in a run folder was written by a student's code, so after the kernel has died the grader
 clears every execute, set-uid and set-gid bit, removes FIFOs and sockets, and hands the files back to
 itself. The executed notebooks an instructor opens live elsewhere (WORK/executed/), written by the
@@ -11,7 +16,9 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 # 512 MiB: the warmed checkpoints the grader copies in take a few MB, the lab's figures less; a student
@@ -23,6 +30,8 @@ POLL = 0.2  # s between two looks at a run folder: a burst past the quota lasts 
 
 def fresh(folder: Path) -> None:
     """Make folder an empty real folder, whatever was there (a file, a link, an old run)."""
+    if os.path.ismount(folder):  # left mounted by a grader that was killed mid-run
+        _unmount(folder)
     for p in (folder.parent, folder):
         if p.is_symlink() or (p.exists() and not p.is_dir()):
             p.unlink()
@@ -54,8 +63,51 @@ def usage(folder: Path, stop_files: int | None = None) -> tuple[int, int]:
     return size, count
 
 
+@contextmanager
+def held(folder: Path, keep: bool = True):
+    """A fresh run folder for one kernel, capped by a tmpfs where the grader may mount one (yields whether
+    it did); on leaving, its files are made inert and, if keep, copied to the same path on disk."""
+    fresh(folder)
+    mounted = os.geteuid() == 0 and _mount(folder)
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            kept = folder.with_name(folder.name + ".kept")
+            try:
+                if keep:
+                    make_inert(folder)  # no FIFO left for the copy to hang on
+                    fresh(kept)
+                    shutil.copytree(folder, kept, symlinks=True, dirs_exist_ok=True)
+            except OSError:
+                pass  # the grader's disk is full: the marks stand without the student's files
+            finally:
+                _unmount(folder)
+            if keep and kept.is_dir():
+                folder.rmdir()
+                kept.rename(folder)
+
+
+def _mount(folder: Path) -> bool:
+    # nr_inodes counts the folder itself; noexec, nosuid, nodev: nothing written there runs
+    opts = f"size={QUOTA_BYTES},nr_inodes={QUOTA_FILES + 1},mode=0755,noexec,nosuid,nodev"
+    try:
+        return subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "labvae-run", str(folder)],
+                              capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False  # no mount(8) or not allowed here (a container): the watcher alone holds the quota
+
+
+def _unmount(folder: Path) -> None:
+    # lazy: a process of the killed sandbox still dying there cannot keep the mount, nor fail the grader
+    subprocess.run(["umount", "--lazy", str(folder)], capture_output=True, timeout=30)
+
+
 class Quota:
-    """Watch a run folder while its kernel runs; past QUOTA_BYTES or QUOTA_FILES, call stop() once."""
+    """Watch a run folder while its kernel runs; past QUOTA_BYTES or QUOTA_FILES, call stop() once.
+
+    On a tmpfs mounted by held() the kernel cannot pass the quota; reaching it (statvfs: no block or
+    inode left) stops the kernel all the same, so the mark says why the student's writes failed."""
 
     def __init__(self, folder: Path, stop, max_bytes: int | None = None, max_files: int | None = None):
         self.folder, self.stop = folder, stop
@@ -72,15 +124,30 @@ class Quota:
     def __exit__(self, *exc) -> None:
         self._done.set()
         self._thread.join()
+        if not self.exceeded:
+            self._look()  # a kernel that filled the folder and ended before the next look
 
     def _watch(self) -> None:
-        while not self._done.wait(POLL):
+        while not self._done.wait(POLL) and not self._look():
+            pass
+
+    def _look(self) -> bool:
+        """Whether the folder is past (or, on its own tmpfs, at) the quota; if so, say so and stop()."""
+        if os.path.ismount(self.folder):
+            try:
+                st = os.statvfs(self.folder)  # one call, however many files: cheap enough to poll
+            except OSError:
+                return False
+            full = st.f_bfree == 0 or st.f_ffree == 0
+            size, count = (st.f_blocks - st.f_bfree) * st.f_frsize, st.f_files - st.f_ffree - 1
+        else:
             size, count = usage(self.folder, stop_files=self.max_files)
-            if size > self.max_bytes or count > self.max_files:
-                self.exceeded = (f"its run folder went past the disk quota ({self.max_bytes >> 20} MB and "
-                                 f"{self.max_files} files; it held {size >> 20} MB in {count} files)")
-                self.stop()
-                return
+            full = size > self.max_bytes or count > self.max_files
+        if full:
+            self.exceeded = (f"its run folder reached the disk quota ({self.max_bytes >> 20} MB and "
+                             f"{self.max_files} files; it held {size >> 20} MB in {count} files)")
+            self.stop()
+        return full
 
 
 def make_inert(folder: Path) -> None:
