@@ -59,6 +59,18 @@ def test_regrading_one_student_keeps_the_class_and_hand_marks(klass):
     assert after[("bob", "t.1-double")]["status"] == "pass"
     assert after[("alice", "t.1-double")] == first[("alice", "t.1-double")]
     assert (after[("carol", "t.2-why")]["status"], after[("carol", "t.2-why")]["points"]) == ("marked", "0.5")
+    answers = (klass / "grades-answers.md").read_text()  # the whole class's answers, bob's replaced
+    assert "alice's reason" in answers and "carol's reason" in answers and "fixed" in answers
+    assert "bob's reason" not in answers
+
+
+def test_a_damaged_answers_store_is_refused_before_grading(klass):
+    grade_toy(klass, ["alice"])
+    (klass / "grades-answers.json").write_text('{"alice": [1, 2')
+    before = (klass / "grades.csv").read_bytes()
+    with pytest.raises(GradeError, match="grades-answers.json cannot be read.*move it away.*nothing was written"):
+        grade_toy(klass, ["bob"])
+    assert (klass / "grades.csv").read_bytes() == before
 
 
 def test_a_file_that_is_not_a_gradebook_is_refused_and_kept(klass):

@@ -240,8 +240,9 @@ writes: --out, a CSV with one row per student and exercise: student, notebook, e
 title, status (pass / wrong / not done / error / manual / marked), points, max_points, message,
 cell_errors, submitted. An existing --out is merged into: the students graded now replace their
 rows, every other row is kept, and a mark typed into a written answer's points cell is kept.
-Written exercises have status "manual" and an empty points cell; their answers go to
-OUT-answers.md (grades-answers.md for grades.csv) with the model answer and rubric; marks and
+Written exercises have status "manual" and an empty points cell; the class's answers go to
+OUT-answers.md (grades-answers.md for grades.csv; merged across runs through OUT-answers.json)
+with the model answer and rubric; marks and
 comments go in OUT-marks.csv (written once, empty, then only read). Beside --out also:
 OUT-export.csv (one row per student: each exercise, total out of 5; for Moodle/Canvas),
 OUT-summary.md (per-exercise distribution, the mistakes the checks named, late submissions) and

@@ -134,8 +134,11 @@ def unmarked(rows) -> list[dict]:
 
 def preflight(out: Path, exercises) -> None:
     """Refuse a grades.csv or marks file that cannot be merged before any notebook runs (GradeError)."""
+    from .answers import read
+
     read_existing(out)
     read_marks(marks_path(out), exercises)
+    read(out)  # the answers kept by earlier runs
 
 
 def update(out: Path, new: list[dict], exercises) -> tuple[list[dict], str]:
@@ -162,14 +165,17 @@ def write_results(out: Path, subs, exercises, results, due, say) -> list[dict]:
     """Everything a grade run writes beside out (CSV merged, answers, feedback, export, copying report); its rows.
 
     Marks are written first; when they cannot be (a full disk), they are kept elsewhere and one line says where."""
+    from . import answers as written
     from . import feedback, report, similarity
     from .keep import write_or_keep
 
     stamps = {s: feedback.submitted_at(list(nbs.values())) for s, nbs in subs.items()}
     rows = report.rows(subs, exercises, results, stamps)
     everyone, why = update(out, rows, exercises)  # other students' rows and hand marks are kept
-    answers = report.answers_markdown(subs, exercises, results, marks_path(out).name)
-    kept = [why, *(write_or_keep(report.answers_path(out), answers)[1] for _ in [0] if answers)]
+    entries, store = written.merged(out, subs, exercises, results)  # the class's answers, as the CSV's rows
+    answers = report.answers_markdown(entries, exercises, marks_path(out).name)
+    kept = [why, *(write_or_keep(path, text)[1] for path, text in
+                   ((report.answers_path(out), answers), (written.store_path(out), store)) if answers)]
     if not any(kept):
         try:
             feedback.write_all(out, everyone, due)

@@ -74,27 +74,29 @@ def fenced(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
-def answers_markdown(subs, exercises, results, marks_file: str = "grades-marks.csv") -> str:
+def answers_markdown(entries, exercises, marks_file: str = "grades-marks.csv") -> str:
     """Written answers grouped by exercise, one section per student: a marker reads one question at a time,
-    with the model answer and rubric at the top and each student's own printed numbers beside the answer."""
-    from .marking import marker_notes, own_numbers
+    with the model answer and rubric at the top and each student's own printed numbers beside the answer.
+
+    entries: {student: {exercise: {"text", "numbers"}}}, the whole class's (answers.merged)."""
+    from .marking import marker_notes
 
     manual = [ex for ex in exercises if ex.manual and ex.points]  # predictions (0 marks) stay in the CSV
-    if not manual:
+    if not manual or not entries:
         return ""
     parts = ["# Written answers to mark by hand\n\nEach answer is shown as the student wrote it, as plain text "
              f"in a fence. Enter marks and comments in `{marks_file}` (student, exercise, points, comment): every "
              "grade run reads it and never writes over it; `python -m labvae gradebook` applies it without running "
-             "any notebook.\n"]
+             "any notebook. Every student graded so far is here: a re-grade replaces only their own answers.\n"]
     for ex in manual:
         marks = f"{ex.points:g} mark" + ("" if ex.points == 1 else "s")
         parts.append(f"\n## {ex.key}: {ex.title} ({marks}, {ex.notebook})\n\n{marker_notes(ex)}")
-        for student in sorted(subs):
-            res = results.get((student, ex.notebook))
-            text = "" if res is None or res.failure else res.answers.get(ex.key) or ""
+        for student, mine in entries.items():
+            if ex.key not in mine:
+                continue  # graded before this exercise existed
+            text, numbers = mine[ex.key]["text"], mine[ex.key]["numbers"]
             parts.append(f"\n### {_md_name(student)}\n\n{fenced(text) if text else '*(no answer)*'}\n")
             if text:
-                numbers = own_numbers(subs[student].get(ex.notebook), ex)
                 parts.append("\nTheir own run printed:\n\n" + fenced(numbers) + "\n" if numbers else
                              "\n*(their notebook carries no printed output: they did not run it, or cleared it)*\n")
     return "".join(parts)
