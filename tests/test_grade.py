@@ -338,3 +338,30 @@ def test_missing_grading_packages_are_named_with_the_install_command(tmp_path, m
     assert cli.main(["grade", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "needs nbclient" in err and "pip install 'labvae[instructor]'" in err
+
+
+def test_grade_warms_what_it_runs_and_warm_only_adds_what_nbgrader_runs(tmp_path, monkeypatch, capsys):
+    from labvae.course.grade.runner import kernel_env
+    from labvae.course.grade.warm import warm_up
+
+    monkeypatch.delenv("LABVAE_CHECKPOINTS", raising=False)
+    warm_up(tmp_path / "warm", kernel_env(tmp_path, True, None))  # what `grade` trains: 01-03 load them
+    results = tmp_path / "warm" / "cache" / "results-smoke"
+    assert {"vae.pt", "ae.pt", "ae512.pt"} <= {p.name for p in results.iterdir()}
+    assert not (results / "classifier.pt").exists()  # only 04 loads it, and grade reads 04 without running it
+    assert cli.main(["grade", "--warm-only", "--work", str(tmp_path), "--smoke"]) == 0
+    assert (results / "classifier.pt").is_file() and "models ready" in capsys.readouterr().out
+    assert cli.main(["grade", "--warm-only", "--smoke"]) == 2  # no --work: nowhere to keep them
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--warm-only takes --work DIR" in err
+
+
+def test_kernels_share_the_cores_unless_told(tmp_path, monkeypatch):
+    from labvae.course.grade.runner import kernel_env
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    threads = {jobs: kernel_env(tmp_path, True, None, jobs=jobs)["OMP_NUM_THREADS"] for jobs in (1, 2, 3, 8)}
+    assert threads == {1: "4", 2: "2", 3: "1", 8: "1"}  # never more threads than cores, in all
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the instructor's own setting wins
+    assert kernel_env(tmp_path, True, None, jobs=2)["OMP_NUM_THREADS"] == "3"

@@ -14,7 +14,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from labvae.course import exercises, grade
-from labvae.course.grade.runner import WARMUP
+from labvae.course.grade.warm import WARMUP
 from labvae.course.student import lesson_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +93,7 @@ def course(tmp_path_factory):
         for stem in GRADED:
             nbformat.write(submission(stem, student, release), folder / f"{stem}.ipynb")
     # Warm the models the notebooks load, as the README tells instructors to, before any kernel runs.
-    r = subprocess.run([sys.executable, "-c", WARMUP], cwd=course, env=env(), capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", WARMUP, "classifier"], cwd=course, env=env(), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     return course
 

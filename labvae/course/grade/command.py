@@ -29,9 +29,9 @@ from .runner import (
     kernel_env,
     run_notebook,
     trusted_env,
-    warm_up,
 )
 from .submissions import GradeError, Refused, collect
+from .warm import warm_only, warm_up
 
 
 def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: float = CHECK_TIMEOUT,
@@ -69,7 +69,8 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
     keep = work is not None
     work = Path(work).resolve() if keep else Path(tempfile.mkdtemp(prefix="labvae-grade-"))  # kernels start elsewhere
     try:
-        env = kernel_env(work, smoke, data, [] if trust else [p for p in [copy_registry(registry, work / "trusted")] if p])
+        env = kernel_env(work, smoke, data, [] if trust else [p for p in [copy_registry(registry, work / "trusted")] if p],
+                         jobs)
         if warm:
             t0 = time.perf_counter()
             say("preparing the models the notebooks load ...")
@@ -276,8 +277,12 @@ def add_parser(sub) -> None:
     p.add_argument("--due", type=feedback.due_date, default=None, metavar="WHEN",
                    help="the due date, e.g. '2027-03-01 17:00' (UTC unless a zone is given): a submission whose "
                    "nbgrader timestamp.txt is later is flagged late in the export, feedback and summary")
-    p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default: 1; each kernel "
-                   "trains and decodes on all cores)")
+    # 2: on 2 cores, two kernels of a thread each grade a student in 15 s, one kernel on both in 25 s
+    # (benchmarks/bench_grade.py), as one kernel spends half its time starting and importing on one core
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="notebooks graded at once, "
+                   "the cores shared among them (default: 2, or 1 on one core)")
+    p.add_argument("--warm-only", action="store_true", help="only train the checkpoints every lab notebook "
+                   "loads into WORK/warm/results (with the classifier 04 loads), for nbgrader's autograde; needs --work")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -285,6 +290,8 @@ def main(args: argparse.Namespace) -> int:
     if args.timeout <= 0 or args.jobs < 1:
         print("labvae: error: --timeout must be above 0 and --jobs at least 1.", file=sys.stderr)
         return 2
+    if args.warm_only:
+        return warm_only(args)
     old = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops kernels like Ctrl-C
     try:
         grade(args.submissions, args.out, timeout=args.timeout, smoke=args.smoke, data=args.data,

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,7 +26,6 @@ from .kernel import (
     unregister,
 )
 from .runfolder import Quota
-from .submissions import GradeError
 
 DEFAULT_TIMEOUT = 300  # s per notebook: the lab notebooks load warmed checkpoints and run in well under a minute
 CHECK_TIMEOUT = 60  # s per check: a check calls the student's function once or twice; longer means it hangs
@@ -36,19 +33,6 @@ BLANK = "YOUR ANSWER HERE"  # what the student edition leaves in a written answe
 GRACE = 5  # s an interrupted check has to give the kernel back before the kernel is killed
 STARTUP = 60  # s a kernel may take to start (nbclient's own limit)
 MESSAGE_CHARS = 500  # of a check's message: it may quote what the student's function returned
-
-# Trains (or loads) every checkpoint the lab notebooks load, once, before any student's kernel starts,
-# so that no student's time limit pays for training and all students' notebooks load the same models.
-WARMUP = """\
-import labvae
-from labvae.analysis import load_or_train_classifier
-from labvae.config import MODELS
-cfg = labvae.lab_config(progress=False)
-x_train, y_train, x_test, y_test = cfg.load_data()
-for name in MODELS:
-    cfg.model(name, x_train, x_test)
-load_or_train_classifier(cfg.out / "classifier.pt", x_train, y_train, x_test, y_test)
-"""
 
 # Run in the student's kernel after their cells: one exercise's check on the object their code bound.
 CHECK_CELL = """\
@@ -266,16 +250,21 @@ def _parse_check(reply: dict, marker: str, check_timeout: float) -> tuple[str, s
 PACKAGE = Path(__file__).resolve().parents[2]  # labvae/: the kernels import this same labvae, read-only
 
 
-def kernel_env(work: Path, smoke: bool, data: str | None, paths=()) -> dict:
-    """The variables each kernel gets: mode, data, precision, a cache in the run's folder, where labvae is."""
+def kernel_env(work: Path, smoke: bool, data: str | None, paths=(), jobs: int = 1) -> dict:
+    """The variables each kernel gets: mode, data, precision, threads, a cache in the run's folder, where labvae is."""
     from ...data import data_root
+
+    # Each kernel computes on its share of the cores, unless you set OMP_NUM_THREADS: kernels that each
+    # start a thread per core thrash (on 2 cores, 03 took 44 s per notebook at --jobs 2, 12 s at --jobs 1).
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, cores // jobs))
 
     # The grader's LABVAE_PRECISION too: the warm-up's checkpoints are keyed by it, and kernels that
     # resolved another precision would not load them, and would train once per student.
     return {"LABVAE_SMOKE": "1" if smoke else "0",
             "LABVAE_DATA": str(data_root(data).resolve()),
             "LABVAE_CACHE": str(work / "cache"),
-            "LABVAE_PRECISION": os.environ.get("LABVAE_PRECISION") or "auto",
+            "LABVAE_PRECISION": os.environ.get("LABVAE_PRECISION") or "auto", "OMP_NUM_THREADS": threads,
             "PYTHONPATH": os.pathsep.join([str(PACKAGE.parent), *map(str, paths)])}
 
 
@@ -300,15 +289,3 @@ def copy_registry(registry: str, into: Path) -> Path | None:
     else:
         shutil.copy2(spec.origin, into / Path(spec.origin).name)
     return into
-
-
-def warm_up(warm: Path, env: dict) -> None:
-    """Train (or load) the checkpoints the notebooks load, in warm/, before any student's kernel."""
-    warm.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run([sys.executable, "-c", WARMUP], cwd=warm,
-                       env={**trusted_env(env), "LABVAE_CACHE": str(warm / "cache")},
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        last = (r.stderr.strip().splitlines() or ["(no message)"])[-1]
-        last = re.sub(r"^[\w.]+(Error|Exception): ", "", last)  # the sentence, not the exception's class
-        raise GradeError(f"could not prepare the models the notebooks load: {last}")
