@@ -1,10 +1,12 @@
 """Headless grading of students' notebooks: `python -m labvae grade`.
 
 Rooms: submissions (whose notebook is which), limits (reading an untrusted notebook under caps),
-runner (one notebook in a fresh kernel, then its checks), verdicts (checks decided in the grader on
+warm (the checkpoints the notebooks load, trained once before any kernel), runner (one notebook in
+a fresh kernel, then its checks), verdicts (checks decided in the grader on
 outputs the kernel sends), kernel (that kernel: started, output capped, killed), sandbox (bubblewrap
 around it), confine (its seccomp filter and cgroups), runfolder (its run folder: quota, made inert
-after), report (the CSV, the written answers, the summary), marking (model answer, rubric and the
+after), report (the CSV, the written answers, the summary), answers (the written answers kept
+across runs), marking (model answer, rubric and the
 student's own numbers beside each written answer), gradebook (merging re-grades, hand marks, the
 marks file, `labvae gradebook`), feedback (per-student feedback, the export, the class summary,
 lateness), similarity (the copying report), keep (results kept when they cannot be written),
