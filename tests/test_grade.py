@@ -341,6 +341,7 @@ def test_missing_grading_packages_are_named_with_the_install_command(tmp_path, m
 
 
 def test_grade_warms_what_it_runs_and_warm_only_adds_what_nbgrader_runs(tmp_path, monkeypatch, capsys):
+    from labvae.config import FIXED_SIGMA_NAME, beta_model_name
     from labvae.course.grade.runner import kernel_env
     from labvae.course.grade.warm import warm_up
 
@@ -348,9 +349,10 @@ def test_grade_warms_what_it_runs_and_warm_only_adds_what_nbgrader_runs(tmp_path
     warm_up(tmp_path / "warm", kernel_env(tmp_path, True, None))  # what `grade` trains: 01-03 load them
     results = tmp_path / "warm" / "cache" / "results-smoke"
     assert {"vae.pt", "ae.pt", "ae512.pt"} <= {p.name for p in results.iterdir()}
-    assert not (results / "classifier.pt").exists()  # only 04 loads it, and grade reads 04 without running it
+    nbgrader_only = ["classifier.pt", f"{FIXED_SIGMA_NAME}.pt", f"{beta_model_name(4.0)}.pt"]  # 04 and 05 load them
+    assert not any((results / name).exists() for name in nbgrader_only)  # grade reads 04 and 05, runs neither
     assert cli.main(["grade", "--warm-only", "--work", str(tmp_path), "--smoke"]) == 0
-    assert (results / "classifier.pt").is_file() and "models ready" in capsys.readouterr().out
+    assert all((results / name).is_file() for name in nbgrader_only) and "models ready" in capsys.readouterr().out
     assert cli.main(["grade", "--warm-only", "--smoke"]) == 2  # no --work: nowhere to keep them
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--warm-only takes --work DIR" in err

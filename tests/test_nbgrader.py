@@ -93,7 +93,7 @@ def course(tmp_path_factory):
         for stem in GRADED:
             nbformat.write(submission(stem, student, release), folder / f"{stem}.ipynb")
     # Warm the models the notebooks load, as the README tells instructors to, before any kernel runs.
-    r = subprocess.run([sys.executable, "-c", WARMUP, "classifier"], cwd=course, env=env(), capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", WARMUP, "nbgrader"], cwd=course, env=env(), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     return course
 

@@ -282,7 +282,8 @@ def add_parser(sub) -> None:
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="notebooks graded at once, "
                    "the cores shared among them (default: 2, or 1 on one core)")
     p.add_argument("--warm-only", action="store_true", help="only train the checkpoints every lab notebook "
-                   "loads into WORK/warm/results (with the classifier 04 loads), for nbgrader's autograde; needs --work")
+                   "loads into WORK/warm/results (with the classifier and beta family 04 and 05 load), for "
+                   "nbgrader's autograde; needs --work")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -14,8 +14,9 @@ from .submissions import GradeError
 
 # Trains (or loads) the checkpoints the lab notebooks load, once, before any student's kernel starts,
 # so that no student's time limit pays for training and all students' notebooks load the same models.
-# `labvae grade` runs 01-03, which load the three models; nbgrader's autograde runs 04 as well, which
-# loads the classifier: the argument "classifier" trains it too (`labvae grade --warm-only`).
+# `labvae grade` runs 01-03, which load the three models; nbgrader's autograde runs 04 and 05 as well,
+# which load the classifier and the beta family (every beta, and the VAE with sigma fixed): the argument
+# "nbgrader" trains those too (`labvae grade --warm-only`), else every student's 05 would train them.
 WARMUP = """\
 import sys
 import labvae
@@ -24,17 +25,18 @@ cfg = labvae.lab_config(progress=False)
 x_train, y_train, x_test, y_test = cfg.load_data()
 for name in MODELS:
     cfg.model(name, x_train, x_test)
-if "classifier" in sys.argv[1:]:
-    from labvae.analysis import load_or_train_classifier
+if "nbgrader" in sys.argv[1:]:
+    from labvae.analysis import beta, load_or_train_classifier
     load_or_train_classifier(cfg.out / "classifier.pt", x_train, y_train, x_test, y_test)
+    beta.train_family(cfg, x_train, x_test)
 """
 
 
-def warm_up(warm: Path, env: dict, classifier: bool = False) -> None:
+def warm_up(warm: Path, env: dict, nbgrader: bool = False) -> None:
     """Train (or load) the checkpoints the notebooks load, in warm/, before any student's kernel."""
     warm.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in env.items() if k != "OMP_NUM_THREADS"}  # it runs alone: every core (or yours)
-    r = subprocess.run([sys.executable, "-c", WARMUP, *["classifier"][:classifier]], cwd=warm,
+    r = subprocess.run([sys.executable, "-c", WARMUP, *["nbgrader"][:nbgrader]], cwd=warm,
                        env={**trusted_env(env), "LABVAE_CACHE": str(warm / "cache")},
                        capture_output=True, text=True)
     if r.returncode != 0:
@@ -44,13 +46,13 @@ def warm_up(warm: Path, env: dict, classifier: bool = False) -> None:
 
 
 def warm_only(args: argparse.Namespace) -> int:
-    """`grade --warm-only --work DIR`: warm DIR/warm/results for nbgrader (which runs 04 too); grade nothing."""
+    """`grade --warm-only --work DIR`: warm DIR/warm/results for nbgrader (which runs 04 and 05 too); grade nothing."""
     if args.work is None or args.submissions:
         print("labvae: error: --warm-only takes --work DIR and no submissions.", file=sys.stderr)
         return 2
     work, t0 = Path(args.work).resolve(), time.perf_counter()
     try:
-        warm_up(work / "warm", kernel_env(work, args.smoke, args.data), classifier=True)
+        warm_up(work / "warm", kernel_env(work, args.smoke, args.data), nbgrader=True)
     except GradeError as e:
         print(f"labvae: error: {e}", file=sys.stderr)
         return 1
