@@ -31,7 +31,7 @@ def _handout():
     """The recorded hand-out repository: the course directory's pyproject.toml, else labvae's checkout's."""
     from pathlib import Path
 
-    from labvae.course import colab
+    from labvae.course.editions import colab
 
     for pyproject in (Path.cwd() / "pyproject.toml", Path(colab.__file__).resolve().parents[2] / "pyproject.toml"):
         if colab.recorded_handout(pyproject):
@@ -44,7 +44,7 @@ class StudentBadge(NbGraderPreprocessor):
     pyproject.toml records one ([tool.labvae] handout), else the solutions' notebooks/student/."""
 
     def preprocess(self, nb, resources):
-        from labvae.course.student import link_source
+        from labvae.course.editions.student import link_source
 
         handout = _handout()
         for index, cell in enumerate(nb.cells):

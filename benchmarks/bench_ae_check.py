@@ -36,7 +36,7 @@ from bench_notebooks import SHARED, tiled_copy  # noqa: E402  (beside this scrip
 
 import labvae  # noqa: E402
 from labvae.config import SMOKE_EPOCHS, SMOKE_SIZES, LabConfig  # noqa: E402
-from labvae.course.ae_verdict import FIXTURE_SIZES  # noqa: E402
+from labvae.course.checks.ae_verdict import FIXTURE_SIZES  # noqa: E402
 
 SEEDS = 10  # labvae.fit's seeds 0-9 (weights and order); own loops and fp32 runs on seeds 0-2
 

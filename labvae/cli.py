@@ -233,7 +233,7 @@ def sweep(args: argparse.Namespace) -> dict:
 
 def student(args: argparse.Namespace) -> None:
     """Write the student edition of every lesson notebook into args.out."""
-    from .course.student import write_student_edition
+    from .course.editions.student import write_student_edition
 
     for path in write_student_edition(args.notebooks, args.out, repository=args.repository):
         print(f"wrote {path}")
@@ -241,9 +241,9 @@ def student(args: argparse.Namespace) -> None:
 
 def handout(args: argparse.Namespace) -> None:
     """Record args.repository as the hand-out repository and build it in args.out."""
-    from .course import colab
-    from .course.handout import build, check_target, contents
-    from .course.student import write_student_edition
+    from .course.editions import colab
+    from .course.editions.handout import build, check_target, contents
+    from .course.editions.student import write_student_edition
 
     root = args.notebooks.resolve().parent
     check_target(args.out, root)
@@ -257,7 +257,7 @@ def handout(args: argparse.Namespace) -> None:
 
 def repository(args: argparse.Namespace) -> None:
     """Name args.url as the course's repository everywhere a notebook or pyproject.toml names one."""
-    from .course.student import set_repository
+    from .course.editions.student import set_repository
 
     for path in set_repository(args.url, args.notebooks):
         print(f"wrote {path}")

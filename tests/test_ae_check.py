@@ -16,8 +16,8 @@ from torch.utils.data import DataLoader, TensorDataset
 import labvae
 from labvae.config import LabConfig
 from labvae.course import checks
-from labvae.course.ae_probe import AEEvidence
-from labvae.course.ae_verdict import FIXTURE_SIZES
+from labvae.course.checks.ae_probe import AEEvidence
+from labvae.course.checks.ae_verdict import FIXTURE_SIZES
 
 
 @pytest.fixture(scope="session")
@@ -205,9 +205,9 @@ def test_wrong_kinds_are_named(name, scale, request, capsys):
 
 def test_the_verdict_reads_tensors_only(lab, capsys):
     """Step (b) needs no student object: evidence collected once judges the same after the model is gone."""
-    from labvae.course.ae_check import reference_numbers
-    from labvae.course.ae_probe import collect
-    from labvae.course.ae_verdict import verdict as judge
+    from labvae.course.checks.ae_check import reference_numbers
+    from labvae.course.checks.ae_probe import collect
+    from labvae.course.checks.ae_verdict import verdict as judge
 
     cfg, x_train, x_test = lab
     ref = reference_numbers(cfg)
@@ -233,10 +233,10 @@ def test_as_ae_gives_the_notebook_a_model_for_any_passing_style(lab):
 def test_the_verdict_names_mse_where_it_shows(real_like):
     """MSE does not show with the lab's settings (bench_ae_check: +0.5% to +1%, inside the band), so
     its branch is tested on evidence with its signature: squared error better, BCE worse than the band."""
-    from labvae.course.ae_check import reference_numbers
-    from labvae.course.ae_probe import collect
-    from labvae.course.ae_verdict import bce
-    from labvae.course.ae_verdict import verdict as judge
+    from labvae.course.checks.ae_check import reference_numbers
+    from labvae.course.checks.ae_probe import collect
+    from labvae.course.checks.ae_verdict import bce
+    from labvae.course.checks.ae_verdict import verdict as judge
 
     cfg, x_train, _ = real_like
     ref = reference_numbers(cfg)

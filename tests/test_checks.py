@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from answers import assert_flags, solution, verdict
 
 import labvae
-from labvae.course import checks, exercises, fallbacks
+from labvae.course import checks
+from labvae.course.checks import exercises, fallbacks
 from labvae.grid import TILE
 
 own_grid = solution("02_vae_sweep", "latent_grid")  # the answers as the solution notebooks write them

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from labvae.course import colab, student
+from labvae.course.editions import colab, student
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = student.lesson_notebooks(ROOT / "notebooks")  # the instructors' appendix is not released

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from labvae.course import colab
+from labvae.course.editions import colab
 
 pytestmark = pytest.mark.colab
 

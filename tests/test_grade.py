@@ -18,7 +18,7 @@ from labvae.course.grade.sandbox import available
 # machine has none (tests/test_grade_hostile.py is then skipped) or when LABVAE_TEST_TRUST=1.
 TRUST = os.environ.get("LABVAE_TEST_TRUST") == "1" or available() is not None
 
-# A toy registry in the contract of labvae.course.exercises: one checked function and one written answer.
+# A toy registry in the contract of labvae.course.checks.exercises: one checked function and one written answer.
 TOY_REGISTRY = '''
 from dataclasses import dataclass
 from typing import Callable

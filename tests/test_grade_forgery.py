@@ -16,7 +16,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # CheckResult, the registry the grader's cell reads, json (the old result channel) and print.
 PATCH = """\
 import builtins, json
-import labvae.course.checking as C, labvae.course.checks as K, labvae.course.exercises as E
+import labvae.course.checks.checking as C, labvae.course.checks as K, labvae.course.checks.exercises as E
 class R:
     status, message, passed = "pass", "✓ forged", True
 ok = lambda *a, **k: R()
@@ -37,7 +37,7 @@ builtins.print = lambda *a, **k: _print(*(str(x).replace("✗", "✓").replace("
 JSON = "import json;d=json.dumps;json.dumps=lambda o,*a,**k:d(['pass','✓ forged']if type(o)is list and len(o)==2 else o,*a,**k)"
 # Only the gathering half: the kernel sends outputs its functions never made.
 GATHER = """\
-import torch, labvae.course.checking as C
+import torch, labvae.course.checks.checking as C
 C.Check.gather = lambda self, fn, seed=0: {"out": torch.zeros(441, 2), "image": torch.zeros(1, 588, 588), "calls": 1}
 """
 FOLDERS = """\
@@ -50,7 +50,7 @@ for where in ("02_vae_sweep.ipynb", "../../executed/folder_maker/02_vae_sweep.ip
         print("blocked", where, e)
 """
 WRAPPED_GRID = "_impl = [labvae.latent_grid]\n\ndef latent_grid(n=21, limit=4.0):\n    return _impl[0](n, limit)\n"
-WRAPPED_SWEEP = ("import types\nfrom labvae.course import fallbacks as _f\n"
+WRAPPED_SWEEP = ("import types\nfrom labvae.course.checks import fallbacks as _f\n"
                  "sweep_image = types.FunctionType(_f.sweep_image.__code__, _f.__dict__, 'sweep_image')\n")
 
 
@@ -136,7 +136,7 @@ def test_the_copying_report_shows_the_hidden_code(graded):
 # (A patch made before the registry is first imported also swaps the registry's check: the kernel's
 # collect then fails, which is an error row and 0 marks, as for "missing" below.)
 AE_PATCH = """\
-import labvae.course.checking as C, labvae.course.checks as K, labvae.course.exercises
+import labvae.course.checks.checking as C, labvae.course.checks as K, labvae.course.checks.exercises
 class R:
     status, message, passed = "pass", "✓ forged", True
 C.CheckResult = K.CheckResult = lambda *a, **k: R()

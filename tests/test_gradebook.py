@@ -10,7 +10,7 @@ import pytest
 from test_grade import TOY_REGISTRY, TRUST, toy_notebook
 
 from labvae import cli
-from labvae.course import exercises
+from labvae.course.checks import exercises
 from labvae.course.grade import feedback, gradebook, marking, report
 from labvae.course.grade.runner import NotebookResult
 from labvae.course.grade.submissions import GradeError

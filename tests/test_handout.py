@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from labvae.course import colab, exercises, handout, student
+from labvae.course.checks import exercises
+from labvae.course.editions import colab, handout, student
 
 ROOT = Path(__file__).resolve().parents[1]
 HANDOUT = "https://github.com/comp6258-2027/lab8"
@@ -49,7 +50,7 @@ def test_it_holds_the_student_edition_the_library_and_a_readme(built):
     lessons = [p.name for p in student.lesson_notebooks(ROOT / "notebooks")]
     assert sorted(f for f in files if f.startswith("notebooks/")) == [f"notebooks/{n}" for n in lessons]
     assert not [f for f in files if student.INSTRUCTORS_ONLY in f]  # the appendix answers 2.2: never handed out
-    assert {"pyproject.toml", "README.md", "LICENSE", "labvae/__init__.py", "labvae/course/checks.py"} <= set(files)
+    assert {"pyproject.toml", "README.md", "LICENSE", "labvae/__init__.py", "labvae/course/checks/__init__.py"} <= set(files)
     assert not [f for f in files if f.startswith(("solutions/", "tests/", "docs/")) or f.endswith((".pt", ".pyc"))]
     for name in lessons:  # exactly the committed student edition, which now points at the hand-out
         assert (out / "notebooks" / name).read_bytes() == (course / "notebooks" / "student" / name).read_bytes()

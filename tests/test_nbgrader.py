@@ -13,9 +13,10 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from labvae.course import exercises, grade
+from labvae.course import grade
+from labvae.course.checks import exercises
+from labvae.course.editions.student import lesson_notebooks
 from labvae.course.grade.warm import WARMUP
-from labvae.course.student import lesson_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 import labvae
-from labvae.course import exercises
+from labvae.course.checks import exercises
 from labvae.course.grade import similarity
 
 ROOT = Path(__file__).resolve().parents[1]

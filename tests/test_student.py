@@ -10,7 +10,9 @@ import pytest
 import torch
 
 import labvae
-from labvae.course import checks, exercises, student
+from labvae.course import checks
+from labvae.course.checks import exercises
+from labvae.course.editions import student
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = student.lesson_notebooks(ROOT / "notebooks")  # the instructors' appendix is not released
@@ -115,7 +117,7 @@ def test_student_stubs_are_reported_not_done(capsys):
 
 
 def test_student_notebooks_open_the_student_edition_in_colab():
-    from labvae.course import colab
+    from labvae.course.editions import colab
 
     handout = colab.recorded_handout(ROOT / "pyproject.toml")  # its notebooks/ is the student edition
     where = f"{colab.github_repository(handout)}/blob/main/notebooks/" if handout else "/blob/main/notebooks/student/"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from labvae.course import student
+from labvae.course.editions import student
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT = ROOT / "notebooks" / "student"

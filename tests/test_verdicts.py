@@ -11,9 +11,10 @@ import torch
 from answers import solution
 
 import labvae
-from labvae.course import ae_check, checks, exercises
+from labvae.course import checks
+from labvae.course.checks import ae_check, exercises
+from labvae.course.checks.sweep_checks import _grid_args
 from labvae.course.grade import verdicts
-from labvae.course.sweep_checks import _grid_args
 
 GRID = exercises.exercise("1_1-grid")
 

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from answers import assert_flags, solution, verdict
 
 import labvae
-from labvae.course import checks, fallbacks
+from labvae.course import checks
+from labvae.course.checks import fallbacks
 from labvae.grid import TILE
 
 

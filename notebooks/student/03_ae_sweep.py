@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -51,7 +51,8 @@ import torch
 
 import labvae
 from labvae import analysis
-from labvae.course import checks, fallbacks
+from labvae.course import checks
+from labvae.course.checks import fallbacks
 
 # %% [markdown]
 # ## Load (or train) the two autoencoders

@@ -36,7 +36,7 @@ from .warm import warm_only, warm_up
 
 def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: float = CHECK_TIMEOUT,
           smoke: bool = False, data: str | None = None, work: Path | None = None, jobs: int = 1,
-          registry: str = "labvae.course.exercises", warm: bool = True, trust: bool = False,
+          registry: str = "labvae.course.checks.exercises", warm: bool = True, trust: bool = False,
           due=None, say=print) -> list[dict]:
     """Grade every submission; merge into out (CSV), write the answers to mark, feedback, export; return the rows.
 

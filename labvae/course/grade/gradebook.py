@@ -195,7 +195,7 @@ def write_results(out: Path, subs, exercises, results, due, say) -> list[dict]:
         f"{feedback.summary_path(out).name}, {feedback.feedback_dir(out).name}/{copying}")
     return rows
 
-def refresh(out: Path, due=None, registry: str = "labvae.course.exercises") -> list[dict]:
+def refresh(out: Path, due=None, registry: str = "labvae.course.checks.exercises") -> list[dict]:
     """Apply the marks file to out and rewrite it, the export, summary and feedback; runs no notebook."""
     import importlib
 

@@ -89,7 +89,7 @@ def _answer(text: str | None) -> str | None:
 
 
 def run_notebook(path: Path, exercises, *, env: dict, cwd: Path, timeout: float,
-                 check_timeout: float = CHECK_TIMEOUT, registry: str = "labvae.course.exercises",
+                 check_timeout: float = CHECK_TIMEOUT, registry: str = "labvae.course.checks.exercises",
                  save: Path | None = None, sandbox=None, cfg=None) -> NotebookResult:
     """Execute a notebook in a fresh kernel (cells may raise), then each exercise's check in that kernel.
 

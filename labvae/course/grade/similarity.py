@@ -160,7 +160,7 @@ def _released(root: Path, stem: str) -> set[tuple]:
 
 def own_code(exercises, root: Path | None = None) -> dict[str, dict[str, list[str]]]:
     """Per exercise key: {where: tokens} of labvae's own functions for it, the solutions' and the model answer's."""
-    from ..guard import SOLUTIONS, _function, _resolve, _shown
+    from ..checks.guard import SOLUTIONS, _function, _resolve, _shown
 
     root = root or Path(__file__).resolve().parents[3]
     refs: dict[str, dict[str, list[str]]] = {}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from ..checking import MAX_ELEMENTS, NOT_DONE, TEXT_CHARS, WRONG, Check
+from ..checks.checking import MAX_ELEMENTS, NOT_DONE, TEXT_CHARS, WRONG, Check
 
 MAX_PAYLOAD = 12 << 20  # base64 characters per check: the largest right answer (a 588x588 image) is ~2 MB
 MAX_TOTAL_ELEMENTS = 8 * MAX_ELEMENTS  # over all tensors one check sends back

@@ -2,7 +2,7 @@
 
 These are not the lab's model answers (those live with the solutions, outside the package): each is a
 library call that does the job, and the checks judge a student's answer against the same calls. A
-student who hands one in is named by the guard (labvae.course.guard) and by the copying report.
+student who hands one in is named by the guard (labvae.course.checks.guard) and by the copying report.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from torch.distributions import Normal
 from torch.distributions import kl_divergence as _kl
 from torchvision.utils import make_grid
 
-from ..grid import TILE, decode_grid, latent_grid
+from ...grid import TILE, decode_grid, latent_grid
 
 __all__ = ["kl_divergence", "latent_grid", "reparameterize", "sweep_image", "sweep_model", "vae_loss"]
 

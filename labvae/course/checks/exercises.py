@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .checking import NOT_DONE, CheckResult
-from .checks import (
+from . import (
     check_ae,
     check_ae_sweep,
     check_kl,
@@ -15,6 +14,7 @@ from .checks import (
     check_reparameterize,
     check_sweep,
 )
+from .checking import NOT_DONE, CheckResult
 
 
 @dataclass(frozen=True)

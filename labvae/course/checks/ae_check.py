@@ -18,8 +18,8 @@ from dataclasses import asdict
 
 import torch
 
-from ..config import LabConfig
-from ..models import IMAGE_PIXELS, ModelConfig
+from ...config import LabConfig
+from ...models import IMAGE_PIXELS, ModelConfig
 from .ae_probe import PAIRS, AEEvidence, as_ae, collect
 from .ae_verdict import TOLERANCE, AEReference, Band, bce, verdict
 from .checking import (

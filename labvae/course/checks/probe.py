@@ -7,8 +7,8 @@ import math
 import torch
 from torch import nn
 
-from ..grid import TILE
-from ..models import ModelConfig
+from ...grid import TILE
+from ...models import ModelConfig
 
 TOL = 1e-4  # relative and absolute: float32 sums of a few thousand terms agree to ~1e-6
 

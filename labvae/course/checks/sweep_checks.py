@@ -6,7 +6,7 @@ import random
 
 import torch
 
-from ..grid import TILE, decode_grid, latent_grid
+from ...grid import TILE, decode_grid, latent_grid
 from .checking import Check, _call, _tensor, _wrong, need, returned
 from .fallbacks import lay_out
 from .probe import Probe, channel_note, grid_problem, image_problem

@@ -15,15 +15,15 @@ import torch
 
 # Per exercise (the student's function name): labvae's functions that would do the whole exercise.
 SOLUTIONS = {
-    "reparameterize": ("labvae.course.fallbacks:reparameterize", "labvae.models:VAE.reparameterize"),
-    "kl_divergence": ("labvae.course.fallbacks:kl_divergence", "labvae.course.fallbacks:kl_per_dim"),
-    "vae_loss": ("labvae.course.fallbacks:vae_loss", "labvae.course.fallbacks:kl_divergence",
-                 "labvae.course.fallbacks:kl_per_dim", "labvae.models:VAE.loss"),
+    "reparameterize": ("labvae.course.checks.fallbacks:reparameterize", "labvae.models:VAE.reparameterize"),
+    "kl_divergence": ("labvae.course.checks.fallbacks:kl_divergence", "labvae.course.checks.fallbacks:kl_per_dim"),
+    "vae_loss": ("labvae.course.checks.fallbacks:vae_loss", "labvae.course.checks.fallbacks:kl_divergence",
+                 "labvae.course.checks.fallbacks:kl_per_dim", "labvae.models:VAE.loss"),
     "latent_grid": ("labvae.grid:latent_grid",),
-    "sweep_image": ("labvae.grid:decode_grid", "labvae.grid:sweep_tiles", "labvae.course.fallbacks:sweep_image",
-                    "labvae.course.fallbacks:sweep_model", "labvae.course.fallbacks:lay_out"),
-    "sweep_model": ("labvae.grid:decode_grid", "labvae.grid:sweep_tiles", "labvae.course.fallbacks:sweep_image",
-                    "labvae.course.fallbacks:sweep_model", "labvae.course.fallbacks:lay_out"),
+    "sweep_image": ("labvae.grid:decode_grid", "labvae.grid:sweep_tiles", "labvae.course.checks.fallbacks:sweep_image",
+                    "labvae.course.checks.fallbacks:sweep_model", "labvae.course.checks.fallbacks:lay_out"),
+    "sweep_model": ("labvae.grid:decode_grid", "labvae.grid:sweep_tiles", "labvae.course.checks.fallbacks:sweep_image",
+                    "labvae.course.checks.fallbacks:sweep_model", "labvae.course.checks.fallbacks:lay_out"),
     "train_ae": ("labvae.config:LabConfig.model", "labvae.checkpoints:load_or_train",
                  "labvae.checkpoints:load_checkpoint"),
 }
@@ -48,7 +48,7 @@ def _resolve(target: str):
 
 def _shown(target: str) -> str:
     module, _, path = target.partition(":")
-    short = {"labvae.grid": "labvae", "labvae.course.fallbacks": "fallbacks", "labvae.config": "cfg",
+    short = {"labvae.grid": "labvae", "labvae.course.checks.fallbacks": "fallbacks", "labvae.config": "cfg",
              "labvae.checkpoints": "labvae", "labvae.models": "labvae"}.get(module, module)
     return f"{short}.{path.split('.')[-1]}" if short == "cfg" else f"{short}.{path}"
 
@@ -189,7 +189,7 @@ def _which(x, given: dict) -> str:
 @contextlib.contextmanager
 def recording(given):
     """Within: every labvae.fit call notes its settings and data on the model it trains."""
-    from .. import training
+    from ... import training
 
     original = training.fit
     prints = {}  # the given images' fingerprints, computed at the first fit call only

@@ -144,7 +144,7 @@ class Check:
     def _cfg(self, cfg) -> tuple:
         if self.prepare is None:
             return ()
-        from ..config import lab_config
+        from ...config import lab_config
 
         return (cfg or lab_config(progress=False),)  # no progress bar: a graded cell must not write to stderr
 

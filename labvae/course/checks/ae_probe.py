@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..models import IMAGE_PIXELS
+from ...models import IMAGE_PIXELS
 from .checking import _crashed, _wrong
 from .probe import kind as _kind
 
@@ -92,7 +92,7 @@ def as_ae(answer):
 
 def _at_init(answer) -> bool:
     """True for a labvae model whose weights still equal its config's freshly built ones."""
-    from ..models import ModelConfig
+    from ...models import ModelConfig
 
     config = getattr(answer, "config", None)
     if not (isinstance(answer, nn.Module) and isinstance(config, ModelConfig)):

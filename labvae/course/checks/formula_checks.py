@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..grid import TILE
+from ...grid import TILE
 from .checking import Check, _call, _diagnose, _tensor, _wrong, need, returned
 from .fallbacks import bce, kl_divergence, kl_per_dim
 from .probe import close as _close

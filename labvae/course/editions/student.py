@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from .._io import atomic_write
+from ..._io import atomic_write
 from . import colab
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"  # nbgrader's markers
@@ -73,12 +73,12 @@ def link_source(source: str, first: bool, handout: str | None) -> str:
 def student_notebook(path: Path, repository: str | None = None) -> dict:
     """The student edition of one notebook (as nbformat JSON): what nbgrader's generate_assignment releases.
 
-    repository: the hand-out repository's GitHub URL for the badge and setup cell (labvae.course.colab);
+    repository: the hand-out repository's GitHub URL for the badge and setup cell (labvae.course.editions.colab);
     None: the one pyproject.toml records ([tool.labvae] handout), else the solutions' own.
     """
     if repository is None:
         repository = colab.recorded_handout(colab.pyproject_beside(Path(path).parent))
-    from .exercises import EXERCISES
+    from ..checks.exercises import EXERCISES
 
     keys = {e.key for e in EXERCISES}
     practice = {e.key for e in EXERCISES if e.manual and not e.points}  # the predictions
@@ -99,7 +99,7 @@ def student_notebook(path: Path, repository: str | None = None) -> dict:
         if regions and not (grader.get("solution") and grader.get("grade_id") in keys) and not predict:
             raise SolutionMarkerError(f"{Path(path).name}, cell {index} has a solution region but is not an nbgrader "
                                       f"solution cell of a known exercise (grade_id={grader.get('grade_id')!r}); give it "
-                                      "nbgrader metadata with a key of labvae.course.exercises.EXERCISES (or, for a "
+                                      "nbgrader metadata with a key of labvae.course.checks.exercises.EXERCISES (or, for a "
                                       "prediction, the tag of its key).")
         source = link_source(source, index == 0, repository)  # nbgrader_config.py's release does the same
         cell["source"] = _lines(source)

@@ -13,12 +13,12 @@ import re
 import shutil
 from pathlib import Path
 
-from .._io import atomic_write
+from ..._io import atomic_write
+from ..checks.exercises import EXERCISES
 from . import colab
-from .exercises import EXERCISES
 from .student import BEGIN, dumps, lesson_notebooks, student_notebook
 
-ROOT = Path(__file__).resolve().parents[2]  # the solutions' repository (an instructor's checkout)
+ROOT = Path(__file__).resolve().parents[3]  # the solutions' repository (an instructor's checkout)
 ALLOW = ("labvae", "LICENSE")  # besides notebooks/ (the student edition), pyproject.toml and README.md, written here
 # Never copied from the package: the answers (labvae/course/reference.py until it moves to solutions/),
 # and build litter. `solutions/`, `tests/`, `docs/` and the solution notebooks are outside ALLOW.
@@ -117,7 +117,7 @@ def contents(url: str, root: Path = ROOT) -> dict[str, bytes]:
     leaking = [rel for rel, data in out.items() if REGION.search(data)]
     if leaking:
         raise ValueError(f"{', '.join(leaking)} would publish solution text ({BEGIN}); move it out of the package "
-                         "(or into DENY in labvae/course/handout.py): nothing was written.")
+                         "(or into DENY in labvae/course/editions/handout.py): nothing was written.")
     return out
 
 
