@@ -11,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .models import IMAGE_PIXELS, check_seed
+from .threads import fit_threads
 
 TERMS = ("loss", "recon", "kl")
 EXPLODED = 100  # a step loss this many times the first one means divergence: BCE only falls when training works
@@ -169,6 +170,7 @@ def fit(model, x_train, x_test=None, *, epochs: int = 10, batch_size: int = 256,
             for epoch in range(1, epochs + 1):
                 if epoch > 1:
                     good = _snapshot(model)  # an epoch finished cleanly: a copy of ~3 MB, once per epoch
+                fit_threads()  # each epoch: the load of a shared server changes while a model trains
                 first = _epoch(model, opt, x_train, x_test, history, epoch, batch_size, lr,
                                autocast, order, first, bar)
                 bar.update(1)
@@ -262,6 +264,7 @@ def evaluate(model, x, batch_size: int = 2048) -> dict:
 @torch.no_grad()
 def _evaluate(model, x, batch_size: int = 2048) -> dict:
     """evaluate on x already checked and flattened to (N, 784)."""
+    fit_threads()
     was_training = model.training
     model.eval()
     sums = dict.fromkeys(TERMS, 0.0)
