@@ -5,7 +5,9 @@ its cgroup allows 1 CPU of a 64-core host) those threads wait for each other in 
 work holds the cores: on 2 cores at load 11-17, two threads trained at 246 samples/s, one at 5,908.
 fit_threads() lowers torch's thread count to the cores that are free; labvae calls it at import and at
 each epoch of fit(). A choice of yours always wins: set OMP_NUM_THREADS before Python starts, or call
-torch.set_num_threads(n) after `import labvae`, and labvae leaves the threads alone.
+torch.set_num_threads(n) after `import labvae`, and labvae leaves the threads alone. torch's inter-op
+pool (torch.get_num_interop_threads) is left as it is: labvae starts no inter-op work, so its threads
+sleep, and torch lets that count be set only once, before any use, which is the user's to do.
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ def others_load(own: float) -> float:
     """
     try:
         lagged = os.getloadavg()[0] - own
-    except OSError:
+    except (AttributeError, OSError):  # Windows has no load average
         lagged = 0.0
     readings = []
     for _ in range(3):

@@ -1,5 +1,7 @@
 """fit_threads: torch's threads fitted to affinity, cgroup quota and load, from fake CPUs, cgroups and loads."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -122,3 +124,10 @@ def test_fit_threads_leaves_omp_num_threads_alone(fresh_state):
     fresh_state.setattr(threads, "others_load", lambda own: 12.0)
     d = threads.fit_threads()
     assert torch.get_num_threads() == 2 and "OMP_NUM_THREADS is set" in d.reason
+
+
+def test_others_load_without_a_load_average(monkeypatch):
+    # Windows has no os.getloadavg, macOS no /proc: fit_threads must still decide, never raise.
+    monkeypatch.delattr(threads.os, "getloadavg")
+    monkeypatch.setattr(threads, "Path", lambda p: Path("/nonexistent") / str(p).lstrip("/"))
+    assert threads.others_load(own=0.0) == 0.0
