@@ -9,7 +9,9 @@ is the faster of the two K = 1 runs: a student's time when the copy has the mach
 in the fitted rounds each of K copies finishes within 1.5 x K/C x one alone (K/C is the ideal: K
 copies share C cores; 1 when K < C). A round still running after --timeout seconds is killed and fails.
 
-The load average at the start and end of each K is printed: on a machine that others use too the
+Each copy's CPU seconds (all its threads, spinning ones too) are printed beside its wall time: on a
+machine that others use they show whether the copies compute or spin, whatever share of the cores
+the others leave them. The load average at the start and end of each K is printed: on a machine that others use too the
 figures measure K copies *plus* their work, and "one alone" is then not alone either.
 --cpus 0 pins every copy to CPU 0 (sched_setaffinity), as a pod whose cgroup allows one CPU.
 
@@ -50,11 +52,10 @@ def worker(data: str, n_train: int, epochs: int, mode: str) -> None:
     model = labvae.VAE()  # the lab's VAE: 512 hidden units, a 2-d latent space
     print("ready", flush=True)
     sys.stdin.readline()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     labvae.fit(model, x_train[:n_train], x_test, epochs=epochs, precision="fp32", progress=False)
-    seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "threads": used, "samples_per_s": n_train * epochs / seconds}),
-          flush=True)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu  # cpu: all threads, spinning too
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "threads": used}), flush=True)
 
 
 def run_copies(k: int, mode: str, args, data: str) -> list[dict]:
@@ -77,7 +78,7 @@ def run_copies(k: int, mode: str, args, data: str) -> list[dict]:
     timer.cancel()
     for p in procs:
         p.wait()
-    return [r or {"seconds": float("inf"), "threads": []} for r in results]  # killed: did not finish in time
+    return [r or {"seconds": float("inf"), "cpu": float("inf"), "threads": []} for r in results]  # killed: did not finish in time
 
 
 def main() -> None:
@@ -109,11 +110,13 @@ def main() -> None:
         modes = ("default", "fitted")
         ones = {mode: measure(1, mode, args, data) for mode in modes}
         alone = min(r["seconds"] for _, results, _ in ones.values() for r in results)  # one alone at its best
+        cpu_alone = min(r["cpu"] for _, results, _ in ones.values() for r in results)
         failed = any([report(mode, 1, ones[mode], alone, cores, args.timeout) for mode in modes])
         for k in [int(k) for k in args.copies.split(",")]:
             for mode in modes:
                 failed |= report(mode, k, measure(k, mode, args, data), alone, cores, args.timeout)
-        print(f"one alone = {alone:.2f} s, the faster of the two K = 1 runs")
+        print(f"one alone = {alone:.2f} s, the faster of the two K = 1 runs; CPU seconds of the leaner: "
+              f"{cpu_alone:.2f}")
     sys.exit(1 if failed else 0)
 
 
@@ -133,13 +136,15 @@ def report(mode: str, k: int, run: tuple, alone: float, cores: int, timeout: flo
     goal = 1.5 * ideal
     verdict = "PASS" if max(ratios) <= goal else "FAIL"
     seen = sorted({n for r in results for n in r["threads"]})
+    cpus = sorted(r["cpu"] for r in results)  # CPU seconds: what spinning threads waste shows here
+    cpu_text = f"{cpus[0]:.2f}-{cpus[-1]:.2f}" if cpus[-1] < float("inf") else "unknown (killed)"
     if times[-1] == float("inf"):  # killed at --timeout: more than that, by how much unknown
         times = [min(t, timeout) for t in times]
         ratios = [t / alone for t in times]
     late = ">" if verdict == "FAIL" and ratios[-1] == timeout / alone else ""
     print(f"{mode:7s} K={k}: each {min(times):.2f}-{late}{max(times):.2f} s = {min(ratios):.1f}-{late}{max(ratios):.1f}x "
           f"one alone (ideal {ideal:.1f}x, goal <= {goal:.1f}x: {verdict}); torch threads {seen}; "
-          f"load {load0:.1f} -> {load1:.1f}", flush=True)
+          f"load {load0:.1f} -> {load1:.1f}; CPU s each {cpu_text}", flush=True)
     return mode == "fitted" and verdict == "FAIL"
 
 
