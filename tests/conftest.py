@@ -9,6 +9,16 @@ import labvae
 matplotlib.use("Agg")  # tests draw figures without a screen
 
 
+@pytest.fixture(autouse=True)
+def steady_threads(monkeypatch):
+    """fit's threads left as they are within a test: two fits compared bit for bit must run alike.
+
+    fit_threads may change the count between epochs as the load changes, and 1 and 2 threads round
+    differently (weights differ by ~6e-8 after 2 epochs). Notebook kernels still fit their threads.
+    """
+    monkeypatch.setattr(labvae.training, "fit_threads", lambda: None)
+
+
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory):
     """A data folder holding synthetic IDX files, read through the real torchvision loader."""
