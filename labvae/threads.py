@@ -25,6 +25,7 @@ log = logging.getLogger("labvae")  # says what fit_threads changed, at INFO leve
 CGROUP = Path("/sys/fs/cgroup")
 LOAD_WINDOW = 60.0  # seconds: the time constant of the kernel's 1-minute load average
 USER_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # torch's own start-up settings: a user's choice
+MIN_INTERVAL = 1.0  # seconds: a decision this fresh stands (evaluate may be called in a tight loop)
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class _State:
     ours: int | None = None  # the count fit_threads last set; anything else is a user's choice
     own = _Own()
     last: Decision | None = None
+    at = -math.inf  # when fit_threads last decided (time.monotonic)
 
 
 def user_choice() -> str:
@@ -184,14 +186,16 @@ def user_choice() -> str:
 
 def fit_threads() -> Decision:
     """Set torch's thread count to what fits this CPU now (unless the user chose one); returns the decision."""
-    own = _State.own.update()
     choice = user_choice()
     if choice:
         return Decision(torch.get_num_threads(), f"{choice}: labvae leaves the threads alone")
+    if _State.last is not None and time.monotonic() - _State.at < MIN_INTERVAL:
+        return _State.last
+    own = _State.own.update()
     affinity, quota, online = cpu_facts()
     decision = decide_threads(_State.default, affinity, quota, online, others_load(own))
     if decision.threads != torch.get_num_threads():
         torch.set_num_threads(decision.threads)
         log.info("labvae: %d torch threads (%s)", decision.threads, decision.reason)
-    _State.ours, _State.last = decision.threads, decision
+    _State.ours, _State.last, _State.at = decision.threads, decision, time.monotonic()
     return decision

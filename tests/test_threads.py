@@ -98,6 +98,7 @@ def fresh_state(monkeypatch):
     torch.set_num_threads(2)
     monkeypatch.setattr(threads._State, "default", 2)
     monkeypatch.setattr(threads._State, "ours", None)
+    monkeypatch.setattr(threads, "MIN_INTERVAL", 0.0)  # each call decides afresh
     monkeypatch.setattr(threads, "cpu_facts", lambda: (2, None, 2))
     yield monkeypatch
     torch.set_num_threads(before)
@@ -131,3 +132,12 @@ def test_others_load_without_a_load_average(monkeypatch):
     monkeypatch.delattr(threads.os, "getloadavg")
     monkeypatch.setattr(threads, "Path", lambda p: Path("/nonexistent") / str(p).lstrip("/"))
     assert threads.others_load(own=0.0) == 0.0
+
+
+def test_a_fresh_decision_stands_for_a_second(fresh_state):
+    fresh_state.setattr(threads, "MIN_INTERVAL", 60.0)
+    fresh_state.setattr(threads, "others_load", lambda own: 12.0)
+    fresh_state.setattr(threads._State, "at", -1e9)
+    assert threads.fit_threads().threads == 1
+    fresh_state.setattr(threads, "others_load", lambda own: 0.0)
+    assert threads.fit_threads().threads == 1  # decided a moment ago: no new reading of the load
