@@ -1,8 +1,10 @@
 """Torch threads fitted to the CPU this kernel really has: its affinity, its cgroup quota and the load.
 
-torch starts one thread per core of the machine. On a shared server (a JupyterHub class, a pod that
-its cgroup allows 1 CPU of a 64-core host) those threads wait for each other in spin loops while other
-work holds the cores: on 2 cores at load 11-17, two threads trained at 246 samples/s, one at 5,908.
+torch starts one thread per core it sees (its affinity: a cgroup's CPU quota is not seen). On a shared
+server (a JupyterHub class, a pod whose cgroup allows 1 CPU of a 64-core host) those threads wait for
+each other in spin loops while other work holds the cores: on 2 cores at load 13 from other users,
+two threads trained the VAE at 140 samples/s using 6.4 CPU s, one at 1,080 samples/s using 0.57
+(benchmarks/bench_shared.py).
 fit_threads() lowers torch's thread count to the cores that are free; labvae calls it at import and at
 each epoch of fit(). A choice of yours always wins: set OMP_NUM_THREADS before Python starts, or call
 torch.set_num_threads(n) after `import labvae`, and labvae leaves the threads alone. torch's inter-op
@@ -46,7 +48,7 @@ def decide_threads(default: int, affinity: int, quota: float | None, online: int
     """
     usable = affinity if quota is None else min(affinity, max(1, math.floor(quota)))
     # A quota of 1.5 CPUs still stalls two threads: the cgroup throttles both once the 1.5 are spent.
-    free = max(1, math.floor(online - max(0.0, others) + 0.5))  # a core half used by others is not free
+    free = max(1, math.floor(online - max(0.0, others) + 0.5))  # rounded: a core others use under half of is free
     threads = max(1, min(default, usable, free))
     if threads == default:
         return Decision(threads, f"torch's default of {default} fits")
