@@ -141,3 +141,15 @@ def test_a_fresh_decision_stands_for_a_second(fresh_state):
     assert threads.fit_threads().threads == 1
     fresh_state.setattr(threads, "others_load", lambda own: 0.0)
     assert threads.fit_threads().threads == 1  # decided a moment ago: no new reading of the load
+
+
+def test_a_grading_kernels_omp_num_threads_survives_import_labvae():
+    # As `labvae grade`'s kernels start: OMP_NUM_THREADS set, whatever the load when labvae is imported.
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in threads.os.environ.items() if k != "MKL_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", "import labvae, torch; print(torch.get_num_threads(), "
+                          "labvae.fit_threads().reason)"], env={**env, "OMP_NUM_THREADS": "2"},
+                         capture_output=True, text=True, timeout=300)
+    assert out.stdout.split(" ", 1) == ["2", "OMP_NUM_THREADS is set: labvae leaves the threads alone\n"], out.stderr
