@@ -13,10 +13,12 @@ Each copy's CPU seconds (all its threads, spinning ones too) are printed beside 
 machine that others use they show whether the copies compute or spin, whatever share of the cores
 the others leave them. The load average at the start and end of each K is printed: on a machine that others use too the
 figures measure K copies *plus* their work, and "one alone" is then not alone either.
---cpus 0 pins every copy to CPU 0 (sched_setaffinity), as a pod whose cgroup allows one CPU.
+--cpus 0 pins every copy to CPU 0 (sched_setaffinity), as a pod whose cpuset holds one CPU: torch's
+default then is 1 thread already. A pod limited by a cgroup quota instead gets one thread per core
+of the host; --cpus 0 --default-threads 2 emulates that on 2 cores (without the quota's throttling).
 
     python benchmarks/bench_shared.py                 # K = 1, 4, 8 on this machine's cores
-    python benchmarks/bench_shared.py --cpus 0 --copies 4
+    python benchmarks/bench_shared.py --cpus 0 --default-threads 2 --copies 4
 """
 
 import argparse
@@ -31,9 +33,11 @@ import time
 import torch
 
 
-def worker(data: str, n_train: int, epochs: int, mode: str) -> None:
+def worker(data: str, n_train: int, epochs: int, mode: str, default_threads: int | None) -> None:
     """One copy: import, load, build; print 'ready'; on 'go' train and print its time as JSON."""
     if mode == "default":  # torch's own count under this affinity, set as a user would: labvae keeps it
+        if default_threads:  # what torch would start where it cannot see the limit (a cgroup quota)
+            torch.set_num_threads(default_threads)
         os.environ["OMP_NUM_THREADS"] = str(torch.get_num_threads())
     import labvae
     from labvae import training
@@ -62,7 +66,7 @@ def run_copies(k: int, mode: str, args, data: str) -> list[dict]:
     """Start k copies, let them all get ready, start them together, return each one's result."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     command = [sys.executable, __file__, "--worker", data, "--mode", mode, "--n-train", str(args.n_train),
-               "--epochs", str(args.epochs)]
+               "--epochs", str(args.epochs), "--default-threads", str(args.default_threads or 0)]
     procs = [subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
              for _ in range(k)]
     for p in procs:
@@ -87,13 +91,15 @@ def main() -> None:
     parser.add_argument("--mode", default="fitted", help=argparse.SUPPRESS)
     parser.add_argument("--data", help="a folder with FashionMNIST/raw/ (default: synthetic, written to a temp folder)")
     parser.add_argument("--copies", default="4,8", help="K values beside 1, comma-separated (default: 4,8)")
-    parser.add_argument("--cpus", help="pin every copy to these CPUs, e.g. 0 for a 1-CPU pod (default: all)")
+    parser.add_argument("--cpus", help="pin every copy to these CPUs, e.g. 0 (default: all)")
     parser.add_argument("--n-train", type=int, default=1500, help="training images per copy (default: 1500)")
     parser.add_argument("--epochs", type=int, default=4, help="epochs per copy (default: 4; fit_threads runs at each)")
+    parser.add_argument("--default-threads", type=int, help="threads of the default rounds (default: torch's own "
+                        "under the affinity); 2 with --cpus 0: a 1-CPU-quota pod on a 2-core host")
     parser.add_argument("--timeout", type=float, default=300, help="seconds before a round's copies are killed")
     args = parser.parse_args()
     if args.worker:
-        return worker(args.worker, args.n_train, args.epochs, args.mode)
+        return worker(args.worker, args.n_train, args.epochs, args.mode, args.default_threads)
     if args.cpus:
         os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})  # the copies inherit it
     cores = len(os.sched_getaffinity(0))
