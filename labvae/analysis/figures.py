@@ -137,7 +137,7 @@ def comparison_figure(models: dict, results: dict, x_test, y_test, limit: float 
                        f"{r['classes']} classes with >= {MIN_TILES} confident tiles")
         plot_unsure(r["maps"]["labels"], r["maps"]["confidence"], row[1], limit)
         plot_codes(latent_codes(model, x_test), y_test, ax=row[2], limit=limit, n=r["n"],
-                   prior=model.config.kind == "vae",
+                   prior=getattr(getattr(model, "config", None), "kind", None) == "vae",
                    title=f"{name}: test codes, {r['frac_codes_inside']:.0%} inside the window")
     fig.tight_layout()
     if path is not None:  # atomically: a kill mid-write leaves the previous figure in place
@@ -261,7 +261,7 @@ def plot_posterior(models: dict, x_test, path=None):
         m = moments(z)
         for d, ax in enumerate(row):
             bins = np.linspace(-6, 6, 61)
-            vae = getattr(model.config, "kind", None) == "vae"
+            vae = getattr(getattr(model, "config", None), "kind", None) == "vae"
             if vae:  # an AE has no sample: its code is all there is
                 ax.hist(z[:, d].clamp(-6, 6).numpy(), bins=bins, density=True, alpha=0.45, label="z (one sample each)")
             ax.hist(mu[:, d].clamp(-6, 6).numpy(), bins=bins, density=True, histtype="step", lw=1.2,
