@@ -156,6 +156,7 @@ BETA_METRICS = (  # (key, column title, format, what the metric-vs-beta panel ca
     ("frac_cells_hit", "cells", "{:.0%}", "sweep cells holding a test code"),
     ("frac_garment", "garments", "{:.0%}", "tiles judged to be garments"),
     ("classes", "classes", "{:d}", "classes judged in the sweep"),
+    ("frac_large_steps", "seams", "{:.1%}", "neighbour steps > 0.15 (seams)"),
 )
 
 
@@ -205,7 +206,8 @@ def plot_metrics(rows: dict, axes=None):
         ax.set_xscale("symlog", linthresh=0.1)  # beta = 0 sits on the axis; 0.1 to 4 spread evenly
         ax.set_xticks([b for b, _ in points])
         ax.set_xticklabels([f"{b:g}" for b, _ in points])
-        ax.set_xlabel("$\\beta$ (KL weight; axis linear below 0.1, logarithmic above)")
+        # One short label per panel (a long one overlaps its neighbour's); the axis's scale said once.
+        ax.set_xlabel("$\\beta$ (linear below 0.1, log above)" if i == 0 else "$\\beta$", fontsize=9)
         ax.set_ylabel(label, fontsize=9)
         ax.set_title(label, fontsize=10)
         if key.startswith("frac"):
