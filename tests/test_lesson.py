@@ -106,7 +106,7 @@ def test_the_lab_ae_still_improving_and_the_capacity_control_come_before_2_2():
 def test_04_draws_each_models_codes_over_its_own_sweep_and_prints_the_holes():
     src = "\n".join(text(c) for c in cells(STUDENT / "04_comparison.ipynb"))
     assert "decode_grid(model.decode)" in src and ".scatter(" in src
-    for key in ("garment_in_empty_cells", "garment_in_code_cells", "frac_large_steps"):
+    for key in ("garment_in_empty_cells", "garment_in_code_cells", "large_steps("):
         assert key in src
 
 
