@@ -203,8 +203,8 @@ for name, model in models.items():
 # for capacity: the VAE's layers, without its noise and KL term.
 
 # %%
-for name, model in models.items():
-    history = model.history  # the loss of every epoch, saved with the model
+for name in (labvae.LABELS[key] for key in ("vae", "ae", "ae512")):
+    history = models[name].history  # the loss of every epoch, saved with the model
     print(f"{name:16s} training loss fell {analysis.still_improving(history):.2%} in the last of its {history.epochs} epochs")
 ae_gain = analysis.still_improving(models[labvae.LABELS["ae"]].history)
 if ae_gain > 0.001:  # above 0.1% per epoch the loss had not settled
