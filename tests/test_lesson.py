@@ -147,3 +147,10 @@ def test_the_metric_panels_labels_do_not_overlap():
     boxes = [ax.xaxis.label.get_window_extent() for ax in axes]
     assert all(not a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
     plt.close(fig)
+
+
+def test_the_readme_says_what_the_notebooks_say():
+    readme = (ROOT / "README.md").read_text()
+    assert "what to hand in" in readme and "3–3.5 h" in readme and "MARKS" in readme
+    for name in MARKED:  # the README's promise that each says what to hand in holds for every notebook
+        assert "Hand in" in header(name)
