@@ -222,8 +222,7 @@ plt.show()
 #
 # **Try next:**
 # - sweep a window that holds every code: `lim = 1.05 * labvae.latent_codes(ae, x_test).abs().max().item()`,
-#   then `labvae.show_grid(sweep_fn(ae, limit=lim), limit=lim)`: where are its best images, and what
-#   is drawn away from the codes?
+#   then `labvae.show_grid(sweep_fn(ae, limit=lim), limit=lim)`: what is drawn away from the codes?
 # - retrain with another seed, `ae1 = cfg.with_seed(1).model("ae", x_train, x_test)`, and draw its
 #   codes: do they land in the same place?
 # - then open **04_comparison**.

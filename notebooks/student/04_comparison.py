@@ -217,9 +217,8 @@ else:
 # %% [markdown]
 # ## Summary
 #
-# - You drew the three models' sweeps and codes at one scale, compared the codes with the prior, and
-#   decoded straight lines between real images.
-# - Exercise 2.2 turns these pictures and numbers into an explanation.
+# - You drew the three models' sweeps and codes, each model's codes over its sweep, compared the codes
+#   with the prior and decoded straight lines between real images: the evidence for Exercise 2.2.
 #
 # **Try next:**
 # - Interpolate between more pairs: `analysis.plot_paths(models, x_test, y_test, analysis.path_pairs(y_test, 4, 4, seed=1)["across"])`.
