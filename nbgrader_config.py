@@ -44,11 +44,13 @@ class StudentBadge(NbGraderPreprocessor):
     pyproject.toml records one ([tool.labvae] handout), else the solutions' notebooks/student/."""
 
     def preprocess(self, nb, resources):
+        from labvae.course.editions.marks import stamp_cell
         from labvae.course.editions.student import link_source
 
         handout = _handout()
         for index, cell in enumerate(nb.cells):
             cell.source = link_source(cell.source, index == 0, handout)
+            stamp_cell(cell)  # the marks of labvae.course.checks.exercises.MARKS, in text and points
         return nb, resources
 
 

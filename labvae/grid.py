@@ -12,6 +12,7 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from ._io import atomic_write
+from .adapter import as_model
 
 TILE = 28  # Fashion-MNIST images are 28x28, so 21 tiles make 588 px
 
@@ -42,11 +43,12 @@ def decode_grid(decoder, n: int = 21, limit: float = 4.0) -> torch.Tensor:
     """Decode the n x n sweep in one batched pass; (1, n*28, n*28) in [0, 1], CPU, tagged .sweep_limit."""
     z = latent_grid(n, limit)
     owner = getattr(decoder, "__self__", decoder)  # a bound model.decode -> the model
-    config = getattr(owner, "config", None)
-    if config is not None and getattr(config, "latent_dim", 2) != 2:
-        raise ValueError(
-            f"a sweep grid needs a 2-d latent space; this model has latent_dim={config.latent_dim}."
-        )
+    try:  # labvae's models and as_model's know their width; a bare function is taken at its word
+        latent_dim = getattr(owner, "latent_dim", 2)
+    except Exception:
+        latent_dim = 2
+    if isinstance(latent_dim, int) and latent_dim != 2:
+        raise ValueError(f"a sweep grid needs a 2-d latent space; this model has latent_dim={latent_dim}.")
     params = getattr(owner, "parameters", None)
     device = next(params()).device if callable(params) else torch.device("cpu")
     try:
@@ -76,8 +78,9 @@ def decode_grid(decoder, n: int = 21, limit: float = 4.0) -> torch.Tensor:
 
 
 def sweep_tiles(model, n: int = 21, limit: float = 4.0) -> torch.Tensor:
-    """The n x n sweep as (n*n, 784) tiles in row-major order (top-left first), for measuring."""
-    grid = decode_grid(model.decode, n=n, limit=limit)  # (1, n*28, n*28)
+    """The n x n sweep as (n*n, 784) tiles in row-major order (top-left first), for measuring; any as_model model."""
+    decode = model.decode if callable(getattr(model, "decode", None)) else as_model(model).decode  # a pair, too
+    grid = decode_grid(decode, n=n, limit=limit)  # (1, n*28, n*28)
     return grid[0].reshape(n, TILE, n, TILE).permute(0, 2, 1, 3).reshape(n * n, -1)  # (row, col, y, x)
 
 

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .adapter import as_model
+
 IMAGE_PIXELS = 28 * 28
 MAX_SEED = 2**32 - 1  # numpy's and torch's generators both take every seed up to here
 
@@ -130,6 +132,10 @@ class _LatentModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
 
 class VAE(_LatentModel):
     """MLP VAE: 784 -> hidden -> (mu, logvar); decoder latent -> hidden -> 784 with sigmoid.
@@ -212,13 +218,17 @@ class Autoencoder(_LatentModel):
 
 
 def latent_codes(model: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-    """Where each image lands in latent space: the VAE's mu, the AE's code. (N, latent_dim), CPU."""
+    """Where each image lands in latent space: the VAE's mu, the AE's code. (N, latent_dim), CPU.
+
+    model: anything labvae.models.as_model takes (labvae's models, a module of your own, an (encoder, decoder) pair).
+    """
+    model = as_model(model)
     out = []
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
             code = model.encode(x[i : i + batch_size].to(model.device))
             out.append((code[0] if isinstance(code, tuple) else code).cpu())
-    return torch.cat(out) if out else torch.empty(0, model.config.latent_dim)
+    return torch.cat(out) if out else torch.empty(0, model.latent_dim)
 
 
 def posterior_std(model: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:

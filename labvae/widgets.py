@@ -10,6 +10,7 @@ import ipywidgets as widgets
 import torch
 from PIL import Image, ImageDraw
 
+from .adapter import as_model
 from .grid import decode_grid, to_uint8
 
 SHOW_PX = 280  # the decoded 28x28 image is shown 10x, large enough to see detail
@@ -44,10 +45,12 @@ class ZExplorer(widgets.VBox):
             raise ValueError(f"n must be a whole number of sweep tiles per side, at least 1 (got {n!r}).")
         if not isinstance(step, numbers.Real) or not 0 < step <= limit:
             raise ValueError(f"step must be a positive number no larger than limit={limit:g} (got {step!r}).")
+        # Any model exercise 2.1a accepts: labvae's, a module of your own, an (encoder, decoder) pair.
+        models = {name: as_model(model, f"model {name!r}") for name, model in models.items()}
         for name, model in models.items():
-            if getattr(getattr(model, "config", None), "latent_dim", None) != 2:
-                raise ValueError(f"model {name!r} must be a labvae model with a 2-d latent space.")
-        self.models = dict(models)
+            if model.latent_dim != 2:
+                raise ValueError(f"model {name!r} has a {model.latent_dim}-d latent space; the sliders need a 2-d latent space.")
+        self.models = models
         self.limit, self.n = float(limit), n
         slider = dict(min=-limit, max=limit, step=step, value=0.0, continuous_update=True,
                       readout_format=".2f", layout=widgets.Layout(width="320px"))
@@ -142,14 +145,14 @@ class BetaExplorer(ZExplorer):
         if not isinstance(family, dict) or not family or not all(
                 isinstance(b, (int, float)) and not isinstance(b, bool) and b == b for b in family):
             raise ValueError("beta_explorer needs a dict of beta -> model, e.g. {0.0: vae_beta0, 1.0: vae}.")
-        self.family = {b: family[b] for b in sorted(family)}
+        self.family = {b: as_model(family[b], f"the model for beta={b:g}") for b in sorted(family)}
         if beta is None:
             beta = 1.0 if 1.0 in self.family else next(iter(self.family))  # the lab's VAE when present
         if beta not in self.family:
             raise ValueError(f"beta={beta!r} is not one of the models given ({', '.join(f'{b:g}' for b in self.family)}).")
         for b, model in self.family.items():
-            if getattr(getattr(model, "config", None), "latent_dim", None) != 2:
-                raise ValueError(f"the model for beta={b:g} must be a labvae model with a 2-d latent space.")
+            if model.latent_dim != 2:
+                raise ValueError(f"the model for beta={b:g} has a {model.latent_dim}-d latent space; the sliders need a 2-d latent space.")
         self.name = name
         super().__init__({name: self.family[beta]}, limit=limit, n=n, step=step)
         # Every model's sweep thumbnail up front, so moving the beta slider only decodes one z.

@@ -25,11 +25,18 @@
 # - how to explore the plane interactively with two sliders;
 # - where samples from the prior $\mathcal{N}(0, I)$ land, and what they decode to.
 #
-# **Exercise 1.1 (2 marks):** list the sweep's codes in order (1 mark) and decode them into the 588×588
-# image (1 mark). Checks print ✓, *not done yet*, or what is wrong; until yours pass, labvae's run.
+# **Exercise 1.1 (2 marks):** list the sweep's codes in order (1.1a) and decode them into the 588×588
+# image (1.1b); until your answers pass their checks, labvae's run.
 #
-# **Time:** about 5 s of computing with the VAE loaded from notebook 1 (measured at full scale: 60,000
-# training images, emulated by repeating the available real images, on an idle 2-core CPU).
+# **Time:** about 5 s of computing with the VAE loaded from notebook 1 (measured at full scale, 60,000
+# images, on an idle 2-core CPU); opened alone on Colab's CPU, about 1 min (estimated); longer on a
+# busy shared server.
+#
+# **Hand in** `02_vae_sweep.ipynb` with the other marked notebooks (02–04), run top to bottom and
+# saved with its outputs; leave the graded cells in place, unrenamed. The marks: Exercise 1.1 (2 marks),
+# Exercise 2.1 (2 marks), Exercise 2.2 (1 mark); 01 is practice, 05 optional. On Colab: *File › Download
+# › Download .ipynb*, named as above (not *Copy of …*). Hand in where your course says: its LMS
+# assignment or nbgrader.
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
@@ -217,7 +224,7 @@ plt.show()
 # %% [markdown]
 # ## Summary
 #
-# - The 21×21 sweep shows the whole 2-d latent space at once: $(z_1, z_2) = (-4, 4)$ top-left,
+# - The 21×21 sweep shows the window $[-4, 4]^2$ of the 2-d latent space at once: $(z_1, z_2) = (-4, 4)$ top-left,
 #   $(4, -4)$ bottom-right, $z_2$ growing upwards.
 # - $z$ is measured in prior standard deviations; the window $[-4, 4]^2$ holds 99.99% of the prior.
 # - The printed σ and the share of cells holding a code say how much of the plane training ever showed the decoder.

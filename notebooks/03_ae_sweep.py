@@ -23,11 +23,18 @@
 # - where the AE actually puts the codes of real images, compared with the window we sweep;
 # - why nothing in an AE makes $\mathcal{N}(0, I)$ a place to draw codes from.
 #
-# **Exercise 2.1 (2 marks):** retrain the lab's AE with a 2-d code (1 mark) and draw its sweep (1 mark).
-# Checks print ✓, *not done yet*, or what is wrong; until yours pass, labvae's run.
+# **Exercise 2.1 (2 marks):** retrain the lab's AE with a 2-d code (2.1a) and draw its sweep (2.1b);
+# until your answers pass their checks, labvae's run.
 #
-# **Time:** about 13 s of computing, most of it training your AE (measured at full scale: 60,000
-# training images, emulated by repeating the available real images, on an idle 2-core CPU).
+# **Time:** about 13 s of computing, most of it training your AE (measured at full scale, 60,000
+# images, on an idle 2-core CPU); opened alone on Colab's CPU, about 1 min (estimated); longer on a
+# busy shared server.
+#
+# **Hand in** `03_ae_sweep.ipynb` with the other marked notebooks (02–04), run top to bottom and
+# saved with its outputs; leave the graded cells in place, unrenamed. The marks: Exercise 1.1 (2 marks),
+# Exercise 2.1 (2 marks), Exercise 2.2 (1 mark); 01 is practice, 05 optional. On Colab: *File › Download
+# › Download .ipynb*, named as above (not *Copy of …*). Hand in where your course says: its LMS
+# assignment or nbgrader.
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own
@@ -81,8 +88,8 @@ ae512 = cfg.model("ae512", x_train, x_test)
 #   giving images in [0, 1]: the cells below sweep and plot it with these. `labvae`'s models have both;
 #   a model class of your own needs both too.
 #
-# The check looks at what your model computes and at how well it reconstructs the test images,
-# compared with what the lab's settings reach on the same data: any way of training that gets there passes.
+# The check judges what your model computes and how well it reconstructs the test images against what
+# the lab's settings reach: any way of training that gets there passes.
 
 # %% nbgrader={"grade": false, "grade_id": "2_1-ae", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def train_ae(x_train, x_test):
@@ -155,8 +162,7 @@ checks.mark(checks.check_ae_sweep, sweep_model)
 
 # %% [markdown]
 # **Predict before you run:** almost all of the VAE's test codes lie inside the window. What share of
-# the lab AE's test codes will: nearly all, about three quarters, or hardly any? And will they fill
-# the window?
+# the lab AE's test codes will: write down a percentage. And will they fill the window?
 
 # %% [markdown] tags=["predict-03"]
 # ### BEGIN SOLUTION
@@ -224,8 +230,8 @@ plt.show()
 # - An AE's codes go wherever training puts them: the printed shares say how much of the window they reach.
 #
 # **Try next:**
-# - sweep a window that holds the codes, e.g. `labvae.show_grid(sweep_fn(ae, limit=8), limit=8)`:
-#   where are its best images, and what is drawn away from the codes?
+# - sweep a window that holds every code: `lim = 1.05 * labvae.latent_codes(ae, x_test).abs().max().item()`,
+#   then `labvae.show_grid(sweep_fn(ae, limit=lim), limit=lim)`: what is drawn away from the codes?
 # - retrain with another seed, `ae1 = cfg.with_seed(1).model("ae", x_train, x_test)`, and draw its
 #   codes: do they land in the same place?
 # - then open **04_comparison**.

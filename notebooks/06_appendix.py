@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -76,7 +76,9 @@ referee = analysis.calibrate(classifier, x_train, y_train)  # thresholds from re
 # greyer than 98% of them (a grey blob such as the mean image fails this); only then is it named, and a
 # class counts as shown with at least 5 confident tiles (p ≥ 0.9). Every threshold comes from real
 # images. Below, the judge on inputs whose answer is known; the last column says whether it met the
-# expectation ("NO" is a limit of the judge to keep in mind when reading its counts).
+# expectation: "not a garment" passes when at most 5% of its inputs are judged garments, "mostly
+# garments" when at least 90% are (`PASSES` in `labvae/analysis/judge.py`). "NO" is a limit of the judge
+# to keep in mind when reading its counts.
 
 # %%
 print(f"shape radius {referee.radius:.3f}, minimum contrast {referee.min_contrast:.3f}, "

@@ -33,6 +33,8 @@ from .metrics import (
     compare_model,
     compare_seeds,
     fit_gap,
+    holes,
+    large_steps,
     still_improving,
     weight_change,
     weight_scale,
@@ -45,6 +47,6 @@ __all__ = [
     "code_stats", "compare_model", "compare_seeds", "comparison_figure", "judge_claims", "load_or_train_classifier",
     "metrics_table", "plot_code_clouds", "plot_codes", "plot_map", "plot_unsure", "still_improving",
     "train_classifier", "verdict", "verdict_table", "weight_scale",
-    "aggregate_posterior", "fit_gap", "interpolate", "moments", "path_metrics", "path_pairs", "plot_paths",
+    "aggregate_posterior", "fit_gap", "holes", "large_steps", "interpolate", "moments", "path_metrics", "path_pairs", "plot_paths",
     "plot_posterior", "sampled_codes", "score_paths", "verdict_summary", "weight_change",
 ]

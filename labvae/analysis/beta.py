@@ -14,7 +14,7 @@ from ..models import latent_codes, posterior_std
 from ..training import evaluate
 from .figures import BETA_METRICS as METRICS
 from .figures import beta_figure
-from .metrics import code_stats
+from .metrics import code_stats, large_steps
 
 TRENDS = ("frac_codes_inside", "test_kl")  # what the prior does as beta grows: both should move one way
 
@@ -49,8 +49,10 @@ def model_metrics(model, x_test, judge=None, n: int = 21, limit: float = 4.0, se
         "sigma_median": posterior_std(model, x_test).median().item(),
     }
     if judge is not None:
-        score = judge.score(sweep_tiles(model, n, limit))
+        tiles = sweep_tiles(model, n, limit)
+        score = judge.score(tiles)
         row["frac_garment"], row["classes"] = float(score["frac_garment"]), int(score["classes"])
+        row["frac_large_steps"] = large_steps(tiles, n)
     return row
 
 

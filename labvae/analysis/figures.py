@@ -137,7 +137,7 @@ def comparison_figure(models: dict, results: dict, x_test, y_test, limit: float 
                        f"{r['classes']} classes with >= {MIN_TILES} confident tiles")
         plot_unsure(r["maps"]["labels"], r["maps"]["confidence"], row[1], limit)
         plot_codes(latent_codes(model, x_test), y_test, ax=row[2], limit=limit, n=r["n"],
-                   prior=model.config.kind == "vae",
+                   prior=getattr(getattr(model, "config", None), "kind", None) == "vae",
                    title=f"{name}: test codes, {r['frac_codes_inside']:.0%} inside the window")
     fig.tight_layout()
     if path is not None:  # atomically: a kill mid-write leaves the previous figure in place
@@ -156,6 +156,7 @@ BETA_METRICS = (  # (key, column title, format, what the metric-vs-beta panel ca
     ("frac_cells_hit", "cells", "{:.0%}", "sweep cells holding a test code"),
     ("frac_garment", "garments", "{:.0%}", "tiles judged to be garments"),
     ("classes", "classes", "{:d}", "classes judged in the sweep"),
+    ("frac_large_steps", "seams", "{:.1%}", "neighbour steps > 0.15 (seams)"),
 )
 
 
@@ -205,7 +206,8 @@ def plot_metrics(rows: dict, axes=None):
         ax.set_xscale("symlog", linthresh=0.1)  # beta = 0 sits on the axis; 0.1 to 4 spread evenly
         ax.set_xticks([b for b, _ in points])
         ax.set_xticklabels([f"{b:g}" for b, _ in points])
-        ax.set_xlabel("$\\beta$ (KL weight; axis linear below 0.1, logarithmic above)")
+        # One short label per panel (a long one overlaps its neighbour's); the axis's scale said once.
+        ax.set_xlabel("$\\beta$ (linear below 0.1, log above)" if i == 0 else "$\\beta$", fontsize=9)
         ax.set_ylabel(label, fontsize=9)
         ax.set_title(label, fontsize=10)
         if key.startswith("frac"):
@@ -261,7 +263,7 @@ def plot_posterior(models: dict, x_test, path=None):
         m = moments(z)
         for d, ax in enumerate(row):
             bins = np.linspace(-6, 6, 61)
-            vae = getattr(model.config, "kind", None) == "vae"
+            vae = getattr(getattr(model, "config", None), "kind", None) == "vae"
             if vae:  # an AE has no sample: its code is all there is
                 ax.hist(z[:, d].clamp(-6, 6).numpy(), bins=bins, density=True, alpha=0.45, label="z (one sample each)")
             ax.hist(mu[:, d].clamp(-6, 6).numpy(), bins=bins, density=True, histtype="step", lw=1.2,

@@ -13,6 +13,18 @@ from .posterior import aggregate_posterior
 
 # Each takes plain tensors and returns a dict of plain numbers and lists.
 
+# A seam: neighbouring sweep tiles whose mean pixel change exceeds this (pixels in [0, 1]). Issue 28's
+# full-scale reading: 5.0% of steps for the VAE with sigma fixed against 1.0% for the lab VAE.
+LARGE_STEP = 0.15
+
+
+def large_steps(tiles: torch.Tensor, n: int) -> float:
+    """Share of the sweep's neighbour steps (left/right and up/down) whose mean pixel change is > LARGE_STEP."""
+    grid = tiles.reshape(n, n, -1)  # (row, col, 784)
+    steps = torch.cat([(grid[:, 1:] - grid[:, :-1]).abs().mean(-1).flatten(),
+                       (grid[1:] - grid[:-1]).abs().mean(-1).flatten()])
+    return (steps > LARGE_STEP).float().mean().item() if len(steps) else 0.0
+
 
 def code_stats(codes: torch.Tensor, n: int = 21, limit: float = 4.0) -> dict:
     """Where encoded images land relative to the swept window [-limit, limit]^2."""
@@ -54,6 +66,7 @@ def continuity(tiles: torch.Tensor, n: int, codes: torch.Tensor, x: torch.Tensor
     return {
         "tile_step_mean": steps.mean().item(),
         "tile_step_max": steps.max().item(),
+        "frac_large_steps": large_steps(tiles, n),
         "data_neighbour_change_mean": data_change.mean().item(),
         "data_neighbour_code_dist_median": (codes - codes[nearest]).norm(dim=1).median().item(),
         "sweep_step_z": 2 * latent_grid(n).abs().max().item() / max(n - 1, 1),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models import latent_codes
+from ..models import as_model, latent_codes
 from .judge import rms
 
 STEPS = 10  # points per path, both ends included: nine steps between two images
@@ -31,6 +31,7 @@ def path_pairs(y: torch.Tensor, n_within: int = 20, n_across: int = 20, seed: in
 
 def interpolate(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = STEPS) -> torch.Tensor:
     """Decode z_a + t (z_b - z_a) for t in [0, 1] (the VAE's mu); (P, 1, 28, 28) x2 -> (P, steps, 1, 28, 28)."""
+    model = as_model(model)  # any model exercise 2.1a accepts
     z_a, z_b = latent_codes(model, x_a), latent_codes(model, x_b)  # (P, 2) each
     t = torch.linspace(0, 1, steps).view(1, -1, 1)  # (1, steps, 1)
     z = z_a[:, None] + t * (z_b - z_a)[:, None]  # (P, steps, 2)

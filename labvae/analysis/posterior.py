@@ -42,7 +42,7 @@ def moments(z: torch.Tensor) -> dict:
 def sampled_codes(model, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """One z ~ q(z|x) per image for a VAE (mu + sigma eps, eps seeded); an AE's codes as they are. (N, d)"""
     codes = latent_codes(model, x)
-    if getattr(model.config, "kind", None) != "vae":
+    if getattr(getattr(model, "config", None), "kind", None) != "vae":  # own models: codes as they are
         return codes
     eps = torch.randn(codes.shape, generator=torch.Generator().manual_seed(seed))
     return codes + posterior_std(model, x) * eps

@@ -27,12 +27,15 @@
 # **Exercises.** Each *Exercise* cell is followed by a check that prints ✓, *not done yet*, or what is
 # wrong. Until a check passes, the notebook uses labvae's own version, so every cell still runs.
 #
-# The three models trained here are saved for the next notebooks (on Colab, where each notebook runs
-# on a machine of its own, every notebook trains what it needs).
+# The three models trained here are saved for the next notebooks (on Colab each notebook trains what it needs).
 #
-# **Time:** the first run computes for about 70 s, nearly all of it training (measured at full scale:
-# 60,000 training images, emulated by repeating the available real images, on an idle 2-core CPU).
-# Later runs load the saved models in seconds.
+# **Time:** a first run computes for about 70 s, nearly all of it training (measured at full scale,
+# 60,000 images, on an idle 2-core CPU), about 1–2 min on Colab's CPU (estimated), longer on a busy
+# shared server; later runs load the saved models in seconds. The core, 01–04, is a 3–3.5 h lab; 05
+# and every *Try next* are optional.
+#
+# **Hand in.** This notebook carries no marks: hand in 02, 03 and 04 (each header says how),
+# with their outputs kept. The marks: Exercise 1.1 (2 marks), Exercise 2.1 (2 marks), Exercise 2.2 (1 mark).
 
 # %%
 # Setup: on Colab, install labvae (or update it to the repository's newest commit); Colab's own

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ...adapter import Adapted, as_model, model_parts
 from ...models import IMAGE_PIXELS
 from .checking import _crashed, _wrong
 from .probe import kind as _kind
@@ -37,55 +38,25 @@ class AEEvidence:
     fits: tuple[dict, ...]  # the labvae.fit calls recorded while train_ae ran: settings and data
 
 
-class Adapted(nn.Module):
-    """Any answer that computes an AE, as the notebook's cells use one: encode, decode, device."""
-
-    def __init__(self, encode, decode, owner: nn.Module | None = None):
-        super().__init__()
-        self._encode, self._decode = encode, decode
-        self.owned = nn.ModuleList([owner] if owner is not None else
-                                   [f for f in (encode, decode) if isinstance(f, nn.Module)])
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters(), torch.empty(0)).device
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, 1, 28, 28) or (B, 784) -> codes (B, code_dim); flat first, images if that fails."""
-        x = x.to(self.device)
-        try:
-            return self._encode(x.reshape(len(x), IMAGE_PIXELS))
-        except Exception:
-            return self._encode(x.reshape(len(x), 1, 28, 28))
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, code_dim) -> images (B, 1, 28, 28)."""
-        return self._decode(z.to(self.device)).reshape(-1, 1, 28, 28)
-
-
 def parts(answer) -> tuple:
     """(encode, decode, the module that owns them or None), or a stop that says what type was expected."""
     if answer is None:
         _wrong(f"it is None; train_ae must return {EXPECTED}")
     if type(answer).__name__ == "History":
         _wrong("it is a History: labvae.fit returns the training history; train_ae must return the model itself")
-    if isinstance(answer, (tuple, list)) and len(answer) == 2 and all(map(callable, answer)):
-        return answer[0], answer[1], None  # (encoder, decoder): a pair that computes the AE
+    found = model_parts(answer)  # the library's one list of shapes an AE may come in
+    if found is not None:
+        return found
     if isinstance(answer, nn.Module):
-        for enc, dec in (("encode", "decode"), ("encoder", "decoder")):
-            if callable(getattr(answer, enc, None)) and callable(getattr(answer, dec, None)):
-                return getattr(answer, enc), getattr(answer, dec), answer
         _wrong(f"it is an nn.Module without encode and decode (nor encoder and decoder): the notebook encodes "
                f"images and decodes codes with them; train_ae must return {EXPECTED}")
     _wrong(f"it is {_kind(answer)}; train_ae must return {EXPECTED}")
 
 
 def as_ae(answer):
-    """The answer as a model with encode, decode and device, for the cells after the check; else unchanged."""
-    if isinstance(answer, nn.Module) and callable(getattr(answer, "encode", None)) and hasattr(answer, "device"):
-        return answer
+    """The answer as labvae.models.as_model makes it, for the cells after the check; else unchanged."""
     try:
-        return Adapted(*parts(answer))
+        return as_model(answer)
     except Exception:
         return answer
 
@@ -139,13 +110,13 @@ def collect(answer, x_test: torch.Tensor) -> AEEvidence:
         m.eval()
     try:
         x = x_test.reshape(len(x_test), IMAGE_PIXELS)
-        codes = _run(model.encode, x, "encode")
+        codes = _run(model.encode_raw, x, "encode")
         x_hat = _run(model.decode, codes, "decode")
         g = torch.Generator().manual_seed(0)  # the same probes for every answer
         pick = torch.randint(len(x), (2 * PAIRS,), generator=g)
         a, b = x[pick[:PAIRS]], x[pick[PAIRS:]]
-        codes_ab = _run(model.encode, torch.cat([a, b]), "encode")
-        codes_mix = _run(model.encode, MIX * a + (1 - MIX) * b, "encode")
+        codes_ab = _run(model.encode_raw, torch.cat([a, b]), "encode")
+        codes_mix = _run(model.encode_raw, MIX * a + (1 - MIX) * b, "encode")
         centre, spread = codes.mean(0), codes.std(0).clamp_min(1e-3)
         z = centre + FAR * spread * torch.randn(2 * PAIRS, codes.shape[1], generator=g)
         dec_ab = _run(model.decode, z, "decode")

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from ..._io import atomic_write
-from . import colab
+from . import colab, marks
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"  # nbgrader's markers
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
@@ -102,7 +102,9 @@ def student_notebook(path: Path, repository: str | None = None) -> dict:
                                       "nbgrader metadata with a key of labvae.course.checks.exercises.EXERCISES (or, for a "
                                       "prediction, the tag of its key).")
         source = link_source(source, index == 0, repository)  # nbgrader_config.py's release does the same
-        cell["source"] = _lines(source)
+        cell["source"] = source
+        marks.stamp_cell(cell)  # headers and points from exercises.MARKS (nbgrader's release does the same)
+        cell["source"] = _lines(cell["source"])
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
     nb["metadata"].pop("jupytext", None)  # not paired with a .py twin

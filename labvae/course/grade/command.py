@@ -245,7 +245,7 @@ Written exercises have status "manual" and an empty points cell; the class's ans
 OUT-answers.md (grades-answers.md for grades.csv; merged across runs through OUT-answers.json)
 with the model answer and rubric; marks and
 comments go in OUT-marks.csv (written once, empty, then only read). Beside --out also:
-OUT-export.csv (one row per student: each exercise, total out of 5; for Moodle/Canvas),
+OUT-export.csv (one row per student: each exercise, total out of the lab's marks; for Moodle/Canvas),
 OUT-summary.md (per-exercise distribution, the mistakes the checks named, late submissions) and
 OUT-feedback/STUDENT.md (each student's points and the checks' messages).
 `python -m labvae gradebook OUT` rewrites these from the CSV and the marks file, running nothing."""
