@@ -108,7 +108,7 @@ def scores(course: Path, students) -> dict:
 
 
 class Active(HTMLParser):
-    """What in a page would run: event-handler attributes, javascript: targets, scripts that hold the student's code."""
+    """What in a page would run of the students' (whose attacks all call alert): handlers, javascript: targets, scripts."""
 
     def __init__(self, page: str):
         super().__init__()
@@ -117,8 +117,8 @@ class Active(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self.script = tag == "script"
-        self.found += [(tag, k, v) for k, v in attrs
-                       if k.startswith("on") or "javascript:" in re.sub(r"\s", "", v or "").lower()]
+        self.found += [(tag, k, v) for k, v in attrs  # the page's own handlers (formgrader's) call no alert
+                       if (k.startswith("on") and "alert" in (v or "")) or "javascript:" in re.sub(r"\s", "", v or "").lower()]
 
     def handle_endtag(self, tag):
         self.script = False
@@ -168,7 +168,7 @@ def test_nothing_outside_its_run_folder_changed(graded):
         assert files(course / p) == graded["before"][p], p
     with sqlite3.connect(course / "gradebook.db") as db:
         assert sorted(r[0] for r in db.execute("select id from student")) == ["alice", "mallory", "zoe"]
-    assert "pwned" not in str(files(course / "autograded"))
+    assert all("pwned" not in str(files(course / "autograded" / s)) for s in HONEST)
     assert (course / "autograded" / "mallory" / "toy" / "mine.txt").read_text() == "mine"
 
 

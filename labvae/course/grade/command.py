@@ -59,7 +59,7 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
         raise GradeError(str(e)) from None
     exercises = importlib.import_module(registry).EXERCISES
     gradebook.preflight(out, exercises)  # a grades.csv or marks file it cannot merge is refused before any run
-    subs = collect(paths, list(dict.fromkeys(ex.notebook for ex in exercises)))
+    subs = collect(paths, list(dict.fromkeys(ex.notebook for ex in exercises)), say)  # says what a folder was taken for
     if not trust:
         from .sandbox import available
 
@@ -213,7 +213,9 @@ submissions: each SUBMISSION is a notebook file or a folder.
     (the part before the notebook's name is then the student id);
   - a folder in which each lab notebook occurs at most once (at any depth) is ONE student's
     submission, and the folder's name is the student id: submitted/alice/lab8/02_vae_sweep.ipynb
-    passed as submitted/alice grades alice;
+    passed as submitted/alice grades alice; but a folder whose notebooks all lie in one subfolder
+    while it holds other subfolders too is a folder of submissions (a class where only one
+    student's notebooks were found), and whenever a folder could be either, grade says which it took;
   - a folder holding several copies of a lab notebook is a folder of submissions: each
     subfolder is one student (named by the subfolder), as is each name prefix of the
     notebooks lying directly in it;

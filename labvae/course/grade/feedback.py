@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..._io import atomic_write
-from .report import _cell, _md_name, safe_names, shown
+from .report import _cell, _md_name, md_text, safe_names, shown
 
 TIMESTAMP = "timestamp.txt"  # nbgrader's collect/submit writes the submission time there
 MAX_TIMESTAMP_BYTES = 200
@@ -112,8 +112,8 @@ def feedback_markdown(student: str, mine: dict, keys, due: datetime | None = Non
     for r in mine.values():
         worth = float(r["max_points"] or 0)
         points = f"{r['points'] or '–'} / {worth:g}" if worth else "practice"
-        message = r["message"].replace("|", "\\|") or r["status"]
-        lines.append(f"| {r['exercise']}: {r['title']} | {points} | {message} |")
+        message = md_text(r["message"]) or r["status"]  # the student's text inside a check's message: inert
+        lines.append(f"| {md_text(r['exercise'])}: {md_text(r['title'])} | {md_text(points)} | {message} |")
     return "\n".join(lines) + "\n"
 
 
@@ -149,7 +149,7 @@ def summary_markdown(rows, due: datetime | None = None) -> str:
     parts += [f"| {t:g} | {n} |" for t, n in sorted(totals.items())]
     named = Counter((r["exercise"], mistake(r["message"])) for r in rows if r["status"] == "wrong")
     parts += ["\n## Mistakes the checks named\n"]
-    parts += [f"- {key}: {shown(text)}: {n} student{'s' if n > 1 else ''}" for (key, text), n in named.most_common()]
+    parts += [f"- {md_text(key)}: {md_text(text)}: {n} student{'s' if n > 1 else ''}" for (key, text), n in named.most_common()]
     if not named:
         parts.append("None.")
     late = [s for s, mine in by.items() if late_by(next(iter(mine.values())).get("submitted", ""), due)]

@@ -10,6 +10,8 @@ from pathlib import Path
 COLUMNS = ("student", "notebook", "exercise", "title", "status", "points", "max_points", "message", "cell_errors",
            "submitted")  # submitted: nbgrader's timestamp.txt, ISO 8601 UTC ('' when there is none)
 FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula
+MAX_ANSWER = 20_000  # characters kept of one written answer or printed table: 2.2's answers are ~2,000
+MAX_SHOWN = 500  # characters of one student-made message in a file a person reads: a check's sentence is ~200
 
 
 def answers_path(out: Path) -> Path:
@@ -17,14 +19,41 @@ def answers_path(out: Path) -> Path:
 
 
 def shown(text: str) -> str:
-    r"""text with backslashes and unprintable characters (newlines, escapes, bidi marks) written as \x.. codes."""
-    return "".join("\\\\" if c == "\\" else c if c.isprintable() else
+    r"""text with unprintable characters (newlines, escapes, bidi marks, zero-width spaces) written as \x.. codes.
+
+    A byte of a name that is not UTF-8 (Python reads it as a lone surrogate) is written \x.. as that byte.
+    Backslashes stay as they are, so shown(shown(t)) == shown(t): a name or message read back from
+    grades.csv is shown the same way however many times it is re-graded or rewritten."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else
                    f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}" for c in str(text))
 
 
+def cut(text: str, most: int = MAX_SHOWN) -> str:
+    """text, its part past `most` characters replaced by a note saying how much was left out."""
+    return text if len(text) <= most else f"{text[:most]} [... {len(text) - most} more characters not shown]"
+
+
+def kept(text: str | None, most: int = MAX_ANSWER) -> str | None:
+    """A student's answer as the files keep it: cut past `most` characters, a byte that is not UTF-8 as \\x.."""
+    if text is None:
+        return None
+    return cut("".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else
+                       c if not 0xD800 <= ord(c) <= 0xDFFF else f"\\u{ord(c):04x}" for c in text), most)
+
+
+def md_text(text: str, most: int = MAX_SHOWN) -> str:
+    """Student-made text as inert Markdown: shown, cut, its punctuation escaped (no link, tag, emphasis, table cell)."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", cut(shown(text), most))
+
+
 def _cell(value: str) -> str:
-    """A CSV cell no spreadsheet runs: a leading formula character gets a quote before it."""
-    return "'" + value if value.startswith(FORMULA) else value
+    """A CSV cell no spreadsheet runs: a leading formula character (or quote) gets a quote before it."""
+    return "'" + value if value.startswith((*FORMULA, "'")) else value
+
+
+def _uncell(value: str) -> str:
+    """A cell as _cell wrote it, read back: its guarding quote taken off, so a re-grade finds the same name."""
+    return value[1:] if value.startswith("'") and value[1:2].startswith((*FORMULA, "'")) and value[1:2] else value
 
 
 def rows(subs, exercises, results, submitted=None) -> list[dict]:
@@ -63,7 +92,7 @@ def to_csv(rows) -> str:
 
 def _md_name(name: str) -> str:
     """A name as Markdown text: its punctuation escaped, so it cannot open a link, tag or emphasis."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", shown(name))
+    return md_text(name, most=200)
 
 
 def fenced(text: str) -> str:
@@ -97,7 +126,8 @@ def answers_markdown(entries, exercises, marks_file: str = "grades-marks.csv") -
             text, numbers = mine[ex.key]["text"], mine[ex.key]["numbers"]
             parts.append(f"\n### {_md_name(student)}\n\n{fenced(text) if text else '*(no answer)*'}\n")
             if text:
-                parts.append("\nTheir own run printed:\n\n" + fenced(numbers) + "\n" if numbers else
+                parts.append("\nPrinted in the notebook they handed in (their own file, as they saved it; the grader "
+                             "did not re-run this to get it):\n\n" + fenced(numbers) + "\n" if numbers else
                              "\n*(their notebook carries no printed output: they did not run it, or cleared it)*\n")
     return "".join(parts)
 
@@ -121,7 +151,7 @@ def safe_names(names) -> dict[str, str]:
     """Name -> a safe, distinct file or folder name: `bob x` and `bob_x` get two, never one."""
     out, taken = {}, set()
     for name in sorted(names):
-        base = re.sub(r"[^\w.-]", "_", name).lstrip(".")[:60] or "student"
+        base = re.sub(r"[^\w.-]", "_", name).lstrip(".-")[:60] or "student"  # `-rf.md`: no option to a shell
         safe, n = base, 1
         while safe.lower() in taken:
             n += 1
