@@ -19,7 +19,7 @@ from pathlib import Path
 from ..._io import check_writable
 from . import feedback, gradebook, report
 from .kernel import _STOP, kill_live_kernels
-from .runfolder import held, make_inert
+from .runfolder import NOT_KEPT, held, make_inert
 from .runner import (
     CHECK_TIMEOUT,
     DEFAULT_TIMEOUT,
@@ -156,8 +156,11 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
         save = executed_path(ctx.work, run_dir) if ctx.keep else None
         res = run_notebook(path, ex, env=trusted_env(env), cwd=run_dir, timeout=ctx.timeout,
                            check_timeout=ctx.check_timeout, registry=ctx.registry, sandbox=sandbox, save=save, cfg=ctx.cfg)
-        if save is not None and not (save.is_file() and not save.is_symlink()):
+        ran = any(not e.manual and e.check is not None for e in ex)  # 04 is read, not run: no copy to miss
+        if ran and save is not None and not (save.is_file() and not save.is_symlink()):
             res.cell_errors.append(f"the executed notebook was not written to {save}: spot-check it by hand")
+    if (run_dir / NOT_KEPT).is_file():
+        res.cell_errors.append((run_dir / NOT_KEPT).read_text().strip())
     return res
 
 

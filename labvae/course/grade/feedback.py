@@ -113,7 +113,7 @@ def feedback_markdown(student: str, mine: dict, keys, due: datetime | None = Non
         worth = float(r["max_points"] or 0)
         points = f"{r['points'] or '–'} / {worth:g}" if worth else "practice"
         message = md_text(r["message"]) or r["status"]  # the student's text inside a check's message: inert
-        lines.append(f"| {md_text(r['exercise'])}: {md_text(r['title'])} | {md_text(points)} | {message} |")
+        lines.append(f"| {r['exercise']}: {r['title']} | {points} | {message} |")  # the lab's own words
     return "\n".join(lines) + "\n"
 
 
@@ -149,7 +149,7 @@ def summary_markdown(rows, due: datetime | None = None) -> str:
     parts += [f"| {t:g} | {n} |" for t, n in sorted(totals.items())]
     named = Counter((r["exercise"], mistake(r["message"])) for r in rows if r["status"] == "wrong")
     parts += ["\n## Mistakes the checks named\n"]
-    parts += [f"- {md_text(key)}: {md_text(text)}: {n} student{'s' if n > 1 else ''}" for (key, text), n in named.most_common()]
+    parts += [f"- {key}: {md_text(text)}: {n} student{'s' if n > 1 else ''}" for (key, text), n in named.most_common()]
     if not named:
         parts.append("None.")
     late = [s for s, mine in by.items() if late_by(next(iter(mine.values())).get("submitted", ""), due)]
