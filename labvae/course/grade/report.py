@@ -143,7 +143,7 @@ def summary(rows, results, manual_keys) -> str:
         notes = [f"{stem}: {res.failure}" for (s, stem), res in sorted(results.items()) if s == student and res.failure]
         raised = sum(len(res.cell_errors) for (s, _), res in results.items() if s == student)
         notes += [f"{raised} cell(s) raised"] if raised else []
-        lines.append(f"{shown(student):<24}{f'{got:g} / {best:g}':>12}  {manual or '':<9}{shown('; '.join(notes))}")
+        lines.append(f"{shown(student):<24}{f'{got:g} / {best:g}':>12}  {manual or '':<9}{cut(shown('; '.join(notes)))}")
     return "\n".join(lines)
 
 
