@@ -18,6 +18,7 @@ from .report import _cell, _md_name, md_text, safe_names, shown
 
 TIMESTAMP = "timestamp.txt"  # nbgrader's collect/submit writes the submission time there
 MAX_TIMESTAMP_BYTES = 200
+COLLECTED = "submitted"  # nbgrader's CourseDirectory.submitted_directory: where collect writes timestamp.txt
 
 
 def export_path(out: Path) -> Path:
@@ -41,10 +42,15 @@ def parse_time(text: str) -> datetime:
 
 
 def submitted_at(notebooks) -> str:
-    """The submission time from nbgrader's timestamp.txt beside a student's notebooks, ISO 8601 UTC; '' if none."""
+    """The submission time nbgrader's collect left (submitted/STUDENT/ASSIGNMENT/timestamp.txt), ISO 8601 UTC; '' if none.
+
+    Only there: a timestamp.txt anywhere else is a file the student handed in, not the collecting system's."""
     for nb in notebooks:
         stamp = Path(nb).parent / TIMESTAMP if isinstance(nb, Path) else None
-        if stamp is None or stamp.is_symlink() or not stamp.is_file():
+        up = Path(nb).absolute().parents if stamp is not None else ()
+        if len(up) < 3 or up[2].name != COLLECTED:
+            continue
+        if stamp.is_symlink() or not stamp.is_file():
             continue
         with open(stamp, "rb") as f:
             text = f.read(MAX_TIMESTAMP_BYTES).decode("utf-8", "replace")
