@@ -72,7 +72,8 @@ class RunFolderKernelManager(SandboxKernelManager):
     """A sandboxed kernel whose run folder is the cwd nbclient starts it in (autograded/STUDENT/ASSIGNMENT/)."""
 
     async def start_kernel(self, **kwargs) -> None:
-        course, run = Path.cwd().resolve(), Path(kwargs.get("cwd") or os.getcwd()).resolve()
+        root = self.config.CourseDirectory.get("root") or os.getcwd()  # --CourseDirectory.root, else nbgrader's cwd
+        course, run = Path(root).resolve(), Path(kwargs.get("cwd") or os.getcwd()).resolve()
         if why := refused(course, run):
             raise RunFolderError(why)
         self.run_dir, self.quota, self._stack = run, Quota(run, self.kill), ExitStack()
