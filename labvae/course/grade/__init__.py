@@ -10,7 +10,8 @@ across runs), marking (model answer, rubric and the
 student's own numbers beside each written answer), gradebook (merging re-grades, hand marks, the
 marks file, `labvae gradebook`), feedback (per-student feedback, the export, the class summary,
 lateness), similarity (the copying report), keep (results kept when they cannot be written),
-command (the whole run and its CLI).
+command (the whole run and its CLI), nbroute (the nbgrader route: autograde's kernels in the same
+sandbox, formgrader's and feedback's HTML made inert; nbgrader_config.py calls its configure).
 """
 
 from .command import add_parser, grade, main
