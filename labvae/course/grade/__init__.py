@@ -5,7 +5,8 @@ warm (the checkpoints the notebooks load, trained once before any kernel), runne
 a fresh kernel, then its checks), verdicts (checks decided in the grader on
 outputs the kernel sends), kernel (that kernel: started, output capped, killed), sandbox (bubblewrap
 around it), confine (its seccomp filter and cgroups), runfolder (its run folder: quota, made inert
-after), report (the CSV, the written answers, the summary), answers (the written answers kept
+after), text (student-made text made inert: one escaped form, cut, Markdown-escaped), report (the CSV,
+the written answers, the summary), answers (the written answers kept
 across runs), marking (model answer, rubric and the
 student's own numbers beside each written answer), gradebook (merging re-grades, hand marks, the
 marks file, `labvae gradebook`), feedback (per-student feedback, the export, the class summary,

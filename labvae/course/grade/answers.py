@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .report import kept
 from .submissions import GradeError
+from .text import kept
 
 MAX_BYTES = 64 << 20  # 150 students' answers and printed tables are under 2 MB; far past this is not ours
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .report import shown
+from .text import shown
 
 
 class GradeError(ValueError):
