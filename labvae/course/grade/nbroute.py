@@ -77,9 +77,9 @@ class RunFolderKernelManager(SandboxKernelManager):
         if why := refused(course, run):
             raise RunFolderError(why)
         self.run_dir, self.quota, self._stack = run, Quota(run, self.kill), ExitStack()
+        seed = run.with_name(run.name + ".labvae-seed")
         try:
             if os.geteuid() == 0:  # a tmpfs at the quota: autograde's files for this student copied in
-                seed = run.with_name(run.name + ".labvae-seed")
                 shutil.rmtree(seed, ignore_errors=True)
                 run.rename(seed)
                 self._stack.enter_context(held(run))
@@ -91,6 +91,9 @@ class RunFolderKernelManager(SandboxKernelManager):
             await super().start_kernel(**kwargs)
         except BaseException:
             self._stack.close()
+            if seed.is_dir():  # autograde's files as they were, whatever failed on the way
+                shutil.rmtree(run, ignore_errors=True)
+                seed.rename(run)
             raise
 
     def client(self, **kwargs):
