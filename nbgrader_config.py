@@ -26,6 +26,15 @@ c.ClearSolutions.enforce_metadata = False
 # full scale on 2 cores, by load; 300 s leaves ten times that, and bounds a cell that never ends.
 c.Execute.timeout = 300
 
+# Students' code is untrusted: autograde runs each student's kernel in the sandbox `labvae grade` uses
+# (only autograded/STUDENT/lab8/ writable, none of gradebook.db, the other submissions, your home or
+# environment in view, the same limits), and formgrader's and generate_feedback's HTML has student-made
+# scripts and active content removed. Where no sandbox starts, autograde stops and says why; only if you
+# trust every submission, write configure(c, trust_submissions=True) (docs/instructors.md).
+from labvae.course.grade.nbroute import configure  # noqa: E402 (after get_config, as nbgrader's examples)
+
+configure(c)
+
 
 def _handout():
     """The recorded hand-out repository: the course directory's pyproject.toml, else labvae's checkout's."""

@@ -378,4 +378,5 @@ def test_report_neutralises_every_formula_start():
     for r in csv.DictReader(report.to_csv(rows).splitlines(True)):
         assert not r["student"].startswith(report.FORMULA) and not r["message"].startswith(report.FORMULA), r
         assert r["student"][0] in "'\\" and r["message"][0] in "'\\", r  # quoted, or the tab written as \x09
-    assert report.shown("a\nb\x1b[2J\u202e\\") == "a\\x0ab\\x1b[2J\\u202e\\\\"
+    assert report.shown("a\nb\x1b[2J\u202e\\") == "a\\x0ab\\x1b[2J\\u202e\\"  # a backslash stays itself
+    assert report.shown(report.shown("a\\b\u200b")) == report.shown("a\\b\u200b")  # so a re-read name is the same

@@ -150,9 +150,14 @@ def test_export_feedback_and_summary_for_the_lab(tmp_path):
 
 
 def test_nbgrader_timestamps_are_read(tmp_path):
-    (tmp_path / "lab8").mkdir()
-    (tmp_path / "lab8" / "timestamp.txt").write_text("2027-03-01 17:05:09.123456 UTC")
-    assert feedback.submitted_at([tmp_path / "lab8" / "01_training.ipynb"]) == "2027-03-01T17:05:09+00:00"
+    collected = tmp_path / "submitted" / "ann" / "lab8"  # where nbgrader collect writes it
+    collected.mkdir(parents=True)
+    (collected / "timestamp.txt").write_text("2027-03-01 17:05:09.123456 UTC")
+    assert feedback.submitted_at([collected / "01_training.ipynb"]) == "2027-03-01T17:05:09+00:00"
+    own = tmp_path / "uploads" / "ann" / "lab8"  # a timestamp.txt the student handed in is not a submission time
+    own.mkdir(parents=True)
+    (own / "timestamp.txt").write_text("2027-03-01 09:00:00 UTC")
+    assert feedback.submitted_at([own / "01_training.ipynb"]) == ""
     assert feedback.late_by("2027-03-01T17:05:09+00:00", datetime(2027, 3, 1, 17, tzinfo=timezone.utc)) == "0h 06m"
     assert feedback.submitted_at([tmp_path / "nowhere" / "01_training.ipynb"]) == ""
 

@@ -89,3 +89,26 @@ def test_a_folder_within_its_quota_is_left_alone(tmp_path, small_quota):
     with held(folder), Quota(folder, stop=stopped.set) as quota:
         assert fill(folder, n_files=10, n_bytes=1 << 20) == 0
     assert not stopped.is_set() and quota.exceeded == ""
+
+
+@pytest.mark.parametrize("mount", [True, False])
+def test_what_a_class_keeps_is_bounded_per_student_and_per_run_before_any_copy(tmp_path, monkeypatch, mount):
+    """Each copy is counted before it is made: past a student's or the run's bound it is not made, and says so."""
+    monkeypatch.setattr(runfolder, "KEEP_STUDENT", 5 << 20)
+    monkeypatch.setattr(runfolder, "KEEP_TOTAL", 8 << 20)
+    monkeypatch.setattr(runfolder, "KEPT", runfolder._Kept())
+    if not mount:
+        monkeypatch.setattr(runfolder, "_mount", lambda folder: False)
+
+    def run(student, stem, mb):
+        folder = tmp_path / "work" / "runs" / student / stem
+        with held(folder):
+            (folder / "out.bin").write_bytes(os.urandom(mb << 20))
+        return folder
+
+    kept = [run("honest", "01", 1), run("hog", "01", 3), run("hog", "02", 3), run("honest2", "01", 1),
+            run("late", "01", 4)]  # hog's second is past 5 MB a student; late's is past 8 MB a run
+    have = [(f / "out.bin").is_file() for f in kept]
+    assert have == [True, True, False, True, False]
+    for f in (kept[2], kept[4]):
+        assert "was not kept" in (f / runfolder.NOT_KEPT).read_text() and sorted(os.listdir(f)) == [runfolder.NOT_KEPT]

@@ -5,12 +5,14 @@ warm (the checkpoints the notebooks load, trained once before any kernel), runne
 a fresh kernel, then its checks), verdicts (checks decided in the grader on
 outputs the kernel sends), kernel (that kernel: started, output capped, killed), sandbox (bubblewrap
 around it), confine (its seccomp filter and cgroups), runfolder (its run folder: quota, made inert
-after), report (the CSV, the written answers, the summary), answers (the written answers kept
+after), text (student-made text made inert: one escaped form, cut, Markdown-escaped), report (the CSV,
+the written answers, the summary), answers (the written answers kept
 across runs), marking (model answer, rubric and the
 student's own numbers beside each written answer), gradebook (merging re-grades, hand marks, the
 marks file, `labvae gradebook`), feedback (per-student feedback, the export, the class summary,
 lateness), similarity (the copying report), keep (results kept when they cannot be written),
-command (the whole run and its CLI).
+command (the whole run and its CLI), nbroute (the nbgrader route: autograde's kernels in the same
+sandbox, formgrader's and feedback's HTML made inert; nbgrader_config.py calls its configure).
 """
 
 from .command import add_parser, grade, main

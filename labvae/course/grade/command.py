@@ -19,7 +19,7 @@ from pathlib import Path
 from ..._io import check_writable
 from . import feedback, gradebook, report
 from .kernel import _STOP, kill_live_kernels
-from .runfolder import held, make_inert
+from .runfolder import NOT_KEPT, held, make_inert
 from .runner import (
     CHECK_TIMEOUT,
     DEFAULT_TIMEOUT,
@@ -59,7 +59,7 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
         raise GradeError(str(e)) from None
     exercises = importlib.import_module(registry).EXERCISES
     gradebook.preflight(out, exercises)  # a grades.csv or marks file it cannot merge is refused before any run
-    subs = collect(paths, list(dict.fromkeys(ex.notebook for ex in exercises)))
+    subs = collect(paths, list(dict.fromkeys(ex.notebook for ex in exercises)), say)  # says what a folder was taken for
     if not trust:
         from .sandbox import available
 
@@ -156,8 +156,11 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
         save = executed_path(ctx.work, run_dir) if ctx.keep else None
         res = run_notebook(path, ex, env=trusted_env(env), cwd=run_dir, timeout=ctx.timeout,
                            check_timeout=ctx.check_timeout, registry=ctx.registry, sandbox=sandbox, save=save, cfg=ctx.cfg)
-        if save is not None and not (save.is_file() and not save.is_symlink()):
+        ran = any(not e.manual and e.check is not None for e in ex)  # 04 is read, not run: no copy to miss
+        if ran and save is not None and not (save.is_file() and not save.is_symlink()):
             res.cell_errors.append(f"the executed notebook was not written to {save}: spot-check it by hand")
+    if (run_dir / NOT_KEPT).is_file():
+        res.cell_errors.append((run_dir / NOT_KEPT).read_text().strip())
     return res
 
 
@@ -213,7 +216,9 @@ submissions: each SUBMISSION is a notebook file or a folder.
     (the part before the notebook's name is then the student id);
   - a folder in which each lab notebook occurs at most once (at any depth) is ONE student's
     submission, and the folder's name is the student id: submitted/alice/lab8/02_vae_sweep.ipynb
-    passed as submitted/alice grades alice;
+    passed as submitted/alice grades alice; but a folder whose notebooks all lie in one subfolder
+    while it holds other subfolders too is a folder of submissions (a class where only one
+    student's notebooks were found), and whenever a folder could be either, grade says which it took;
   - a folder holding several copies of a lab notebook is a folder of submissions: each
     subfolder is one student (named by the subfolder), as is each name prefix of the
     notebooks lying directly in it;

@@ -14,10 +14,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..._io import atomic_write
-from .report import _cell, _md_name, safe_names, shown
+from .report import _cell, _md_name, md_text, safe_names, shown
 
 TIMESTAMP = "timestamp.txt"  # nbgrader's collect/submit writes the submission time there
 MAX_TIMESTAMP_BYTES = 200
+COLLECTED = "submitted"  # nbgrader's CourseDirectory.submitted_directory: where collect writes timestamp.txt
 
 
 def export_path(out: Path) -> Path:
@@ -41,10 +42,15 @@ def parse_time(text: str) -> datetime:
 
 
 def submitted_at(notebooks) -> str:
-    """The submission time from nbgrader's timestamp.txt beside a student's notebooks, ISO 8601 UTC; '' if none."""
+    """The submission time nbgrader's collect left (submitted/STUDENT/ASSIGNMENT/timestamp.txt), ISO 8601 UTC; '' if none.
+
+    Only there: a timestamp.txt anywhere else is a file the student handed in, not the collecting system's."""
     for nb in notebooks:
         stamp = Path(nb).parent / TIMESTAMP if isinstance(nb, Path) else None
-        if stamp is None or stamp.is_symlink() or not stamp.is_file():
+        up = Path(nb).absolute().parents if stamp is not None else ()
+        if len(up) < 3 or up[2].name != COLLECTED:
+            continue
+        if stamp.is_symlink() or not stamp.is_file():
             continue
         with open(stamp, "rb") as f:
             text = f.read(MAX_TIMESTAMP_BYTES).decode("utf-8", "replace")
@@ -112,8 +118,8 @@ def feedback_markdown(student: str, mine: dict, keys, due: datetime | None = Non
     for r in mine.values():
         worth = float(r["max_points"] or 0)
         points = f"{r['points'] or '–'} / {worth:g}" if worth else "practice"
-        message = r["message"].replace("|", "\\|") or r["status"]
-        lines.append(f"| {r['exercise']}: {r['title']} | {points} | {message} |")
+        message = md_text(r["message"]) or r["status"]  # the student's text inside a check's message: inert
+        lines.append(f"| {r['exercise']}: {r['title']} | {points} | {message} |")  # the lab's own words
     return "\n".join(lines) + "\n"
 
 
@@ -149,7 +155,7 @@ def summary_markdown(rows, due: datetime | None = None) -> str:
     parts += [f"| {t:g} | {n} |" for t, n in sorted(totals.items())]
     named = Counter((r["exercise"], mistake(r["message"])) for r in rows if r["status"] == "wrong")
     parts += ["\n## Mistakes the checks named\n"]
-    parts += [f"- {key}: {shown(text)}: {n} student{'s' if n > 1 else ''}" for (key, text), n in named.most_common()]
+    parts += [f"- {key}: {md_text(text)}: {n} student{'s' if n > 1 else ''}" for (key, text), n in named.most_common()]
     if not named:
         parts.append("None.")
     late = [s for s, mine in by.items() if late_by(next(iter(mine.values())).get("submitted", ""), due)]

@@ -13,7 +13,7 @@ import io
 from pathlib import Path
 
 from ..._io import atomic_write
-from .report import COLUMNS, shown
+from .report import COLUMNS, _cell, _uncell, shown
 from .submissions import GradeError
 
 MARK_COLUMNS = ("student", "exercise", "points", "comment")
@@ -46,16 +46,14 @@ def read_existing(out: Path) -> list[dict]:
     if header not in (known, known[: known.index("submitted")]):
         raise GradeError(f"{out} exists but is not a grades CSV written by labvae grade (its first line is not "
                          f"{','.join(COLUMNS)}); give another --out or move it away: nothing was changed.")
-    rows = [{k: r.get(k) or "" for k in COLUMNS} for r in rows]  # a file without `submitted` gets it empty
+    rows = [{k: _uncell(r.get(k) or "") for k in COLUMNS} for r in rows]  # no `submitted` column: empty
     for r in rows:  # a mark typed into a written answer's points cell
         if r["status"] == "manual" and r["points"].strip():
             r.update(status="marked", points=r["points"].strip(), message="marked by hand in the CSV")
     return rows
 
 
-def _unquoted(value: str) -> str:
-    """A CSV cell as report._cell wrote it: the quote guarding a formula character taken off."""
-    return value[1:] if value.startswith("'") and value[1:2] in ("=", "+", "-", "@") else value
+_unquoted = _uncell  # a CSV cell as report._cell wrote it: the quote guarding a formula character taken off
 
 
 def read_marks(path: Path, exercises) -> dict[tuple[str, str], tuple[float, str]]:
@@ -95,7 +93,7 @@ def marks_template(rows, exercises) -> str:
     writer.writerow(MARK_COLUMNS)
     for r in rows:
         if r["exercise"] in keys and r["status"] in HAND:
-            writer.writerow([r["student"], r["exercise"], "", ""])
+            writer.writerow([_cell(shown(r["student"])), r["exercise"], "", ""])  # `=1+1`: text, not a formula
     return buf.getvalue()
 
 

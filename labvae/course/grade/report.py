@@ -7,6 +7,8 @@ import io
 import re
 from pathlib import Path
 
+from .text import MAX_ANSWER, MAX_SHOWN, cut, kept, md_text, shown  # noqa: F401 (report.shown, ...)
+
 COLUMNS = ("student", "notebook", "exercise", "title", "status", "points", "max_points", "message", "cell_errors",
            "submitted")  # submitted: nbgrader's timestamp.txt, ISO 8601 UTC ('' when there is none)
 FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula
@@ -16,15 +18,14 @@ def answers_path(out: Path) -> Path:
     return out.with_name(out.stem + "-answers.md")
 
 
-def shown(text: str) -> str:
-    r"""text with backslashes and unprintable characters (newlines, escapes, bidi marks) written as \x.. codes."""
-    return "".join("\\\\" if c == "\\" else c if c.isprintable() else
-                   f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}" for c in str(text))
-
-
 def _cell(value: str) -> str:
-    """A CSV cell no spreadsheet runs: a leading formula character gets a quote before it."""
-    return "'" + value if value.startswith(FORMULA) else value
+    """A CSV cell no spreadsheet runs: a leading formula character (or quote) gets a quote before it."""
+    return "'" + value if value.startswith((*FORMULA, "'")) else value
+
+
+def _uncell(value: str) -> str:
+    """A cell as _cell wrote it, read back: its guarding quote taken off, so a re-grade finds the same name."""
+    return value[1:] if value.startswith("'") and value[1:2].startswith((*FORMULA, "'")) and value[1:2] else value
 
 
 def rows(subs, exercises, results, submitted=None) -> list[dict]:
@@ -63,7 +64,7 @@ def to_csv(rows) -> str:
 
 def _md_name(name: str) -> str:
     """A name as Markdown text: its punctuation escaped, so it cannot open a link, tag or emphasis."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", shown(name))
+    return md_text(name, most=200)
 
 
 def fenced(text: str) -> str:
@@ -97,7 +98,8 @@ def answers_markdown(entries, exercises, marks_file: str = "grades-marks.csv") -
             text, numbers = mine[ex.key]["text"], mine[ex.key]["numbers"]
             parts.append(f"\n### {_md_name(student)}\n\n{fenced(text) if text else '*(no answer)*'}\n")
             if text:
-                parts.append("\nTheir own run printed:\n\n" + fenced(numbers) + "\n" if numbers else
+                parts.append("\nPrinted in the notebook they handed in (their own file, as they saved it; the grader "
+                             "did not re-run this to get it):\n\n" + fenced(numbers) + "\n" if numbers else
                              "\n*(their notebook carries no printed output: they did not run it, or cleared it)*\n")
     return "".join(parts)
 
@@ -113,7 +115,7 @@ def summary(rows, results, manual_keys) -> str:
         notes = [f"{stem}: {res.failure}" for (s, stem), res in sorted(results.items()) if s == student and res.failure]
         raised = sum(len(res.cell_errors) for (s, _), res in results.items() if s == student)
         notes += [f"{raised} cell(s) raised"] if raised else []
-        lines.append(f"{shown(student):<24}{f'{got:g} / {best:g}':>12}  {manual or '':<9}{shown('; '.join(notes))}")
+        lines.append(f"{shown(student):<24}{f'{got:g} / {best:g}':>12}  {manual or '':<9}{cut(shown('; '.join(notes)))}")
     return "\n".join(lines)
 
 
@@ -121,7 +123,7 @@ def safe_names(names) -> dict[str, str]:
     """Name -> a safe, distinct file or folder name: `bob x` and `bob_x` get two, never one."""
     out, taken = {}, set()
     for name in sorted(names):
-        base = re.sub(r"[^\w.-]", "_", name).lstrip(".")[:60] or "student"
+        base = re.sub(r"[^\w.-]", "_", name).lstrip(".-")[:60] or "student"  # `-rf.md`: no option to a shell
         safe, n = base, 1
         while safe.lower() in taken:
             n += 1

@@ -26,6 +26,39 @@ from pathlib import Path
 QUOTA_BYTES = 512 << 20
 QUOTA_FILES = 5000  # files and folders: the lab writes a handful; 20,000 is an attack on the disk
 POLL = 0.2  # s between two looks at a run folder: a burst past the quota lasts at most this long
+# What a class may keep of its run folders in --work, checked before each copy: the lab writes a few MB
+# per notebook, so 64 MB per student and 2 GB per run keep every honest folder; the 1 GB reserve keeps
+# the disk free for what must be written after (executed notebooks, grades.csv), whoever came first.
+KEEP_STUDENT = 64 << 20
+KEEP_TOTAL = 2 << 30
+KEEP_RESERVE = 1 << 30
+NOT_KEPT = "labvae-not-kept.txt"  # left in a run folder that was not kept, saying why
+
+
+class _Kept:
+    """Bytes of run folders kept so far, per student folder and per --work folder (one grade run's)."""
+
+    def __init__(self):
+        self.lock, self.by = threading.Lock(), {}
+
+    def room(self, folder: Path, size: int) -> str:
+        """Count size against folder's student and run if both have room (and the disk keeps its reserve); else why not."""
+        student, work = str(folder.parent), str(folder.parent.parent.parent)  # WORK/runs/STUDENT/NOTEBOOK
+        with self.lock:
+            try:
+                free = shutil.disk_usage(folder.parent).free
+            except OSError:
+                free = 0
+            mine, ours = self.by.get(student, 0) + size, self.by.get(work, 0) + size
+            if mine > KEEP_STUDENT or ours > KEEP_TOTAL or free - size < KEEP_RESERVE:
+                return (f"its run folder ({size >> 20} MB) was not kept: past what a class may keep ({KEEP_STUDENT >> 20} "
+                        f"MB a student, {KEEP_TOTAL >> 30} GB a run, {KEEP_RESERVE >> 30} GB of disk left free); "
+                        "its marks stand")
+            self.by[student], self.by[work] = mine, ours
+            return ""
+
+
+KEPT = _Kept()
 
 
 def fresh(folder: Path) -> None:
@@ -72,10 +105,11 @@ def held(folder: Path, keep: bool = True):
     try:
         yield mounted
     finally:
+        why = KEPT.room(folder, usage(folder)[0]) if keep else ""  # before any copy
         if mounted:
             kept = folder.with_name(folder.name + ".kept")
             try:
-                if keep:
+                if keep and not why:
                     make_inert(folder)  # no FIFO left for the copy to hang on
                     fresh(kept)
                     shutil.copytree(folder, kept, symlinks=True, dirs_exist_ok=True)
@@ -86,6 +120,10 @@ def held(folder: Path, keep: bool = True):
             if keep and kept.is_dir():
                 folder.rmdir()
                 kept.rename(folder)
+        elif why:  # written to disk as it ran (no tmpfs here): removed, past the bound
+            fresh(folder)
+        if why:
+            (folder / NOT_KEPT).write_text(why + "\n")
 
 
 def _mount(folder: Path) -> bool:

@@ -130,16 +130,20 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def __init__(self, sandbox: Sandbox | None = None, **kwargs):
         super().__init__(transport="ipc", **kwargs)  # no network in the sandbox: TCP cannot reach us
-        self.sandbox = sandbox = sandbox or self.bound_sandbox
-        if sandbox is None:
-            raise TypeError("SandboxKernelManager needs a Sandbox: pass one, or use SandboxKernelManager.bound(sb)")
         # In /tmp, short: a unix socket's path has at most 107 bytes; bound writable at the same path.
         self.conn_dir = tempfile.mkdtemp(prefix="lvk-", dir="/tmp")
+        self.connection_file = os.path.join(self.conn_dir, "kernel.json")
+        self.ip = os.path.join(self.conn_dir, "k")  # sockets k-1 ... k-5
+        self.sandbox, self.cgroup = None, None
+        if (sandbox := sandbox or self.bound_sandbox) is not None:
+            self.use(sandbox)
+
+    def use(self, sandbox: Sandbox) -> None:
+        """Run the kernel in sandbox (before start_kernel: a subclass may pick it only once it knows the folder)."""
+        self.sandbox = sandbox
         if os.geteuid() == 0:
             os.chown(self.conn_dir, sandbox.uid, sandbox.gid)  # the kernel creates its sockets here
-        self.connection_file = os.path.join(self.conn_dir, "kernel.json")
         self.cgroup = Cgroup(os.path.basename(self.conn_dir), sandbox.ram)  # none where the machine gives none
-        self.ip = os.path.join(self.conn_dir, "k")  # sockets k-1 ... k-5
         # interrupt by message: a signal to bwrap's process group never reaches the kernel's new session
         self._kernel_spec = KernelSpec(argv=sandbox.kernel_argv(self.conn_dir, self.cgroup.procs), language="python",
                                        display_name="Python (sandboxed)", interrupt_mode="message")
@@ -151,6 +155,8 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def start_kernel(self, **kwargs) -> None:
         """Hand the run folder to the sandbox's uid, then start the kernel (env= is ignored: see Sandbox.env)."""
+        if self.sandbox is None:
+            raise TypeError("SandboxKernelManager needs a Sandbox: pass one, or use SandboxKernelManager.bound(sb)")
         self.sandbox.prepare()
         await super().start_kernel(**kwargs)
 
@@ -173,7 +179,8 @@ class SandboxKernelManager(AsyncKernelManager):
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
             shutil.rmtree(self.conn_dir, ignore_errors=True)
-            self.cgroup.remove()
+            if self.cgroup is not None:
+                self.cgroup.remove()
 
     cleanup_resources = _async_cleanup_resources  # AsyncKernelManager binds the base's; nbclient calls this
 

@@ -18,6 +18,7 @@ import inspect
 import io
 import json
 import re
+import time
 from pathlib import Path
 
 from ..._io import atomic_write
@@ -28,6 +29,14 @@ MIN_TOKENS = 12  # bodies shorter than this (a stub, one call) say nothing about
 MAX_FILE = 64 << 20  # as the runner: a lab notebook with its outputs is a few MB
 MAX_BRACES = 200_000  # JSON objects and arrays in one notebook: real ones have a few thousand
 MAX_CELL = 20_000  # characters of one answer cell that are parsed
+# Pairs in bounded time: difflib is quadratic (6 answers of 19,500 characters took 5.3 CPU s a pair), so
+# it scores answers up to EXACT_TOKENS tokens (the lab's are 30-300: a few ms a pair); longer ones are
+# scored by their shingles, linear in length. All pairs of the class share PAIRS_SECONDS; the rest are
+# counted and the report says so.
+EXACT_TOKENS = 600
+SHINGLE = 5
+MAX_TOKENS = MAX_CELL  # tokens of one answer compared: a defence only, as a token takes a character at least
+PAIRS_SECONDS = 60.0
 KEEP = set(dir(builtins)) | {"torch", "F", "nn", "np", "math", "labvae", "cfg", "self"}  # names that are not choices
 HIDING = {"exec": "runs code from text", "eval": "runs code from text", "compile": "builds code from text",
           "__code__": "takes a function's code", "FunctionType": "builds a function from code",
@@ -81,9 +90,38 @@ def tokens(source: str) -> list[str]:
     return out
 
 
-def score(a: list[str], b: list[str]) -> float:
-    """How alike two token streams are: 1.0 the same, 0 nothing shared (difflib's ratio)."""
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() if a and b else 0.0
+def shingles(toks: list[str]) -> frozenset[int]:
+    """The answer's fingerprint: hashes of its runs of SHINGLE tokens (a long answer's set, built once)."""
+    return frozenset(hash(tuple(toks[i:i + SHINGLE])) for i in range(max(1, len(toks) - SHINGLE + 1)))
+
+
+def score(a: list[str], b: list[str], threshold: float = 0.0, fa=None, fb=None) -> float:
+    """How alike two token streams are: 1.0 the same, 0 nothing shared; bounded time whatever their length.
+
+    Up to EXACT_TOKENS each: difflib's ratio (0 when its quick upper bound is under threshold); longer:
+    the Jaccard index of their shingles (fa, fb when already made), linear in their length."""
+    if not a or not b:
+        return 0.0
+    if len(a) <= EXACT_TOKENS and len(b) <= EXACT_TOKENS:
+        m = difflib.SequenceMatcher(None, a, b, autojunk=False)
+        return 0.0 if threshold and m.quick_ratio() < threshold else m.ratio()
+    fa, fb = fa or shingles(a), fb or shingles(b)
+    return len(fa & fb) / len(fa | fb)
+
+
+def pairs(by_student: dict[str, list[str]], threshold: float, deadline: float) -> tuple[list, int]:
+    """(a, b, score) of every pair of students at or above threshold, and how many pairs the deadline left unscored."""
+    names = sorted(by_student)
+    prints = {n: shingles(t) for n, t in by_student.items() if len(t) > EXACT_TOKENS}
+    found, left = [], 0
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if time.monotonic() > deadline:
+                left += 1
+                continue
+            if (s := score(by_student[a], by_student[b], threshold, prints.get(a), prints.get(b))) >= threshold:
+                found.append((a, b, s))
+    return found, left
 
 
 def _read(path: Path) -> list[dict] | str:
@@ -206,18 +244,23 @@ def compare(subs, exercises, root: Path | None = None, threshold: float = THRESH
             for ex in exercises:
                 if ex.notebook == stem and not ex.manual and (text := answer_source(cells, ex)):
                     toks = tokens(text)
+                    if len(toks) > MAX_TOKENS:
+                        result["skipped"].append(f"{report.shown(student)} {ex.key}: only its first {MAX_TOKENS} "
+                                                 f"of {len(toks)} tokens compared")
+                        toks = toks[:MAX_TOKENS]
                     if len(toks) >= MIN_TOKENS and "NotImplementedError" not in toks:
                         answers.setdefault(ex.key, {})[student] = toks
+    deadline = time.monotonic() + PAIRS_SECONDS
     for key, by_student in answers.items():
         for student, toks in by_student.items():
             for where, ref in refs.get(key, {}).items():
-                if (s := score(toks, ref)) >= threshold:
+                if (s := score(toks, ref, threshold)) >= threshold:
                     result["own"].append((key, student, where, s))
-        names = sorted(by_student)
-        for i, a in enumerate(names):
-            for b in names[i + 1:]:
-                if (s := score(by_student[a], by_student[b])) >= threshold:
-                    result["pairs"].append((key, a, b, s))
+        found, left = pairs(by_student, threshold, deadline)
+        result["pairs"] += [(key, a, b, s) for a, b, s in found]
+        if left:
+            result["skipped"].append(f"{key}: {left} pairs of students not compared (past the report's "
+                                     f"{PAIRS_SECONDS:g} s for comparing); compare them by eye")
     for k in ("own", "pairs"):
         result[k].sort(key=lambda r: (-r[-1], r[:-1]))
     result["compared"] = {k: len(v) for k, v in answers.items()}
@@ -245,7 +288,7 @@ def to_markdown(result: dict, threshold: float = THRESHOLD) -> str:
     if not result["hiding"]:
         parts.append("\n(none)\n")
     if result["skipped"]:
-        parts.append("\n## Not read\n\n" + "".join(f"- {_md(s)}\n" for s in result["skipped"]))
+        parts.append("\n## Not read, or not compared\n\n" + "".join(f"- {_md(s)}\n" for s in result["skipped"]))
     return "".join(parts)
 
 

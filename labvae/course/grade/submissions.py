@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .text import shown
+
 
 class GradeError(ValueError):
     """Bad input to the grader: one sentence saying what is wrong."""
@@ -16,6 +18,9 @@ class Refused:
     """A notebook (or a whole student) the grader will not run, and why: its rows say so."""
 
     reason: str
+
+    def __post_init__(self):  # it may name a file whose name is not UTF-8: every writer gets its shown form
+        object.__setattr__(self, "reason", shown(self.reason))
 
 
 def lab_notebook(name: str, stems) -> tuple[str, str] | None:
@@ -77,12 +82,13 @@ def _link_refusal(path: Path) -> Refused:
                    "submit the notebook file itself.")
 
 
-def collect(paths, stems) -> dict[str, dict[str, Path | Refused]]:
-    """Student id -> {notebook stem: file, or Refused(why)}, from notebook files and folders (see grade --help)."""
+def collect(paths, stems, say=lambda line: None) -> dict[str, dict[str, Path | Refused]]:
+    """Student id -> {notebook stem: file, or Refused(why)}, from notebook files and folders (see grade --help);
+    say: told in one line whenever a folder could be one student or a class, which it was taken for."""
     subs: dict[str, dict[str, Path | Refused]] = {}
 
     def add(student: str, stem: str | None = None, path: Path | None = None, refused: Refused | None = None) -> None:
-        student = distinct(student)
+        student = distinct(shown(student))  # a name that is not UTF-8, or holds a zero-width space: as grades.csv shows it
         have = subs.setdefault(student, {})
         if stem is None:
             return
@@ -124,10 +130,23 @@ def collect(paths, stems) -> dict[str, dict[str, Path | Refused]]:
         return False
 
     def folder(d: Path) -> None:
-        found_stems = [stem for _, stem in _notebooks_under(d, stems)]
-        if len(set(found_stems)) == len(found_stems):  # each lab notebook at most once: one student's folder
+        found = _notebooks_under(d, stems)
+        found_stems = [stem for _, stem in found]
+        at_top = any(p.parent == d for p, _ in found)
+        holding = sorted({p.relative_to(d).parts[0] for p, _ in found if p.parent != d})
+        others = sorted(c.name for c in d.iterdir() if c.is_dir() and not c.is_symlink()
+                        and not c.name.startswith(".") and c.name not in holding)
+        name = shown(d.resolve().name)
+        if len(set(found_stems)) == len(found_stems) and (at_top or not others):  # one student's folder
+            if holding and not at_top:  # alice/lab8/*.ipynb, or a class of one: say which was taken
+                say(f"took {shown(d)} as one student's folder ({name}): its lab notebooks are all under "
+                    f"{shown(holding[0])}/; if {shown(holding[0])} is a student, grade {shown(d)}/* instead.")
             student_folder(d.resolve().name, d)
             return
+        if len(set(found_stems)) == len(found_stems):  # a class where only some students' notebooks are found
+            say(f"took {shown(d)} as a folder of submissions, one student per subfolder: besides "
+                f"{', '.join(map(shown, holding))} it holds {', '.join(map(shown, others[:3]))}"
+                f"{' ...' if len(others) > 3 else ''}; if it is one student's, grade their notebook files.")
         for child in sorted(d.iterdir()):  # a folder of submissions: one per subfolder or name prefix
             m = lab_notebook(child.name, stems)
             if link_or_hidden(child, m):
