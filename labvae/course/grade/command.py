@@ -259,11 +259,13 @@ def add_parser(sub) -> None:
                        epilog=GRADE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("submissions", nargs="*", metavar="SUBMISSION", help="a student's notebook, a student's "
                    "folder, or a folder of students' folders (see below)")
-    p.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write (default: grades.csv)")
+    p.add_argument("--out", type=Path, default=None, help="the CSV to write (default: labvae-grades.csv; an existing "
+                   "grades.csv of labvae's outside a course folder; `nbgrader export` writes grades.csv)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"seconds one notebook's cells may run in all (default: {DEFAULT_TIMEOUT})")
-    p.add_argument("--smoke", action="store_true", help="run the notebooks on small generated data with few "
-                   "epochs (LABVAE_SMOKE=1): fast, for trying the grader out; marks use the same checks")
+    p.add_argument("--smoke", action=argparse.BooleanOptionalAction, default=None, help="run the notebooks on small "
+                   "generated data with few epochs (LABVAE_SMOKE=1): fast, for trying the grader out; marks use the "
+                   "same checks (default: the course folder's mode, else real)")
     p.add_argument("--data", metavar="ROOT", default=None,
                    help="folder holding FashionMNIST/raw/ for the notebooks (default: $LABVAE_DATA)")
     p.add_argument("--work", type=Path, default=None, help="keep each executed notebook, with its outputs, as "
@@ -291,6 +293,13 @@ def main(args: argparse.Namespace) -> int:
     if args.timeout <= 0 or args.jobs < 1:
         print("labvae: error: --timeout must be above 0 and --jobs at least 1.", file=sys.stderr)
         return 2
+    try:  # in a course folder (labvae-course.json) its due date, mode, data and work folder are the defaults
+        from .course import fill, load
+
+        fill(args, load())
+    except GradeError as e:
+        print(f"labvae: error: {e}", file=sys.stderr)
+        return 1
     if args.warm_only:
         return warm_only(args)
     old = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops kernels like Ctrl-C
