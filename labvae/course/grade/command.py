@@ -31,7 +31,7 @@ from .runner import (
     trusted_env,
 )
 from .submissions import GradeError, Refused, collect
-from .warm import warm_only, warm_up
+from .warm import private_copy, warm_only, warm_up
 
 
 def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: float = CHECK_TIMEOUT,
@@ -73,9 +73,9 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
                          jobs)
         if warm:
             t0 = time.perf_counter()
-            say("preparing the models the notebooks load ...")
-            warm_up(work / "warm", env)
-            say(f"models ready ({time.perf_counter() - t0:.1f} s)")
+            say(f"preparing the models the notebooks load, in {work / 'warm'} ...")
+            where = warm_up(work / "warm", env, say=say)
+            say(f"models ready ({time.perf_counter() - t0:.1f} s): {where}")
         from .verdicts import kernels_config  # torch: only once grading starts
         handed_in = [e for e in exercises if any(e.notebook in nbs for nbs in subs.values())]
         cfg = kernels_config(env, work / "warm" if warm else work, handed_in)  # check_ae's reference, once
@@ -136,7 +136,7 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
     with held(run_dir, keep=ctx.keep):  # a tmpfs capped at the disk quota, where the grader may mount one
         shared = [d for d in (ctx.work / "warm" / "results", ctx.work / "warm" / "cache" / "results-smoke") if d.is_dir()]
         if (ctx.work / "warm").is_dir() and any(not e.manual for e in ex):  # the rest (smoke data): a private copy
-            shutil.copytree(ctx.work / "warm", run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.pt"))
+            private_copy(ctx.work / "warm", run_dir)
         env = {**ctx.env, "LABVAE_CACHE": str(run_dir / "cache"),  # warmed checkpoints: shared read-only, never copied
                "LABVAE_CHECKPOINTS": os.pathsep.join(map(str, shared))}
         sandbox = None

@@ -118,6 +118,9 @@ def make(args) -> dict:
            "assignment": ASSIGNMENT, "work": settings.get("work", WORK)}
     if args.handout is not None:
         new["handout"] = colab.canonical(args.handout)  # one sentence when it is not an address students can open
+    elif not settings.get("handout") and colab.recorded_handout(colab.pyproject_beside(args.notebooks)):
+        new["handout"] = colab.recorded_handout(colab.pyproject_beside(args.notebooks))  # `handout` recorded it
+        print(f"hand-out {new['handout']}: the one `python -m labvae handout` recorded in pyproject.toml")
     if args.due is not None:
         new["due"] = args.due.isoformat()
     if args.smoke is not None:
@@ -126,6 +129,8 @@ def make(args) -> dict:
         new["data"] = str(Path(args.data).expanduser().resolve())
     settings = {"smoke": False, **settings, **new}
     (folder / "source" / ASSIGNMENT).mkdir(parents=True, exist_ok=True)
+    if settings.get("due"):  # first: where nbgrader's gradebook cannot be written, nothing else is
+        _nbgrader_due(folder, settings)
     exchange = folder / "exchange"
     exchange.mkdir(exist_ok=True)
     exchange.chmod(0o1777)  # nbgrader's exchange: every user may hand in, none may remove another's files
@@ -138,8 +143,6 @@ def make(args) -> dict:
         if not (folder / "source" / ASSIGNMENT / nb.name).exists():
             shutil.copy(nb, folder / "source" / ASSIGNMENT / nb.name)
             wrote.append(folder / "source" / ASSIGNMENT / nb.name)
-    if settings.get("due"):
-        _nbgrader_due(folder, settings)
     print(f"wrote {', '.join(str(p.relative_to(folder)) for p in wrote)} in {folder}")
     print(describe(folder, settings))
     return settings
@@ -159,6 +162,9 @@ def _nbgrader_due(folder: Path, settings: dict) -> None:
     from .feedback import parse_time
 
     due = parse_time(settings["due"]).astimezone(timezone.utc).replace(tzinfo=None)  # nbgrader keeps naive UTC
+    bin_dir = str(Path(sys.executable).parent)  # nbgrader runs `alembic` from PATH: this environment's, unactivated
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
     with Gradebook(f"sqlite:///{folder / 'gradebook.db'}", course_id=settings["course_id"]) as gb:
         gb.update_or_create_assignment(ASSIGNMENT, duedate=due)
 
