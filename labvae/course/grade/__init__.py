@@ -10,7 +10,8 @@ across runs), marking (model answer, rubric and the
 student's own numbers beside each written answer), gradebook (merging re-grades, hand marks, the
 marks file, `labvae gradebook`), feedback (per-student feedback, the export, the class summary,
 lateness), similarity (the copying report), keep (results kept when they cannot be written),
-command (the whole run and its CLI).
+command (the whole run and its CLI), course (the course folder's settings, `labvae course`, and what
+nbgrader_config.py reads from them).
 """
 
 from .command import add_parser, grade, main

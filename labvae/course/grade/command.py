@@ -220,7 +220,8 @@ submissions: each SUBMISSION is a notebook file or a folder.
   - several folders named at once (`grade submitted/*`) are one student each, whatever their
     files are called, exactly as the subfolders are under `grade submitted/`: the two give the
     same rows (when there is only one student, only `submitted/*` names them right).
-  Inside a student's folder the folder alone names the student (a file-name prefix there does not).
+  Inside a student's folder the folder alone names the student, and only the exact name is graded,
+  as in nbgrader: 'Copy of 02_vae_sweep.ipynb' there scores 0 with a note to rename it.
   Hidden folders inside it (.ipynb_checkpoints) are skipped; notebooks that are not lab notebooks are
   ignored. A student whose folder holds no lab notebook (only lab8.zip, or lab8-02.ipynb) gets error
   rows saying what it holds. A symbolic link, a hidden student folder or two copies of one notebook
