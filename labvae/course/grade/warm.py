@@ -99,6 +99,6 @@ def warm_only(args: argparse.Namespace) -> int:
         print(f"labvae: error: {e}", file=sys.stderr)
         return 1
     print(f"models ready ({time.perf_counter() - t0:.1f} s): the checkpoints are in {where}\n"
-          f"  share them read-only (chmod -R a-w {where}); nbgrader's kernels load them with "
+          f"  share them read-only (chmod -R a-w {work / 'warm'}); nbgrader's kernels load them with "
           f"LABVAE_CHECKPOINTS={where}\n  (in a course folder, its nbgrader_config.py sets that for you)")
     return 0
