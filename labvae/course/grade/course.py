@@ -21,6 +21,7 @@ SETTINGS = "labvae-course.json"
 ASSIGNMENT = "lab8"
 OUT = "labvae-grades.csv"  # `nbgrader export` writes grades.csv in the same folder: never the same file
 WORK = "grading"  # executed notebooks, run folders and the warmed checkpoints, inside the course folder
+_SAID: set = set()  # the renamed-notebook lines already printed in this process
 RELEASING = ("generate_assignment", "release_assignment", "release")  # nbgrader commands that send the address
 
 
@@ -202,15 +203,19 @@ def nbgrader_settings(c, argv=None, folder: Path | None = None) -> None:
         env["LABVAE_DATA"] = settings["data"]
     for key, value in env.items():  # the kernels autograde and validate start inherit nbgrader's environment
         if os.environ.get(key, value) != value:
-            print(f"labvae: {key}={os.environ[key]} from your environment overrides the course's {value} "
-                  f"({SETTINGS})", file=sys.stderr)
+            line = f"labvae: {key}={os.environ[key]} from your environment overrides the course's {value} ({SETTINGS})"
+            if line not in _SAID:
+                _SAID.add(line)
+                print(line, file=sys.stderr)
         else:
             os.environ[key] = value
     if any(a == "autograde" for a in argv[1:3]):
         from .submissions import misnamed
 
         for line in misnamed(folder / "submitted", ASSIGNMENT):
-            print(f"labvae: {line}", file=sys.stderr)
+            if line not in _SAID:  # nbgrader loads its config once per app it starts: say each once
+                _SAID.add(line)
+                print(f"labvae: {line}", file=sys.stderr)
 
 
 def recorded_handout(folder: Path | None = None) -> str | None:
