@@ -1,4 +1,4 @@
-"""nbgrader settings for the lab: copy this file to your course directory's root (README, "Marking with nbgrader")."""
+"""nbgrader settings for the lab: `python -m labvae course DIR --handout URL` copies it into the course folder DIR."""
 
 from nbgrader.converters import GenerateAssignment
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -37,20 +37,15 @@ configure(c)
 
 
 def _handout():
-    """The recorded hand-out repository: the course directory's pyproject.toml, else labvae's checkout's."""
-    from pathlib import Path
+    """The hand-out repository the course folder records (labvae-course.json, `python -m labvae course`):
+    never the solutions' repository, nor whichever labvae checkout is installed (see the block at the end)."""
+    from labvae.course.grade.course import recorded_handout
 
-    from labvae.course.editions import colab
-
-    for pyproject in (Path.cwd() / "pyproject.toml", Path(colab.__file__).resolve().parents[2] / "pyproject.toml"):
-        if colab.recorded_handout(pyproject):
-            return colab.recorded_handout(pyproject)
-    return None
+    return recorded_handout()
 
 
 class StudentBadge(NbGraderPreprocessor):
-    """Badge and setup cell of a released notebook as in notebooks/student/: the hand-out repository when
-    pyproject.toml records one ([tool.labvae] handout), else the solutions' notebooks/student/."""
+    """Badge and setup cell of a released notebook: the hand-out repository the course folder records."""
 
     def preprocess(self, nb, resources):
         from labvae.course.editions.marks import stamp_cell
@@ -72,3 +67,15 @@ class DropSolutionOnly(NbGraderPreprocessor):
 
 
 c.GenerateAssignment.preprocessors = [DropSolutionOnly, StudentBadge, *GenerateAssignment.class_traits()["preprocessors"].default()]
+
+
+# ---- labvae course folder (issue 31) -------------------------------------------------------------------
+# Read from labvae-course.json in the course folder (`python -m labvae course DIR --handout URL`): the
+# course id, the exchange DIR/exchange (release works as any user, and never writes /usr/local/share), and
+# the kernels' LABVAE_SMOKE, LABVAE_DATA and LABVAE_CHECKPOINTS (the warmed checkpoints); a variable you set
+# yourself wins and one line says so. generate_assignment and release_assignment refuse, in one sentence,
+# where no hand-out address is recorded; autograde names each renamed notebook (labvae grade refuses it too).
+from labvae.course.grade.course import nbgrader_settings  # noqa: E402
+
+nbgrader_settings(c)
+# ---- end of the labvae course folder block -----------------------------------------------------------

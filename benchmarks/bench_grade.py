@@ -113,7 +113,8 @@ def main() -> int:
         lines = []
         t0 = time.perf_counter()
         grade.grade([Path(tmp) / "submitted"], Path(tmp) / "grades.csv", smoke=args.smoke, jobs=args.jobs, work=work,
-                    data=None if data is None else str(data if args.partial else work / "data"), say=lines.append)
+                    data=None if data is None else str(data if args.partial else work / "data"),
+                    say=lambda line: (print(line, flush=True), lines.append(line)))  # progress as it goes
         total = time.perf_counter() - t0
         load = os.getloadavg()[0]
         with open(Path(tmp) / "grades.csv", newline="") as f:

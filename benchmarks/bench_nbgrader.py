@@ -1,7 +1,7 @@
 """nbgrader's route per student: `nbgrader autograde` over a class, in real mode at full scale, time and disk.
 
-Set up as docs/instructors.md says: a course directory with nbgrader_config.py and source/lab8/ (the
-notebooks), `nbgrader generate_assignment`, N students who hand in all five released notebooks with
+Set up as docs/instructors.md says: a course folder made by `python -m labvae course` (nbgrader_config.py,
+source/lab8/, the settings), `nbgrader generate_assignment`, N students who hand in all five released notebooks with
 the solutions filled in, the checkpoints warmed once with `python -m labvae grade --warm-only` (reported
 apart) and shared read-only through LABVAE_CHECKPOINTS, then `nbgrader autograde lab8` (one student
 after another: nbgrader runs no two at once). The partial real data is tiled to 60,000 / 10,000 images
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,14 +65,13 @@ def main() -> int:
                "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
                "LABVAE_CHECKPOINTS": str(work / "warm" / "results")}
         t0 = time.perf_counter()
-        run([sys.executable, "-m", "labvae", "grade", "--warm-only", "--work", str(work), "--data", str(work / "data")],
-            tmp, env)
+        print("warming the checkpoints (grade --warm-only), one line per model ...", flush=True)
+        subprocess.run([sys.executable, "-m", "labvae", "grade", "--warm-only", "--work", str(work), "--data",
+                        str(work / "data")], cwd=tmp, env=env, check=True)  # its progress lines pass through
         warm = time.perf_counter() - t0
         course = Path(tmp) / "course"
-        course.mkdir()
-        shutil.copy(ROOT / "nbgrader_config.py", course)
-        shutil.copytree(ROOT / "notebooks", course / "source" / "lab8", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        shutil.copy(ROOT / "jupytext.toml", course / "source" / "lab8")
+        run([sys.executable, "-m", "labvae", "course", str(course), "--handout", "https://github.com/OWNER/lab8",
+             "--data", str(work / "data"), "--notebooks", str(ROOT / "notebooks")], ROOT, env)
         run([sys.executable, "-m", "nbgrader", "generate_assignment", "lab8"], course, env)
         release = course / "release" / "lab8"
         stems = sorted(p.stem for p in release.glob("0*.ipynb"))
@@ -83,6 +81,7 @@ def main() -> int:
             for stem in stems:
                 nbformat.write(submission(stem, "correct", release), folder / f"{stem}.ipynb")
         t0 = time.perf_counter()
+        print(f"nbgrader autograde lab8: {args.n} students, one after another ...", flush=True)
         run([sys.executable, "-m", "nbgrader", "autograde", "lab8"], course, env)
         per = (time.perf_counter() - t0) / args.n
         disk = sum(f.stat().st_size for f in (course / "autograded").rglob("*") if f.is_file()) / 1e6 / args.n

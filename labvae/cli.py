@@ -70,8 +70,9 @@ examples:
   python -m labvae student notebooks/student  the student edition: solutions replaced by stubs
   python -m labvae repository URL             your course's GitHub copy: badges, setup cells, pyproject
   python -m labvae handout DIR --repository URL   the public hand-out repository, without solutions
-  python -m labvae grade submitted/           run students' notebooks, write their marks to grades.csv
-  python -m labvae gradebook grades.csv       apply the hand marks; rewrite feedback and the export"""
+  python -m labvae course DIR --handout URL   the course folder: nbgrader config, hand-out, due date, data
+  python -m labvae grade submitted/           run students' notebooks, write their marks to labvae-grades.csv
+  python -m labvae gradebook                  apply the hand marks; rewrite feedback and the export"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -141,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .course.grade import gradebook
 
     gradebook.add_parser(sub)  # after marking by hand: marks file -> grades.csv, feedback, export
+    from .course.grade import course
+
+    course.add_parser(sub)  # the course folder both routes read: nbgrader config, hand-out, due date, data
     return parser
 
 

@@ -138,13 +138,13 @@ def test_nbgrader_release_points_at_the_recorded_handout(course):
     pytest.importorskip("nbgrader")
     assert run_cli("student", str(course / "notebooks" / "student"), "--repository", HANDOUT, cwd=course).returncode == 0
     shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(course / "notebooks", course / "source" / "lab8")
-    r = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "lab8"], cwd=course,
+    assert run_cli("course", "nbgrader-course", cwd=course).returncode == 0  # takes the hand-out pyproject records
+    r = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "lab8"], cwd=course / "nbgrader-course",
                        capture_output=True, text=True, timeout=600,
                        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     for nb in SOLUTIONS:
-        released = course / "release" / "lab8" / nb.name
+        released = course / "nbgrader-course" / "release" / "lab8" / nb.name
         assert f'REPOSITORY = "{HANDOUT}"' in setup_cell(released)
         assert badge(released) == (f"{TEST_OWNER}/lab8", f"notebooks/{nb.name}")
 

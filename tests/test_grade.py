@@ -183,7 +183,8 @@ def test_identity_comes_from_folders_and_bad_entries_are_refused_per_student(tmp
     (tmp_path / "subs" / "dirlink").symlink_to(tmp_path / "subs" / "ann")
     found = grade.collect([tmp_path / "subs"], stems)
     assert sorted(found) == [".eve", "ann", "dirlink", "dup", "lin"]  # no "ben": a prefix does not name anyone
-    assert found["ann"] == {"01_toy": tmp_path / "subs/ann/01_toy.ipynb", "02_more": tmp_path / "subs/ann/ben_02_more.ipynb"}
+    assert found["ann"]["01_toy"] == tmp_path / "subs/ann/01_toy.ipynb"
+    assert "handed in as 'ben_02_more.ipynb'" in found["ann"]["02_more"].reason  # renamed: refused, as nbgrader does
     assert "two copies" in found["dup"]["01_toy"].reason and "02_more" not in found["dup"]
     assert "symbolic link" in found["lin"]["01_toy"].reason and "symbolic link" in found["dirlink"]["02_more"].reason
     assert "hidden" in found[".eve"]["01_toy"].reason

@@ -12,7 +12,8 @@ student's own numbers beside each written answer), gradebook (merging re-grades,
 marks file, `labvae gradebook`), feedback (per-student feedback, the export, the class summary,
 lateness), similarity (the copying report), keep (results kept when they cannot be written),
 command (the whole run and its CLI), nbroute (the nbgrader route: autograde's kernels in the same
-sandbox, formgrader's and feedback's HTML made inert; nbgrader_config.py calls its configure).
+sandbox, formgrader's and feedback's HTML made inert; nbgrader_config.py calls its configure), course
+(the course folder's settings, `labvae course`, and what nbgrader_config.py reads from them).
 """
 
 from .command import add_parser, grade, main

@@ -31,7 +31,7 @@ from .runner import (
     trusted_env,
 )
 from .submissions import GradeError, Refused, collect
-from .warm import warm_only, warm_up
+from .warm import private_copy, warm_only, warm_up
 
 
 def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: float = CHECK_TIMEOUT,
@@ -73,9 +73,9 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
                          jobs)
         if warm:
             t0 = time.perf_counter()
-            say("preparing the models the notebooks load ...")
-            warm_up(work / "warm", env)
-            say(f"models ready ({time.perf_counter() - t0:.1f} s)")
+            say(f"preparing the models the notebooks load, in {work / 'warm'} ...")
+            where = warm_up(work / "warm", env, say=say)
+            say(f"models ready ({time.perf_counter() - t0:.1f} s): {where}")
         from .verdicts import kernels_config  # torch: only once grading starts
         handed_in = [e for e in exercises if any(e.notebook in nbs for nbs in subs.values())]
         cfg = kernels_config(env, work / "warm" if warm else work, handed_in)  # check_ae's reference, once
@@ -136,7 +136,7 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
     with held(run_dir, keep=ctx.keep):  # a tmpfs capped at the disk quota, where the grader may mount one
         shared = [d for d in (ctx.work / "warm" / "results", ctx.work / "warm" / "cache" / "results-smoke") if d.is_dir()]
         if (ctx.work / "warm").is_dir() and any(not e.manual for e in ex):  # the rest (smoke data): a private copy
-            shutil.copytree(ctx.work / "warm", run_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.pt"))
+            private_copy(ctx.work / "warm", run_dir)
         env = {**ctx.env, "LABVAE_CACHE": str(run_dir / "cache"),  # warmed checkpoints: shared read-only, never copied
                "LABVAE_CHECKPOINTS": os.pathsep.join(map(str, shared))}
         sandbox = None
@@ -225,7 +225,8 @@ submissions: each SUBMISSION is a notebook file or a folder.
   - several folders named at once (`grade submitted/*`) are one student each, whatever their
     files are called, exactly as the subfolders are under `grade submitted/`: the two give the
     same rows (when there is only one student, only `submitted/*` names them right).
-  Inside a student's folder the folder alone names the student (a file-name prefix there does not).
+  Inside a student's folder the folder alone names the student, and only the exact name is graded,
+  as in nbgrader: 'Copy of 02_vae_sweep.ipynb' there scores 0 with a note to rename it.
   Hidden folders inside it (.ipynb_checkpoints) are skipped; notebooks that are not lab notebooks are
   ignored. A student whose folder holds no lab notebook (only lab8.zip, or lab8-02.ipynb) gets error
   rows saying what it holds. A symbolic link, a hidden student folder or two copies of one notebook
@@ -264,11 +265,13 @@ def add_parser(sub) -> None:
                        epilog=GRADE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("submissions", nargs="*", metavar="SUBMISSION", help="a student's notebook, a student's "
                    "folder, or a folder of students' folders (see below)")
-    p.add_argument("--out", type=Path, default=Path("grades.csv"), help="the CSV to write (default: grades.csv)")
+    p.add_argument("--out", type=Path, default=None, help="the CSV to write (default: labvae-grades.csv; an existing "
+                   "grades.csv of labvae's outside a course folder; `nbgrader export` writes grades.csv)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"seconds one notebook's cells may run in all (default: {DEFAULT_TIMEOUT})")
-    p.add_argument("--smoke", action="store_true", help="run the notebooks on small generated data with few "
-                   "epochs (LABVAE_SMOKE=1): fast, for trying the grader out; marks use the same checks")
+    p.add_argument("--smoke", action=argparse.BooleanOptionalAction, default=None, help="run the notebooks on small "
+                   "generated data with few epochs (LABVAE_SMOKE=1): fast, for trying the grader out; marks use the "
+                   "same checks (default: the course folder's mode, else real)")
     p.add_argument("--data", metavar="ROOT", default=None,
                    help="folder holding FashionMNIST/raw/ for the notebooks (default: $LABVAE_DATA)")
     p.add_argument("--work", type=Path, default=None, help="keep each executed notebook, with its outputs, as "
@@ -296,6 +299,13 @@ def main(args: argparse.Namespace) -> int:
     if args.timeout <= 0 or args.jobs < 1:
         print("labvae: error: --timeout must be above 0 and --jobs at least 1.", file=sys.stderr)
         return 2
+    try:  # in a course folder (labvae-course.json) its due date, mode, data and work folder are the defaults
+        from .course import fill, load
+
+        fill(args, load())
+    except GradeError as e:
+        print(f"labvae: error: {e}", file=sys.stderr)
+        return 1
     if args.warm_only:
         return warm_only(args)
     old = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops kernels like Ctrl-C

@@ -220,16 +220,18 @@ def add_parser(sub) -> None:
                        description="Read OUT (grades.csv) and OUT-marks.csv, write the marks into OUT and rewrite "
                                    "OUT-export.csv, OUT-summary.md and OUT-feedback/: no notebook is run.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("out", type=Path, metavar="OUT", nargs="?", default=Path("grades.csv"),
-                   help="the grades CSV written by `labvae grade` (default: grades.csv)")
-    p.add_argument("--due", type=due_date, default=None, metavar="WHEN",
-                   help="the due date (UTC unless a zone is given): later submissions are flagged late")
+    p.add_argument("out", type=Path, metavar="OUT", nargs="?", default=None,
+                   help="the grades CSV written by `labvae grade` (default: labvae-grades.csv, else grades.csv)")
+    p.add_argument("--due", type=due_date, default=None, metavar="WHEN", help="the due date (UTC unless a zone "
+                   "is given): later submissions are flagged late (default: the course folder's)")
     p.set_defaults(run=lambda args: _main(args))
 
 
 def _main(args) -> None:
+    from .course import fill, load
     from .feedback import export_path, summary_path
 
+    fill(args, load())  # in a course folder: its due date, so no late flag is dropped
     rows = refresh(args.out, args.due)
     pending = unmarked(rows)
     print(f"wrote {args.out}, {export_path(args.out)}, {summary_path(args.out)} and the feedback files; "

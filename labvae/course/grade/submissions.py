@@ -36,6 +36,36 @@ def lab_notebook(name: str, stems) -> tuple[str, str] | None:
     return None
 
 
+def near_miss(name: str, stems) -> str | None:
+    """The stem a notebook's name holds when it is not exactly STEM.ipynb ('Copy of 02_vae_sweep.ipynb',
+    '02_vae_sweep (1).ipynb', 'alice_02_vae_sweep.ipynb'); None for an exact or unrelated name."""
+    if not name.endswith(".ipynb") or name.startswith("."):
+        return None
+    base = name[: -len(".ipynb")]
+    return next((stem for stem in stems if stem in base and base != stem), None)
+
+
+def misnamed_note(name: str, stem: str) -> str:
+    """The one sentence both routes give a renamed notebook (nbgrader grades only the exact name)."""
+    return (f"handed in as {name!r}, not {stem}.ipynb: neither labvae grade nor nbgrader grades a renamed "
+            f"notebook, so it scores 0; rename it to {stem}.ipynb and grade again")
+
+
+def misnamed(submitted: Path, assignment: str, stems=None) -> list[str]:
+    """One line per renamed lab notebook in nbgrader's submitted/STUDENT/ASSIGNMENT/ whose exact name is missing."""
+    from ..checks.exercises import EXERCISES
+
+    stems = stems or list(dict.fromkeys(ex.notebook for ex in EXERCISES))
+    lines = []
+    for folder in sorted(Path(submitted).glob(f"*/{assignment}")):
+        names = {p.name for p in folder.iterdir() if p.is_file()}
+        for name in sorted(names):
+            stem = near_miss(name, stems)
+            if stem and f"{stem}.ipynb" not in names:
+                lines.append(f"{folder.parent.name}: {misnamed_note(name, stem)}")
+    return lines
+
+
 def _notebooks_under(folder: Path, stems) -> list[tuple[Path, str]]:
     """(path, stem) of each lab notebook under folder; links are listed, never followed, hidden parts skipped."""
     found = []
@@ -108,10 +138,20 @@ def collect(paths, stems, say=lambda line: None) -> dict[str, dict[str, Path | R
 
     def student_folder(student: str, d: Path) -> None:
         found = _notebooks_under(d, stems)
-        if not found:  # a zip, a misnamed notebook: the student's rows say what was there
+        exact = [(path, stem) for path, stem in found if path.name == f"{stem}.ipynb"]
+        renamed = {}  # stem -> a renamed copy ('Copy of 02_vae_sweep.ipynb'): refused with a note, as nbgrader does
+        for _top, dirs, files in os.walk(d):
+            dirs[:] = sorted(x for x in dirs if not x.startswith("."))
+            for name in sorted(files):
+                if (stem := near_miss(name, stems)) is not None:
+                    renamed.setdefault(stem, name)
+        if not found and not renamed:  # a zip, an unrelated notebook: the student's rows say what was there
             refuse_all(student, _nothing_found(d, stems).reason)
-        for path, stem in found:  # the folder names the student; a file-name prefix never does
+        for path, stem in exact:  # the folder names the student; a file-name prefix never does
             add(student, stem, path)
+        for stem, name in renamed.items():
+            if stem not in {s for _, s in exact}:
+                add(student, stem, refused=Refused(misnamed_note(name, stem)))
 
     def link_or_hidden(child: Path, m) -> bool:
         """Refuse a linked or hidden entry of a folder of submissions for its student; True when refused."""
