@@ -71,7 +71,9 @@ examples:
   python -m labvae repository URL             your course's GitHub copy: badges, setup cells, pyproject
   python -m labvae handout DIR --repository URL   the public hand-out repository, without solutions
   python -m labvae grade submitted/           run students' notebooks, write their marks to grades.csv
-  python -m labvae gradebook grades.csv       apply the hand marks; rewrite feedback and the export"""
+  python -m labvae gradebook grades.csv       apply the hand marks; rewrite feedback and the export
+  python -m labvae collect submissions.zip    Moodle's or Canvas's bulk download -> submitted/STUDENT/
+  python -m labvae export canvas ROSTER.csv   grades.csv -> a file Canvas's (or Moodle's) gradebook imports"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -141,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .course.grade import gradebook
 
     gradebook.add_parser(sub)  # after marking by hand: marks file -> grades.csv, feedback, export
+    from .course.grade import lms, lms_export
+
+    lms.add_parser(sub)  # an LMS's bulk download -> submitted/STUDENT/
+    lms_export.add_parser(sub)  # grades.csv -> Moodle's and Canvas's import files
     return parser
 
 
