@@ -126,11 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
         "handout", help="build the hand-out repository students open: student edition, library without solutions",
         description="Record URL as the hand-out repository (pyproject.toml's [tool.labvae] handout), regenerate "
                     "notebooks/student/ for it, and write into DIR what to publish there: the student edition as "
-                    "notebooks/, the labvae library without any solution, pyproject.toml naming URL and a README "
-                    "for students. Run it in the solutions' repository's root; DIR must be new or empty.")
+                    "notebooks/, the part of the labvae library the student notebooks import, pyproject.toml naming "
+                    "URL and a README for students. URL may be on any git host: GitHub gets Colab badges, others "
+                    "say how to upload a notebook to Colab. Run it in the solutions' repository's root; DIR must be "
+                    "new or empty, or, with --update, the hand-out's git checkout (its .git is kept).")
     handout_parser.add_argument("out", type=_folder, metavar="DIR", help="a new folder for the hand-out repository")
-    handout_parser.add_argument("--repository", metavar="URL", required=True,
-                                help="the hand-out repository, https://github.com/OWNER/NAME (public)")
+    handout_parser.add_argument("--repository", metavar="URL", default=None,
+                                help="the hand-out repository, https://github.com/OWNER/NAME or https://HOST/GROUP/NAME "
+                                     "(public); default: the one pyproject.toml records")
+    handout_parser.add_argument("--update", action="store_true",
+                                help="DIR is the hand-out's git checkout: rewrite its files, keep .git and your own files")
     handout_parser.add_argument("--notebooks", type=_folder, default=Path("notebooks"),
                                 help="folder holding the solution notebooks (default: notebooks)")
     handout_parser.set_defaults(run=handout)
@@ -246,19 +251,27 @@ def student(args: argparse.Namespace) -> None:
 
 
 def handout(args: argparse.Namespace) -> None:
-    """Record args.repository as the hand-out repository and build it in args.out."""
+    """Record args.repository as the hand-out repository and build (or --update) it in args.out."""
     from .course.editions import colab
     from .course.editions.handout import build, check_target, contents
     from .course.editions.student import write_student_edition
 
     root = args.notebooks.resolve().parent
-    check_target(args.out, root)
-    files = contents(args.repository, root)  # a bad URL or solution text is refused before anything is written
+    url = args.repository or colab.recorded_handout(root / "pyproject.toml")
+    if url is None:
+        raise ValueError("no hand-out repository is recorded yet; give --repository URL (its public address).")
+    check_target(args.out, root, args.update, url)
+    files = contents(url, root)  # a bad URL or solution text is refused before anything is written
     if (args.notebooks / "student").is_dir():  # the committed student edition is the hand-out's notebooks/
-        write_student_edition(args.notebooks, args.notebooks / "student", repository=args.repository)
-    written = build(args.out, args.repository, root, files)
-    print(f"wrote {len(written)} files into {args.out}: commit them to {colab.canonical(args.repository)} "
-          f"(git init, add, commit, push); pyproject.toml here now records it, so regenerating keeps it")
+        write_student_edition(args.notebooks, args.notebooks / "student", repository=url)
+    written, removed = build(args.out, url, root, files, args.update)
+    for path in removed:
+        print(f"removed {path} (no longer part of the hand-out)")
+    url = colab.canonical(url)
+    print(f"wrote {len(written)} files into {args.out}: " + (
+        f"cd {args.out} && git add -A && git commit -m 'Update the lab' && git push" if args.update else
+        f"commit them to {url} (git init, add, commit, push)")
+          + "; pyproject.toml here records the hand-out, so regenerating keeps it")
 
 
 def repository(args: argparse.Namespace) -> None:
