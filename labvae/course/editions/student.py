@@ -121,7 +121,7 @@ def py_twin(nb: dict) -> str:
         import nbformat
     except ImportError:
         raise ValueError("writing the student edition needs jupytext and nbformat; install them with: "
-                         "pip install 'labvae[instructor]'.") from None
+                         "pip install -e '.[instructor]' in your checkout of the solutions' repository.") from None
     return jupytext.writes(nbformat.reads(dumps(nb), as_version=4), fmt="py:percent")  # sources as strings
 
 

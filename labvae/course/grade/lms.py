@@ -89,8 +89,9 @@ def place(path: str) -> tuple[str, dict, str] | None:
     return None
 
 
-def unpack(zip_path: Path, stems) -> tuple[dict[str, dict], dict[str, dict[str, bytes]], list[str]]:
-    """({folder: LMS record}, {folder: {file name: bytes}}, sentences for what was not placed) from a zip."""
+def unpack(zip_path: Path, stems, staging: Path) -> tuple[dict[str, dict], dict[str, set[str]], list[str]]:
+    """Unpack a zip's submissions into staging/FOLDER/: ({folder: LMS record}, {folder: file names}, sentences
+    for what was not placed). One entry at a time, so memory holds one file (at most MAX_FILE) at most."""
     try:
         z = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as e:
@@ -120,13 +121,14 @@ def unpack(zip_path: Path, stems) -> tuple[dict[str, dict], dict[str, dict[str, 
             except (ValueError, zipfile.BadZipFile, OSError, RuntimeError) as e:  # RuntimeError: encrypted
                 notes.append(f"{info.filename!r} could not be read ({e}); it was not unpacked.")
                 continue
-            mine = files.setdefault(folder, {})
+            mine = files.setdefault(folder, set())
             if (d := DUPLICATE.match(name)) and d["stem"] in stems and d["stem"] + d["ext"] not in mine:
                 name = d["stem"] + d["ext"]  # Canvas renamed a second upload of the same name
             if name in mine:
                 notes.append(f"{info.filename!r}: {folder} already has a {name}, so this copy was not unpacked.")
                 continue
-            mine[name] = data
+            mine.add(name)
+            atomic_write(staging / folder / safe_file(name), lambda f, d=data: f.write(d))
             who[folder] = {**who.get(folder, {}), **record, "late": who.get(folder, {}).get("late") or record["late"]}
             if who[folder]["late"] and not who[folder]["submitted"]:
                 who[folder]["submitted"] = LATE
@@ -213,11 +215,19 @@ def collect(zip_path: Path, out: Path, stems, worksheet: Path | None = None, tz:
     if not zip_path.is_file():
         raise GradeError(f"{zip_path} is not a file; give the zip the LMS downloaded (Moodle: Download all "
                          "submissions; Canvas: Download Submissions).")
-    who, files, notes = unpack(zip_path, stems)
+    times = read_worksheet(worksheet, tz) if worksheet else {}  # bad input is refused before any unpacking
+    before = load_record(out)
+    staging = out.absolute().parent / f".{out.name}.collect-staging"  # beside out: a rename moves it in
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        who, files, notes = unpack(zip_path, stems, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if not files:
+        shutil.rmtree(staging, ignore_errors=True)
         raise GradeError(f"{zip_path} holds no submission named as Moodle or Canvas names them; nothing was "
                          "written." + (f" First: {notes[0]}" if notes else ""))
-    times = read_worksheet(worksheet, tz) if worksheet else {}
     for folder, record in who.items():
         if record["lms"] == "moodle" and record["lms_id"] in times:
             record.update(times[record["lms_id"]])
@@ -225,12 +235,7 @@ def collect(zip_path: Path, out: Path, stems, worksheet: Path | None = None, tz:
             notes.append(f"{folder} handed in no file named like a lab notebook ({', '.join(sorted(files[folder]))[:200]}); "
                          "grade will say so in their rows.")
     out.mkdir(parents=True, exist_ok=True)
-    staging = out / ".collect-staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    for folder, mine in files.items():
-        for name, data in mine.items():
-            atomic_write(staging / folder / safe_file(name), lambda f, d=data: f.write(d))
-    record = {**load_record(out), **who}
+    record = {**before, **who}
     for folder in files:  # all unpacked and checked: now each student's folder is swapped in
         shutil.rmtree(out / folder, ignore_errors=True)
         (staging / folder).rename(out / folder)
