@@ -236,3 +236,15 @@ def test_a_handout_on_another_git_host_installs_from_it_and_says_how_to_upload(b
     for bad in ("https://user:token@gitlab.com/a/b", "http://gitlab.com/a/b", "https://gitlab.com/onlyone"):
         with pytest.raises(ValueError, match="not a repository URL students can install from"):
             handout.contents(bad, course)
+
+
+def test_data_files_ship_with_their_package_only(tmp_path):
+    for rel, text in (("labvae/__init__.py", "from . import pad\n"), ("labvae/pad/__init__.py", "X = 1\n"),
+                      ("labvae/pad/static/pad.js", "export default {}\n"), ("labvae/other/__init__.py", ""),
+                      ("labvae/other/answers.json", "{}\n"), ("labvae/lazy/__init__.py", '_LAZY = {"f": "deep"}\n'),
+                      ("labvae/lazy/deep.py", "def f(): pass\n")):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    assert sorted(handout.package_files(tmp_path, ["import labvae\nimport labvae.lazy"])) == [
+        "labvae/__init__.py", "labvae/lazy/__init__.py", "labvae/pad/__init__.py", "labvae/pad/static/pad.js"]
+    assert "labvae/lazy/deep.py" in handout.package_files(tmp_path, ["from labvae import lazy\nlazy.f()"])

@@ -81,7 +81,7 @@ def package_files(root: Path = ROOT, codes=None) -> dict[str, Path]:
     """{path in the hand-out: source file} for everything ALLOW names, DENY left out.
 
     codes: the student notebooks' code; then of the package only the modules it imports (shipped.py), and
-    the other files of their folders (data a module reads), ship."""
+    the data files of their packages (a widget's static/ folder too), ship."""
     keep = None if codes is None else shipped.shipped_modules(root, codes)
     folders = {Path(rel).parent.as_posix() for rel in keep or ()}
     files = {}
@@ -94,9 +94,17 @@ def package_files(root: Path = ROOT, codes=None) -> dict[str, Path]:
                 inside, rel = path.relative_to(src).as_posix(), path.relative_to(root).as_posix()
                 if not path.is_file() or path.is_symlink() or _denied(inside):
                     continue
-                if keep is None or rel in keep or (path.suffix != ".py" and Path(rel).parent.as_posix() in folders):
+                if keep is None or rel in keep or (path.suffix != ".py" and _home(path, root) in folders):
                     files[f"{name}/{inside}"] = path
     return files
+
+
+def _home(path: Path, root: Path) -> str:
+    """The package folder a data file belongs to: its nearest folder holding Python modules (static/x.js -> .)."""
+    folder = path.parent
+    while folder != root and not any(folder.glob("*.py")):
+        folder = folder.parent
+    return folder.relative_to(root).as_posix()
 
 
 def readme(url: str, notebooks: list[str]) -> str:
