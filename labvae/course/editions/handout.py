@@ -196,3 +196,45 @@ def build(out: Path, url: str, root: Path = ROOT, files: dict | None = None, upd
     for path in removed:
         path.unlink()
     return written, removed
+
+
+def add_parser(sub) -> None:
+    """The `handout` subcommand."""
+    p = sub.add_parser(
+        "handout", help="build the hand-out repository students open: student edition, library without solutions",
+        description="Record URL as the hand-out repository (pyproject.toml's [tool.labvae] handout), regenerate "
+                    "notebooks/student/ for it, and write into DIR what to publish there: the student edition as "
+                    "notebooks/, the part of the labvae library the student notebooks import, pyproject.toml naming "
+                    "URL and a README for students. URL may be on any git host: GitHub gets Colab badges, others "
+                    "say how to upload a notebook to Colab. Run it in the solutions' repository's root; DIR must be "
+                    "new or empty, or, with --update, the hand-out's git checkout (its .git is kept).")
+    p.add_argument("out", type=Path, metavar="DIR", help="a new folder for the hand-out repository")
+    p.add_argument("--repository", metavar="URL", default=None,
+                   help="the hand-out repository, https://github.com/OWNER/NAME or https://HOST/GROUP/NAME (public); "
+                        "default: the one pyproject.toml records")
+    p.add_argument("--update", action="store_true",
+                   help="DIR is the hand-out's git checkout: rewrite its files, keep .git and your own files")
+    p.add_argument("--notebooks", type=Path, default=Path("notebooks"),
+                   help="folder holding the solution notebooks (default: notebooks)")
+    p.set_defaults(run=_main)
+
+
+def _main(args) -> None:
+    """Record args.repository as the hand-out repository and build (or --update) it in args.out."""
+    from .student import write_student_edition
+
+    root = args.notebooks.resolve().parent
+    url = args.repository or colab.recorded_handout(root / "pyproject.toml")
+    if url is None:
+        raise ValueError("no hand-out repository is recorded yet; give --repository URL (its public address).")
+    check_target(args.out, root, args.update, url)
+    files = contents(url, root)  # a bad URL or solution text is refused before anything is written
+    if (args.notebooks / "student").is_dir():  # the committed student edition is the hand-out's notebooks/
+        write_student_edition(args.notebooks, args.notebooks / "student", repository=url)
+    written, removed = build(args.out, url, root, files, args.update)
+    for path in removed:
+        print(f"removed {path} (no longer part of the hand-out)")
+    print(f"wrote {len(written)} files into {args.out}: " + (
+        f"cd {args.out} && git add -A && git commit -m 'Update the lab' && git push" if args.update else
+        f"commit them to {colab.canonical(url)} (git init, add, commit, push)")
+          + "; pyproject.toml here records the hand-out, so regenerating keeps it")
