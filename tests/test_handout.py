@@ -248,3 +248,9 @@ def test_data_files_ship_with_their_package_only(tmp_path):
     assert sorted(handout.package_files(tmp_path, ["import labvae\nimport labvae.lazy"])) == [
         "labvae/__init__.py", "labvae/lazy/__init__.py", "labvae/pad/__init__.py", "labvae/pad/static/pad.js"]
     assert "labvae/lazy/deep.py" in handout.package_files(tmp_path, ["from labvae import lazy\nlazy.f()"])
+
+
+def test_without_a_handout_the_student_edition_on_another_host_names_its_own_folder():
+    first = colab.badge("https://gitlab.com/course/lab8-private", "notebooks/02_vae_sweep.ipynb")
+    linked = student.link_source(first, True, None)
+    assert "download `notebooks/student/02_vae_sweep.ipynb` from <https://gitlab.com/course/lab8-private>" in linked
