@@ -10,7 +10,8 @@ across runs), marking (model answer, rubric and the
 student's own numbers beside each written answer), gradebook (merging re-grades, hand marks, the
 marks file, `labvae gradebook`), feedback (per-student feedback, the export, the class summary,
 lateness), similarity (the copying report), keep (results kept when they cannot be written),
-command (the whole run and its CLI).
+command (the whole run and its CLI), lms (`collect`: an LMS's bulk download into submitted/, who and
+when in submitted/.lms.json), lms_export (`export`: marks as Moodle's and Canvas's grade imports).
 """
 
 from .command import add_parser, grade, main
