@@ -72,7 +72,9 @@ examples:
   python -m labvae handout DIR --repository URL   the public hand-out repository, without solutions
   python -m labvae course DIR --handout URL   the course folder: nbgrader config, hand-out, due date, data
   python -m labvae grade submitted/           run students' notebooks, write their marks to labvae-grades.csv
-  python -m labvae gradebook                  apply the hand marks; rewrite feedback and the export"""
+  python -m labvae gradebook                  apply the hand marks; rewrite feedback and the export
+  python -m labvae collect submissions.zip    Moodle's or Canvas's bulk download -> submitted/STUDENT/
+  python -m labvae export canvas ROSTER.csv   labvae-grades.csv -> a file Canvas's (or Moodle's) gradebook imports"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -121,18 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     repository_parser.add_argument("--notebooks", type=_folder, default=Path("notebooks"),
                                    help="folder holding the solution notebooks (default: notebooks)")
     repository_parser.set_defaults(run=repository)
-    handout_parser = sub.add_parser(
-        "handout", help="build the hand-out repository students open: student edition, library without solutions",
-        description="Record URL as the hand-out repository (pyproject.toml's [tool.labvae] handout), regenerate "
-                    "notebooks/student/ for it, and write into DIR what to publish there: the student edition as "
-                    "notebooks/, the labvae library without any solution, pyproject.toml naming URL and a README "
-                    "for students. Run it in the solutions' repository's root; DIR must be new or empty.")
-    handout_parser.add_argument("out", type=_folder, metavar="DIR", help="a new folder for the hand-out repository")
-    handout_parser.add_argument("--repository", metavar="URL", required=True,
-                                help="the hand-out repository, https://github.com/OWNER/NAME (public)")
-    handout_parser.add_argument("--notebooks", type=_folder, default=Path("notebooks"),
-                                help="folder holding the solution notebooks (default: notebooks)")
-    handout_parser.set_defaults(run=handout)
+    from .course.editions import handout as handout_command
+
+    handout_command.add_parser(sub)  # the hand-out repository: its arguments and help live with it
     from .course import (
         grade,  # the `grade` subcommand: its arguments and help live in labvae/course/grade/
     )
@@ -145,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .course.grade import course
 
     course.add_parser(sub)  # the course folder both routes read: nbgrader config, hand-out, due date, data
+    from .course.grade import lms, lms_export
+
+    lms.add_parser(sub)  # an LMS's bulk download -> submitted/STUDENT/
+    lms_export.add_parser(sub)  # labvae-grades.csv -> Moodle's and Canvas's import files
     return parser
 
 
@@ -241,22 +238,6 @@ def student(args: argparse.Namespace) -> None:
 
     for path in write_student_edition(args.notebooks, args.out, repository=args.repository):
         print(f"wrote {path}")
-
-
-def handout(args: argparse.Namespace) -> None:
-    """Record args.repository as the hand-out repository and build it in args.out."""
-    from .course.editions import colab
-    from .course.editions.handout import build, check_target, contents
-    from .course.editions.student import write_student_edition
-
-    root = args.notebooks.resolve().parent
-    check_target(args.out, root)
-    files = contents(args.repository, root)  # a bad URL or solution text is refused before anything is written
-    if (args.notebooks / "student").is_dir():  # the committed student edition is the hand-out's notebooks/
-        write_student_edition(args.notebooks, args.notebooks / "student", repository=args.repository)
-    written = build(args.out, args.repository, root, files)
-    print(f"wrote {len(written)} files into {args.out}: commit them to {colab.canonical(args.repository)} "
-          f"(git init, add, commit, push); pyproject.toml here now records it, so regenerating keeps it")
 
 
 def repository(args: argparse.Namespace) -> None:

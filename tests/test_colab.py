@@ -149,7 +149,8 @@ def test_nbgrader_release_points_at_the_recorded_handout(course):
         assert badge(released) == (f"{TEST_OWNER}/lab8", f"notebooks/{nb.name}")
 
 
-@pytest.mark.parametrize("command", [("repository", "https://gitlab.com/a/b"),
+@pytest.mark.parametrize("command", [("repository", "https://gitlab.com/onlyone"),
+                                     ("repository", "https://user:token@gitlab.com/a/b"),
                                      ("student", "out", "--repository", "github.com/a")])
 def test_a_bad_repository_url_is_one_line(course, command):
     before = {p: p.read_bytes() for p in course.rglob("*") if p.is_file()}

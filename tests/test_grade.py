@@ -338,7 +338,7 @@ def test_missing_grading_packages_are_named_with_the_install_command(tmp_path, m
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nbclient" else real(name, *a))
     assert cli.main(["grade", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "needs nbclient" in err and "pip install 'labvae[instructor]'" in err
+    assert len(err.splitlines()) == 1 and "needs nbclient" in err and "pip install -e '.[instructor]'" in err
 
 
 def test_grade_warms_what_it_runs_and_warm_only_adds_what_nbgrader_runs(tmp_path, monkeypatch, capsys):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from labvae.course.checks import exercises
-from labvae.course.editions import colab, handout, student
+from labvae.course.editions import colab, handout, shipped, student
 
 ROOT = Path(__file__).resolve().parents[1]
 HANDOUT = "https://github.com/comp6258-2027/lab8"
@@ -107,7 +107,10 @@ def test_solution_text_in_the_package_is_refused_and_nothing_written(tmp_path):
     shutil.copytree(ROOT / "notebooks", course / "notebooks", ignore=shutil.ignore_patterns("student", "results*"))
     shutil.copy(ROOT / "pyproject.toml", course)
     (course / "labvae" / "course" / "answers.py").write_text("def f():\n    ### BEGIN SOLUTION\n    return 1\n")
-    with pytest.raises(ValueError, match="answers.py would publish solution text"):
+    assert "labvae/course/answers.py" not in handout.contents(HANDOUT, course)  # no notebook imports it
+    with open(course / "labvae" / "course" / "checks" / "fallbacks.py", "a") as f:  # one the notebooks import
+        f.write("\ndef f():\n    ### BEGIN SOLUTION\n    return 1\n")
+    with pytest.raises(ValueError, match="fallbacks.py would publish solution text"):
         handout.build(tmp_path / "out", HANDOUT, course)
     assert not (tmp_path / "out").exists()
 
@@ -156,3 +159,98 @@ def test_it_installs_in_a_fresh_venv_and_runs_a_notebook(built, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.startswith("ran")
     assert "not done" in r.stdout, r.stdout[-2000:]  # the self-checks ran, from the hand-out's own labvae
+    # Every student notebook's imports, and every name it reads from labvae's modules, resolve in the hand-out.
+    names = set()
+    for nb in sorted((out / "notebooks").glob("*.ipynb")):
+        code = shipped.notebook_code(nb)
+        names |= set(re.findall(r"^(?:import labvae\S*|from labvae\S* import [\w, ]+)", code, re.M))
+        names |= {f"{m}.{a}" for m, a in re.findall(r"\b(labvae|analysis|checks|fallbacks|beta|figures)\.(\w+)", code)}
+    probe = "\n".join(sorted(names, key=lambda n: (not n.startswith(("import", "from")), n)))
+    r = subprocess.run([python, "-c", probe + "\nprint('resolved')"], capture_output=True, text=True, env=env,
+                       cwd=tmp_path, timeout=300)
+    assert r.stdout.strip() == "resolved", r.stderr[-2000:]
+
+
+def test_only_what_the_student_notebooks_import_is_shipped(built):
+    course, out, files = built
+    shipped_py = {f for f in files if f.startswith("labvae/") and f.endswith(".py")}
+    codes = [shipped.notebook_code(p) for p in sorted((out / "notebooks").glob("*.ipynb"))]
+    assert shipped_py == shipped.shipped_modules(course, codes)
+    # the outline of 2.2's model answer, the grader, the CLI and the edition builders stay with the instructors
+    for gone in ("labvae/analysis/claims.py", "labvae/course/grade/command.py", "labvae/cli.py",
+                 "labvae/course/editions/handout.py", "labvae/course/checks/exercises.py"):
+        assert gone not in files, gone
+    assert {"labvae/analysis/__init__.py", "labvae/course/checks/fallbacks.py", "labvae/widgets.py"} <= shipped_py
+    assert "[project.scripts]" not in (out / "pyproject.toml").read_text()  # no `labvae` script to a missing cli
+    # a name a notebook would use ships the module it lives in: the tracing is not a fixed list
+    more = shipped.shipped_modules(course, [*codes, "from labvae import analysis\nanalysis.verdict_table()"])
+    assert more - shipped_py == {"labvae/analysis/claims.py"}
+
+
+def test_update_keeps_git_and_the_courses_own_files_and_removes_stale_ones(built, tmp_path):
+    course, out, files = built
+    checkout = tmp_path / "checkout"
+    shutil.copytree(out, checkout)
+    git = ["git", "-C", str(checkout), "-c", "user.name=t", "-c", "user.email=t@x"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    (checkout / "labvae" / "old_module.py").write_text("x = 1\n")
+    (checkout / ".github" / "workflows").mkdir(parents=True)
+    (checkout / ".github" / "workflows" / "ci.yml").write_text("on: push\n")
+    (checkout / "notebooks" / "02_vae_sweep.ipynb").write_text("{}")  # an old version
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "lab 8"], check=True)
+    env = {**os.environ, "PYTHONPATH": str(course)}
+    r = subprocess.run([sys.executable, "-m", "labvae", "handout", str(checkout), "--update"], cwd=course,
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "removed" in r.stdout and "old_module.py" in r.stdout and "git push" in r.stdout
+    assert not (checkout / "labvae" / "old_module.py").exists()
+    assert (checkout / ".github" / "workflows" / "ci.yml").read_text() == "on: push\n"
+    for rel, path in files.items():
+        assert (checkout / rel).read_bytes() == path.read_bytes(), rel
+    log = subprocess.run([*git, "log", "--oneline"], capture_output=True, text=True, check=True).stdout
+    assert "lab 8" in log  # its history is kept
+    status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True, check=True).stdout
+    assert "02_vae_sweep.ipynb" in status and "old_module.py" in status  # ready to commit and push
+    for args, words in (([str(tmp_path / "plain"), "--update"], "not a git checkout"),
+                        ([str(checkout), "--update", "--repository", "https://github.com/other/lab"], "is the checkout of")):
+        (tmp_path / "plain").mkdir(exist_ok=True)
+        r = subprocess.run([sys.executable, "-m", "labvae", "handout", *args], cwd=course, capture_output=True,
+                           text=True, timeout=300, env=env)
+        assert r.returncode == 1 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_a_handout_on_another_git_host_installs_from_it_and_says_how_to_upload(built):
+    course, _, _ = built
+    url = "https://gitlab.ecs.example.ac.uk/comp6258/lab8"
+    files = handout.contents(url + ".git", course)
+    for name in (n for n in files if n.startswith("notebooks/")):
+        nb = json.loads(files[name])
+        first, setup = "".join(nb["cells"][0]["source"]), "".join(nb["cells"][1]["source"])
+        assert f"**Open in Colab:** download `{name}` from <{url}>" in first and "Upload notebook" in first
+        assert "colab.research.google.com/github" not in first
+        assert f'REPOSITORY = "{url}"' in setup and 'git+{REPOSITORY}' in setup
+    readme = files["README.md"].decode()
+    assert "File > Upload notebook" in readme and f"git clone {url}.git" in readme
+    assert f'handout = "{url}"' in files["pyproject.toml"].decode()
+    for bad in ("https://user:token@gitlab.com/a/b", "http://gitlab.com/a/b", "https://gitlab.com/onlyone"):
+        with pytest.raises(ValueError, match="not a repository URL students can install from"):
+            handout.contents(bad, course)
+
+
+def test_data_files_ship_with_their_package_only(tmp_path):
+    for rel, text in (("labvae/__init__.py", "from . import pad\n"), ("labvae/pad/__init__.py", "X = 1\n"),
+                      ("labvae/pad/static/pad.js", "export default {}\n"), ("labvae/other/__init__.py", ""),
+                      ("labvae/other/answers.json", "{}\n"), ("labvae/lazy/__init__.py", '_LAZY = {"f": "deep"}\n'),
+                      ("labvae/lazy/deep.py", "def f(): pass\n")):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    assert sorted(handout.package_files(tmp_path, ["import labvae\nimport labvae.lazy"])) == [
+        "labvae/__init__.py", "labvae/lazy/__init__.py", "labvae/pad/__init__.py", "labvae/pad/static/pad.js"]
+    assert "labvae/lazy/deep.py" in handout.package_files(tmp_path, ["from labvae import lazy\nlazy.f()"])
+
+
+def test_without_a_handout_the_student_edition_on_another_host_names_its_own_folder():
+    first = colab.badge("https://gitlab.com/course/lab8-private", "notebooks/02_vae_sweep.ipynb")
+    linked = student.link_source(first, True, None)
+    assert "download `notebooks/student/02_vae_sweep.ipynb` from <https://gitlab.com/course/lab8-private>" in linked

@@ -194,5 +194,5 @@ def test_student_edition_without_jupytext_says_what_to_install(tmp_path, monkeyp
     monkeypatch.setitem(sys.modules, "jupytext", None)  # None in sys.modules makes the import fail
     assert cli.main(["student", str(tmp_path / "out"), "--notebooks", str(SOLUTIONS[0].parent)]) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "pip install 'labvae[instructor]'" in err
+    assert len(err.splitlines()) == 1 and "pip install -e '.[instructor]'" in err
     assert not (tmp_path / "out").exists()  # nothing half-written

@@ -28,9 +28,39 @@ def github_repository(url: str) -> str:
     return f"{found.group(1)}/{found.group(2)}"
 
 
+# Any other git host pip can install from over https (GitLab, Gitea, a university's server): HOST/GROUP/NAME,
+# subgroups allowed; no user or token in the address (it would be published, and Colab cannot log in anyway).
+GIT_URL = re.compile(r"^https://(?P<host>[A-Za-z0-9.-]+(?::\d+)?)/(?P<path>[\w.~-]+(?:/[\w.~-]+)+?)(?:\.git)?/?$")
+# The first cell's Colab badge (GitHub) and, on any other host, the sentence that takes its place.
+FULL_BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
+                        r"\(https://colab\.research\.google\.com/github/[^/)\s]+/[^/)\s]+/blob/main/(?P<path>[^)\s]+)\)")
+UPLOAD = re.compile(r"\*\*Open in Colab:\*\* download `(?P<path>[^`\s]+)` from <[^>\s]+>, then in Colab choose "
+                    r"\*File > Upload notebook\*\.")
+
+
+def on_github(url: str) -> bool:
+    return bool(isinstance(url, str) and GITHUB.match(url.strip()))
+
+
 def canonical(url: str) -> str:
-    """https://github.com/OWNER/NAME, the form pyproject.toml, badges and setup cells use."""
-    return f"https://github.com/{github_repository(url)}"
+    """https://github.com/OWNER/NAME on GitHub; https://HOST/GROUP/NAME (no .git, no slash at the end) elsewhere."""
+    if on_github(url):
+        return f"https://github.com/{github_repository(url)}"
+    found = GIT_URL.match(url.strip()) if isinstance(url, str) else None
+    if not found or found["host"].lower() in ("github.com", "www.github.com"):
+        raise ValueError(f"{url!r} is not a repository URL students can install from; give "
+                         "https://github.com/OWNER/NAME, or on another git host https://HOST/GROUP/NAME (public, "
+                         "with no user name or token in it: students install it without logging in).")
+    return f"https://{found['host']}/{re.sub(r'[.]git$', '', found['path'])}"
+
+
+def badge(url: str, path: str) -> str:
+    """How the first cell opens path (notebooks/NN.ipynb) in Colab: a badge on GitHub, else upload in words."""
+    url = canonical(url)
+    if on_github(url):
+        return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+                f"(https://colab.research.google.com/github/{github_repository(url)}/blob/main/{path})")
+    return f"**Open in Colab:** download `{path}` from <{url}>, then in Colab choose *File > Upload notebook*."
 
 
 def stamp_setup(source: str, url: str) -> str:
@@ -41,15 +71,16 @@ def stamp_setup(source: str, url: str) -> str:
 
 
 def stamp_text(text: str, url: str) -> str:
-    """A notebook's text (.ipynb JSON or .py twin) with its badge and setup cell pointing at url."""
-    path = github_repository(url)
-    text = BADGE.sub(lambda m: f"{m.group(1)}{path}{m.group(2)}", text)
-    return REPOSITORY_LINE.sub(lambda _: f'REPOSITORY = "{canonical(url)}"', text)
+    """A notebook's text (.ipynb JSON or .py twin) with its badge and setup cell pointing at url (any git host)."""
+    url = canonical(url)
+    text = FULL_BADGE.sub(lambda m: badge(url, m["path"]), text)
+    text = UPLOAD.sub(lambda m: badge(url, m["path"]), text)
+    return REPOSITORY_LINE.sub(lambda _: f'REPOSITORY = "{url}"', text)
 
 
 def stamp_notebook(nb: dict, url: str) -> dict:
     """Stamp an nbformat notebook (as a dict, sources as lists of lines) in place; returns it."""
-    github_repository(url)
+    canonical(url)
     for cell in nb["cells"]:
         source = "".join(cell["source"])
         stamped = stamp_text(source, url)

@@ -13,7 +13,9 @@ marks file, `labvae gradebook`), feedback (per-student feedback, the export, the
 lateness), similarity (the copying report), keep (results kept when they cannot be written),
 command (the whole run and its CLI), nbroute (the nbgrader route: autograde's kernels in the same
 sandbox, formgrader's and feedback's HTML made inert; nbgrader_config.py calls its configure), course
-(the course folder's settings, `labvae course`, and what nbgrader_config.py reads from them).
+(the course folder's settings, `labvae course`, and what nbgrader_config.py reads from them),
+lms (`collect`: an LMS's bulk download into submitted/, who and when in submitted/.lms.json),
+lms_export (`export`: marks as Moodle's and Canvas's grade imports).
 """
 
 from .command import add_parser, grade, main

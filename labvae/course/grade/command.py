@@ -47,7 +47,7 @@ def grade(paths, out: Path, *, timeout: float = DEFAULT_TIMEOUT, check_timeout: 
     missing = [m for m in ("nbformat", "nbclient", "ipykernel") if importlib.util.find_spec(m) is None]
     if missing:  # not needed by students, so not in labvae's own dependencies
         raise GradeError(f"grading runs notebooks and needs {', '.join(missing)}; "
-                         "install them with: pip install 'labvae[instructor]'.")
+                         "install them with: pip install -e '.[instructor]' in your checkout of the solutions' repository.")
     if out.is_dir():
         raise GradeError(f"--out {out} is a folder; give a file name such as grades.csv.")
     for p in paths:

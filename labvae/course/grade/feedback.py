@@ -63,6 +63,10 @@ def submitted_at(notebooks) -> str:
 
 def late_by(submitted: str, due: datetime | None) -> str:
     """How late a submission is ('3h 20m'), '' when on time, unknown or no due date is given."""
+    from .lms import LATE
+
+    if submitted == LATE:  # Canvas says late by its own due date, and gives no time
+        return "late (the LMS says so)"
     if due is None or not submitted:
         return ""
     seconds = (parse_time(submitted) - due).total_seconds()

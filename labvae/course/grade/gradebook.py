@@ -166,8 +166,12 @@ def write_results(out: Path, subs, exercises, results, due, say) -> list[dict]:
     from . import answers as written
     from . import feedback, report, similarity
     from .keep import write_or_keep
+    from .lms import (
+        recorded_time,  # an LMS's time, recorded by `collect` beside the students' folders
+    )
 
-    stamps = {s: feedback.submitted_at(list(nbs.values())) for s, nbs in subs.items()}
+    stamps = {s: recorded_time(s, list(nbs.values())) or feedback.submitted_at(list(nbs.values()))
+              for s, nbs in subs.items()}
     rows = report.rows(subs, exercises, results, stamps)
     everyone, why = update(out, rows, exercises)  # other students' rows and hand marks are kept
     entries, store = written.merged(out, subs, exercises, results)  # the class's answers, as the CSV's rows
