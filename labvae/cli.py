@@ -71,7 +71,8 @@ examples:
   python -m labvae repository URL             your course's GitHub copy: badges, setup cells, pyproject
   python -m labvae handout DIR --repository URL   the public hand-out repository, without solutions
   python -m labvae grade submitted/           run students' notebooks, write their marks to grades.csv
-  python -m labvae gradebook grades.csv       apply the hand marks; rewrite feedback and the export"""
+  python -m labvae gradebook grades.csv       apply the hand marks; rewrite feedback and the export
+  python -m labvae explorer results/ pad.html the latent pad of saved models, one offline page"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -141,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .course.grade import gradebook
 
     gradebook.add_parser(sub)  # after marking by hand: marks file -> grades.csv, feedback, export
+    from . import pad_page
+
+    pad_page.add_parser(sub)  # `explorer RESULTS OUT.html`: the latent pad as one standalone page
     return parser
 
 
