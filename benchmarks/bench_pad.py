@@ -39,7 +39,7 @@ def models_from(results):
 def drag(page, moves: int):
     """Drag across the pad in a zigzag of `moves` pointer moves; return the page's ms per move."""
     box = page.locator(".labvae-pad-area").bounding_box()
-    page.evaluate("() => { document.querySelector('#labvae-pad').__labvaePad.times.length = 0; }")
+    page.evaluate("() => { document.querySelector('.labvae-pad').__labvaePad.times.length = 0; }")
     page.mouse.move(box["x"] + 5, box["y"] + 5)
     page.mouse.down()
     for i in range(moves):
@@ -47,12 +47,12 @@ def drag(page, moves: int):
         page.mouse.move(box["x"] + 5 + (box["width"] - 10) * (0.5 + 0.5 * np.sin(7 * t * np.pi)),
                         box["y"] + 5 + (box["height"] - 10) * t)
     page.mouse.up()
-    return page.evaluate("() => document.querySelector('#labvae-pad').__labvaePad.times.slice()")
+    return page.evaluate("() => document.querySelector('.labvae-pad').__labvaePad.times.slice()")
 
 
 def pixel_error(page, models) -> int:
     """Largest |page pixel - torch pixel| over every model's image at the pad's current z (of 255)."""
-    z = page.evaluate("() => document.querySelector('#labvae-pad').__labvaePad.z")
+    z = page.evaluate("() => document.querySelector('.labvae-pad').__labvaePad.z")
     drawn = page.evaluate("""() => Array.from(document.querySelectorAll('canvas.labvae-pad-image')).map(c =>
         [c.dataset.name, Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data.filter((v, i) => i % 4 === 0))])""")
     worst = 0

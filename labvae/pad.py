@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from .data import CLASSES
-from .pad_export import as_pad_model, decode_flat, export_decoder, pad_codes, to_uint8
+from .pad_export import PROBE_N, as_pad_model, decode_flat, export_decoder, pad_codes, to_uint8
 
 ESM = Path(__file__).with_name("static") / "pad.js"
 
@@ -76,6 +76,13 @@ if anywidget is not None:
         def state_bytes(self) -> int:
             """Bytes of JSON the widget's state takes in a notebook that saves it (weights and codes)."""
             return len(json.dumps({k: getattr(self, k) for k in ("models", "codes", "classes", "limit", "z")}))
+
+        def summary(self) -> str:
+            """One line per model: where it decodes, its weights in the page and their error; the state's size."""
+            lines = [f"{m['name']}: decoded in the page from {m['weights']:,} weights in {m['bits']}-bit, largest pixel "
+                     f"difference from torch {m['max_error_255']}/255 on a {PROBE_N}x{PROBE_N} grid" if m["layers"] else
+                     f"{m['name']}: decoded in the kernel" for m in self.models]
+            return "\n".join(lines + [f"widget state (saved with the notebook when widget state is kept): {self.state_bytes / 1e6:.1f} MB"])
 
         def set_z(self, z1: float, z2: float) -> None:
             """Move the pad's marker to (z1, z2), clipped to the window; the page redraws."""

@@ -191,7 +191,7 @@ function render({ model, el: root }) {
   }
 
   const times = []; // ms of decode + draw per move, read by the benchmark and the tests
-  root.__labvaePad = { times, get z() { return z.slice(); }, get view() { return view; } };
+  box.__labvaePad = { times, get z() { return z.slice(); }, get view() { return view; } };
   function move(z1, z2, sync) {
     const t0 = performance.now();
     z = [Math.max(-view, Math.min(view, z1)), Math.max(-view, Math.min(view, z2))];
