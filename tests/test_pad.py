@@ -10,6 +10,7 @@ from torch import nn
 
 import labvae
 import labvae.cli
+import labvae.pad
 from labvae import pad_export
 from labvae.pad import latent_pad, pad_state
 from labvae.pad_page import page_html, write_page
@@ -182,3 +183,13 @@ def test_explorer_command_writes_the_page(lab_models, tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out and (tmp_path / "pad.html").stat().st_size > 100_000
     assert labvae.cli.main(["explorer", str(tmp_path / "nothing"), str(tmp_path / "x.html")]) == 1
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_sliders_where_anywidget_is_missing(lab_models, monkeypatch, capsys):
+    monkeypatch.setattr(labvae.pad, "LatentPad", None)  # what an install without anywidget has
+    explorer = latent_pad({"VAE": lab_models["vae"]})
+    assert isinstance(explorer, labvae.ZExplorer)
+    assert capsys.readouterr().out.count("\n") == 1  # said once, in one line
+    explorer.set_z(1.0, -2.0)  # the notebooks' next cells work with the sliders too
+    assert torch.equal(explorer.decoded()["VAE"], lab_models["vae"].decode(torch.tensor([[1.0, -2.0]]))[0])
+    assert "kernel" in explorer.summary()
