@@ -100,8 +100,8 @@ function render({ model, el: root }) {
   const legend = el("div", "labvae-pad-legend");
   legend.style.cssText = "font-size:11px;max-width:" + PAD_PX + "px;line-height:1.5";
   classes.forEach((c, i) => {
-    const s = el("span", "", "\u25cf " + c + "  ");
-    s.style.color = COLOURS[i % 10];
+    const s = el("span", "", "\u25cf " + c);
+    s.style.cssText = `color:${COLOURS[i % 10]};white-space:nowrap;margin-right:10px`;
     legend.append(s);
   });
   left.append(pad, label, controls, legend);
