@@ -93,6 +93,9 @@ def drag_and_compare(page, pad, models):
         error = worst_pixel(state, models)
         assert error <= MAX_PIXEL_ERROR, f"at z={state['z']} the page differs from torch by {error}/255"
     page.mouse.up()
+    times = sorted(pad.evaluate("root => root.__labvaePad.times.slice()"))  # ms of decode + draw per move
+    print(f"decode + draw per pointer move ({len(times)} moves, {len(models)} models): median "
+          f"{times[len(times) // 2]:.2f} ms, p99 {times[int(0.99 * (len(times) - 1))]:.2f} ms (benchmarks/bench_pad.py times it properly)")
     first, last = states[0]["z"], states[-1]["z"]
     # The spec's orientation: top-left is z = (-4, 4), bottom-right (4, -4).
     assert first[0] < -3.9 and first[1] > 3.9, f"the top-left corner gave z={first}"
