@@ -34,6 +34,15 @@ WAIT_MS = int(60_000 * LOAD)
 # decoders with large weights: far from a flat grey, so a wrong pixel shows.
 MODELS_SRC = """
 import torch, labvae
+class Upsampled(torch.nn.Module):
+    \"\"\"A decoder the page cannot evaluate (a transposed convolution): the pad decodes it in the kernel.\"\"\"
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(5)
+        self.decoder = torch.nn.Sequential(torch.nn.Linear(2, 49), torch.nn.Unflatten(1, (1, 7, 7)),
+                                           torch.nn.ConvTranspose2d(1, 1, 4, 4))
+    def decode(self, z):
+        return torch.sigmoid(3 * self.decoder(z))
 def pad_models():
     models = {"VAE": labvae.VAE(seed=0), "lab AE": labvae.Autoencoder(hidden_dim=None, seed=1),
               "AE-512": labvae.Autoencoder(seed=2)}
@@ -71,7 +80,7 @@ def worst_pixel(state, models):
     worst = 0
     for name, pixels in state["images"]:
         with torch.no_grad():
-            want = labvae.grid.to_uint8(models[name].decode(torch.tensor([state["z"]]))[0]).astype(int).reshape(-1)
+            want = labvae.grid.to_uint8(models[name].decode(torch.tensor([state["z"]], dtype=torch.float32))[0]).astype(int).reshape(-1)
         worst = max(worst, int(np.abs(np.array(pixels) - want).max()))
     return worst
 
@@ -152,6 +161,7 @@ def write_pad_notebook(path: Path) -> None:
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell(MODELS_SRC + "\nmodels = pad_models()\npad = labvae.latent_pad(models)\npad"),
         nbformat.v4.new_code_cell("print('pad state bytes:', pad.state_bytes)"),
+        nbformat.v4.new_code_cell("kernel_pad = labvae.latent_pad({'VAE': models['VAE'], 'upsampled': Upsampled()})\nkernel_pad"),
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
@@ -179,6 +189,24 @@ def test_pad_live_in_jupyterlab(page, lab, models):  # noqa: F811
     }""")
     assert [float(v) for v in printed.strip(" []\n").split(",")] == pytest.approx(shown["z"], abs=1e-9)
     keys_and_zoom(page, pad, models)
+    # A decoder the page cannot run: the kernel decodes it as the pointer moves, and the page shows that.
+    mixed = page.locator(".labvae-pad").nth(1)
+    assert "upsampled" in mixed.locator(".labvae-pad-note").inner_text()
+    mixed.locator(".labvae-pad-area").scroll_into_view_if_needed()
+    box = mixed.locator(".labvae-pad-area").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.3)
+    namespace = {}
+    exec(MODELS_SRC, namespace)
+    upsampled = {"VAE": models["VAE"], "upsampled": namespace["Upsampled"]()}
+    deadline, state = time.monotonic() + WAIT_MS / 1000, None
+    while time.monotonic() < deadline:  # the kernel's image arrives after the page's own
+        state = pad_state(mixed)
+        state["images"] = [image for image in state["images"] if image[0] == "upsampled"]
+        if worst_pixel(state, upsampled) == 0:  # the kernel sends torch's own uint8 pixels
+            break
+        time.sleep(0.2)
+    assert state["z"][0] > 1 and state["z"][1] > 1, f"the click did not move the second pad (z={state['z']})"
+    assert worst_pixel(state, upsampled) == 0, f"the kernel-decoded image never matched torch at z={state['z']}"
     assert not [e for e in page.errors if "labvae" in e or "anywidget" in e], page.errors
 
 
