@@ -6,13 +6,14 @@ from .data import CLASSES, DataError, load_fashion_mnist, make_synthetic_fashion
 from .grid import decode_grid, latent_grid, save_grid, show_grid, show_images
 from .models import VAE, Autoencoder, ModelConfig, as_model, latent_codes, posterior_std
 from .threads import fit_threads
+from .pad import latent_pad
 from .training import History, TrainingError, evaluate, fit
 from .widgets import BetaExplorer, ZExplorer, beta_explorer, z_explorer
 
 __all__ = [
     "BETAS", "CLASSES", "LABELS", "MODELS", "VAE", "Autoencoder", "BetaExplorer", "CheckpointError", "DataError", "History",
     "LabConfig", "ModelConfig", "TrainingError", "as_model", "beta_explorer", "decode_grid", "evaluate", "fit", "lab_config",
-    "latent_codes", "latent_grid", "load_checkpoint", "load_fashion_mnist", "load_or_train",
+    "latent_codes", "latent_grid", "latent_pad", "load_checkpoint", "load_fashion_mnist", "load_or_train",
     "fit_threads", "make_synthetic_fashion", "posterior_std", "save_checkpoint", "save_grid", "show_grid", "show_images", "ZExplorer", "z_explorer",
 ]
 

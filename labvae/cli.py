@@ -74,7 +74,8 @@ examples:
   python -m labvae grade submitted/           run students' notebooks, write their marks to labvae-grades.csv
   python -m labvae gradebook                  apply the hand marks; rewrite feedback and the export
   python -m labvae collect submissions.zip    Moodle's or Canvas's bulk download -> submitted/STUDENT/
-  python -m labvae export canvas ROSTER.csv   labvae-grades.csv -> a file Canvas's (or Moodle's) gradebook imports"""
+  python -m labvae export canvas ROSTER.csv   labvae-grades.csv -> a file Canvas's (or Moodle's) gradebook imports
+  python -m labvae explorer results/ pad.html the latent pad of saved models, one offline page"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -142,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     lms.add_parser(sub)  # an LMS's bulk download -> submitted/STUDENT/
     lms_export.add_parser(sub)  # labvae-grades.csv -> Moodle's and Canvas's import files
+    from . import pad_page
+
+    pad_page.add_parser(sub)  # `explorer RESULTS OUT.html`: the latent pad as one standalone page
     return parser
 
 

@@ -106,6 +106,10 @@ class ZExplorer(widgets.VBox):
             self._hold = False
         self.redraw()
 
+    def summary(self) -> str:
+        """What the explorer is (the latent pad's fallback): every move decodes in the kernel."""
+        return f"sliders over z: every move decodes {', '.join(self.models)} in the kernel (a live kernel is needed)"
+
     def decoded(self) -> dict[str, torch.Tensor]:
         """The images currently shown, name -> (1, 28, 28) in [0, 1]."""
         return dict(self._decoded)

@@ -161,13 +161,17 @@ analysis.plot_paths(models, x_test, y_test, pairs["within"] + pairs["across"])
 plt.show()
 
 # %% [markdown]
-# ## One pair of sliders, all decoders
+# ## One pad, all decoders
 #
-# The same $z$ goes to every decoder. Park the sliders where the scatters show a model has no codes.
+# The same $z$ goes to every decoder. Pick whose codes the dots show, and drag to where the scatters
+# show a model has no codes; "zoom out" shows where each model's codes really are.
 
 # %% tags=["nbval-ignore-output"]
-explorer = labvae.z_explorer(models)
-explorer
+pad = labvae.latent_pad(models, x_test, y_test)
+pad
+
+# %%
+print(pad.summary())
 
 # %% [markdown]
 # ## Your turn: predict, then write the comparison

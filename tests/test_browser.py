@@ -30,6 +30,7 @@ if CHROMIUM is None:
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["02_vae_sweep.ipynb", "03_ae_sweep.ipynb", "04_comparison.ipynb", "05_beta.ipynb"]
 MULTI_MODEL = {"04_comparison.ipynb"}  # these must drive two or more models from one pair of sliders
+PAD = {"02_vae_sweep.ipynb", "03_ae_sweep.ipynb", "04_comparison.ipynb"}  # these show the latent pad (issue 32)
 BETA_SLIDER = {"05_beta.ipynb"}  # these also have a beta slider that switches the decoder
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -257,7 +258,7 @@ def output_problems(page):
             const text = out.textContent;
             if ((mime === 'application/vnd.jupyter.stderr' || mime === 'application/vnd.jupyter.error')
                     && /Traceback|Error/.test(text)) problems.push('kernel error: ' + text);
-            if (mime === 'text/plain' && /\b(ZExplorer|VBox|FloatSlider)\(/.test(text))
+            if (mime === 'text/plain' && /\b(ZExplorer|VBox|FloatSlider|LatentPad)\(/.test(text))
                 problems.push('widget shown as plain text (widget manager missing?): ' + text);
             if (text.includes('Error displaying widget')) problems.push(text);
         }
@@ -360,6 +361,41 @@ def screenshot_explorer(page, explorer, path):
     explorer.screenshot(path=path)
 
 
+def pad_pixels(pad):
+    """The pad's z label and every decoded image's 28x28 pixels, read from their canvases."""
+    return pad.evaluate("""root => [root.querySelector('.labvae-pad-z').textContent,
+        Array.from(root.querySelectorAll('canvas.labvae-pad-image')).map(c =>
+            Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data))]""")
+
+
+def drag_pad(page, min_models, name, deadline):
+    """Drag across the notebook's latent pad: z and every model's image must follow the pointer."""
+    pad = page.locator(".labvae-pad").first
+    try:
+        pad.locator("canvas.labvae-pad-image").nth(min_models - 1).wait_for(timeout=min(ms_left(deadline), WAIT_S * 1000))
+    except sync_api.TimeoutError:
+        pytest.fail(f"no latent pad with >= {min_models} image(s); output problems: {output_problems(page)}; "
+                    f"console: {page.console_errors}")
+    area = pad.locator(".labvae-pad-area")
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+    before = pad_pixels(pad)
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(box["x"] + box["width"] * (0.2 + 0.06 * i), box["y"] + box["height"] * (0.2 + 0.05 * i))
+    page.mouse.up()
+    after = pad_pixels(pad)
+    pad.scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pad.screenshot(path=ARTIFACTS / f"{name.removesuffix('.ipynb')}.png")
+    assert before[0] != after[0], f"the pad's z label did not follow the drag ({before[0]!r})"
+    assert len(after[1]) >= min_models
+    still = [i for i, (a, b) in enumerate(zip(before[1], after[1])) if a == b]
+    assert not still, f"image(s) {still} of the pad did not change while z moved {before[0]!r} -> {after[0]!r}"
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_explorer_in_jupyterlab(page, lab, name):
     """Run the notebook in JupyterLab, move z1 with the keyboard, and see every decoded image change."""
@@ -379,6 +415,10 @@ def test_explorer_in_jupyterlab(page, lab, name):
     assert not problems, "\n\n".join(problems)
     assert result == "ok", f"Run All Cells: {result}; console: {page.console_errors}"
 
+    if name in PAD:
+        drag_pad(page, 2 if name in MULTI_MODEL else 1, name, deadline)
+        assert not output_problems(page), output_problems(page)
+        return
     explorer = wait_for_explorers(page, 2 if name in MULTI_MODEL else 1, deadline)
     before = snapshot(explorer)
     expected_z = move_z1(page, explorer, rel_path, deadline)

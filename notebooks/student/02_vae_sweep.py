@@ -181,22 +181,26 @@ print("saved", path)
 # a region of the scatter with no code: what does the sweep show at the same place?
 
 # %% [markdown]
-# ## Explore with sliders
+# ## Explore with the latent pad
 #
-# Move $z_1$ and $z_2$; the small picture marks the current $z$ on the sweep (a live kernel is needed).
+# Drag or click on the square: it is the window of the sweep, $z = (-4, 4)$ at the top-left, and the
+# picture beside it is the decoder's image of the $z$ under your pointer. The dots are the test images'
+# codes ($\mu$), coloured by class; "zoom out" shows all of them. The arrow keys move $z$ too. The
+# browser decodes $z$ itself from a copy of the decoder's weights; the summary below says how exactly.
 
 # %% tags=["nbval-ignore-output"]
-explorer = labvae.z_explorer({"VAE": vae})
-explorer
+pad = labvae.latent_pad({"VAE": vae}, x_test, y_test)
+pad
 
 # %% [markdown]
-# The explorer can also be driven from code:
+# The pad can also be driven from code; `pad.decoded()` is torch's decode of the pad's $z$:
 
 # %%
-explorer.set_z(1.5, -0.5)
-shown = explorer.decoded()["VAE"]
+pad.set_z(1.5, -0.5)
+shown = pad.decoded()["VAE"]
 direct = vae.decode(torch.tensor([[1.5, -0.5]]))[0]
-print("explorer shows decode(z) exactly:", torch.equal(shown, direct))
+print("the pad's z:", pad.z, "| torch's decode of it:", torch.equal(shown, direct))
+print(pad.summary())
 
 # %% [markdown]
 # ## Samples from the prior

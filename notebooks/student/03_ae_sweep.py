@@ -186,18 +186,20 @@ for name, model in autoencoders.items():
 # clouds are the *holes* of the latent space. Compare what the sweep shows in both.
 
 # %% [markdown]
-# ## Explore with sliders
+# ## Explore with the latent pad
 #
-# One pair of sliders drives both autoencoders. Try the regions the scatter shows as empty.
+# One pad drives both autoencoders: drag or click, or use the arrow keys. The dots are one model's test
+# codes (pick which); "zoom out" shows where they all are. Try the regions the scatter shows as empty.
 
 # %% tags=["nbval-ignore-output"]
-explorer = labvae.z_explorer(autoencoders)
-explorer
+pad = labvae.latent_pad(autoencoders, x_test, y_test)
+pad
 
 # %%
-explorer.set_z(-2.0, 3.0)
-for name, img in explorer.decoded().items():
+pad.set_z(-2.0, 3.0)
+for name, img in pad.decoded().items():
     print(f"{name:16s} mean pixel value of decode((z1, z2) = (-2, 3)): {img.mean().item():.3f}")
+print(pad.summary())
 
 # %% [markdown]
 # ## Random codes
