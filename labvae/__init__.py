@@ -5,8 +5,8 @@ from .config import BETAS, LABELS, MODELS, LabConfig, lab_config
 from .data import CLASSES, DataError, load_fashion_mnist, make_synthetic_fashion
 from .grid import decode_grid, latent_grid, save_grid, show_grid, show_images
 from .models import VAE, Autoencoder, ModelConfig, as_model, latent_codes, posterior_std
-from .threads import fit_threads
 from .pad import latent_pad
+from .threads import fit_threads
 from .training import History, TrainingError, evaluate, fit
 from .widgets import BetaExplorer, ZExplorer, beta_explorer, z_explorer
 
