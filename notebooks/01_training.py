@@ -20,15 +20,14 @@
 #
 # **What you will learn**
 # - what Fashion-MNIST looks like, class by class;
-# - how an autoencoder and a variational autoencoder (VAE) are built, and what each one's loss asks for;
-# - the ELBO (reconstruction + KL), the reparameterisation trick, and the closed-form KL term;
+# - how an autoencoder and a variational autoencoder (VAE) are built: the ELBO, the reparameterisation;
 # - how to train both with a 2-d latent space, read their loss curves and compare reconstructions;
 # - how to write the VAE's three formulas yourself: the reparameterisation, the KL term and the loss.
 #
 # **Exercises.** Each *Exercise* cell is followed by a check that prints ✓, *not done yet*, or what is
 # wrong. Until a check passes, the notebook uses labvae's own version, so every cell still runs.
 #
-# The three models trained here are saved for the next notebooks (on Colab each notebook trains what it needs).
+# The models trained here are saved for the next notebooks (on Colab, each notebook trains its own).
 #
 # **Time:** a first run computes for about 70 s, nearly all of it training (measured at full scale,
 # 60,000 images, on an idle 2-core CPU), about 1–2 min on Colab's CPU (estimated), longer on a busy

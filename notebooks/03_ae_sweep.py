@@ -197,8 +197,7 @@ for name, model in autoencoders.items():
 # %% [markdown]
 # ## Explore with the latent pad
 #
-# One pad drives both autoencoders: drag or click, or use the arrow keys. The dots are one model's test
-# codes (pick which); "zoom out" shows where they all are. Try the regions the scatter shows as empty.
+# One pad drives both autoencoders. Try the regions where the dots (test codes) are sparse.
 
 # %% tags=["nbval-ignore-output"]
 pad = labvae.latent_pad(autoencoders, x_test, y_test)

@@ -183,17 +183,15 @@ print("saved", path)
 # %% [markdown]
 # ## Explore with the latent pad
 #
-# Drag or click on the square: it is the window of the sweep, $z = (-4, 4)$ at the top-left, and the
-# picture beside it is the decoder's image of the $z$ under your pointer. The dots are the test images'
-# codes ($\mu$), coloured by class; "zoom out" shows all of them. The arrow keys move $z$ too. The
-# browser decodes $z$ itself from a copy of the decoder's weights; the summary below says how exactly.
+# Drag, click or use the arrow keys on the square, the sweep's window ($z = (-4, 4)$ top-left); beside
+# it, the decoded $z$. Dots: test codes ($\mu$) by class. Your browser decodes from the weights.
 
 # %% tags=["nbval-ignore-output"]
 pad = labvae.latent_pad({"VAE": vae}, x_test, y_test)
 pad
 
 # %% [markdown]
-# The pad can also be driven from code; `pad.decoded()` is torch's decode of the pad's $z$:
+# Or from code (`pad.decoded()`: torch's decode of the pad's $z$):
 
 # %%
 pad.set_z(1.5, -0.5)
