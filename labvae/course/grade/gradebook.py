@@ -183,7 +183,7 @@ def write_results(out: Path, subs, exercises, results, due, say) -> list[dict]:
             kept.append(f"feedback and the export were not written ({e.strerror or type(e).__name__}); "
                         f"`python -m labvae gradebook {out}` writes them again")
     try:  # read from the files, outside every kernel; the marks stand whatever happens here
-        copying = f", {similarity.write(subs, exercises, out)[0].name} (copying)"
+        copying = f", {similarity.write(subs, exercises, out, results)[0].name} (copying)"
     except Exception as e:
         copying = f"; the copying report could not be written ({type(e).__name__}: {str(e)[:120]})"
     rows = [r for r in everyone if r["student"] in subs]
