@@ -174,7 +174,8 @@ def verdict(ev: AEEvidence, ref: AEReference) -> tuple[bool, str]:
     if loss > band.bce * (1 + band.hi):
         if loss >= main.bce + UNTRAINED * (ref.untrained - main.bce):
             return False, (f"it is untrained or nearly: {loss:.1f} nats per test image, where a fresh lab AE gives "
-                           f"{ref.untrained:.1f} and {main.label} reach {main.bce:.1f}; train it for cfg.epochs epochs")
+                           f"{ref.untrained:.1f} and {main.label} reach {main.bce:.1f}; training barely moved it: "
+                           "check the optimiser, its lr, zero_grad each step and the number of epochs")
         if settings:
             return False, f"its test loss is {loss:.1f} nats per image, outside {accepted}.{settings}"
         squared = (ev.x_hat - ref.x_test).pow(2).sum().item() / len(ref.x_test)
@@ -182,8 +183,9 @@ def verdict(ev: AEEvidence, ref: AEReference) -> tuple[bool, str]:
             return False, (f"it fits squared error better ({squared:.1f} against {ref.squared:.1f}) and BCE worse "
                            f"({loss:.1f} nats against {accepted}) than the lab AE: it was trained with MSE; "
                            "the lab's loss is binary cross-entropy summed over pixels")
-        return False, (f"it is under-trained: {loss:.1f} nats per test image, where {accepted}; train it for "
-                       f"cfg.epochs epochs (batch_size=cfg.batch_size, Adam with lr=cfg.lr, BCE loss)")
+        return False, (f"it is under-trained: {loss:.1f} nats per test image, where {accepted}; the lab trains "
+                       f"cfg.epochs epochs of Adam (lr=cfg.lr, batch_size=cfg.batch_size, gradients zeroed each "
+                       f"step, BCE loss): check the optimiser, zero_grad and the epochs")
     return False, (f"it reconstructs the test images better ({loss:.1f} nats per image) than {accepted}: "
                    f"it was trained longer or with other settings; the exercise retrains the lab's AE with the "
                    f"lab's settings (cfg.epochs, cfg.batch_size, cfg.lr).{settings}")

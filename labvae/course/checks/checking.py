@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -65,6 +66,11 @@ def _first_line(e: BaseException) -> str:
 
 def _crashed(e: BaseException, part: str | None = None) -> _Stop:
     who = f"its {part}" if part else "it"
+    found = re.search(r"'Probe' object has no attribute '(\w+)'", str(e)) if isinstance(e, AttributeError) else None
+    if found:  # nn.Module's own AttributeError names only the class: the stand-in the student never met
+        missing = found.group(1)
+        return _Stop(WRONG, f"{who} reads model.{missing}, which the lab's models need not have (the check passes "
+                            "a stand-in model that has decode only); decode codes with model.decode(z)")
     return _Stop(WRONG, f"{who} raised {_first_line(e)}; run it on a small example and read the traceback")
 
 

@@ -100,6 +100,12 @@ def _check_image(image, ref: torch.Tensor, n: int, probe: Probe) -> None:
         _wrong(problem)
 
 
+def _rescaled(image: torch.Tensor) -> torch.Tensor:
+    """image stretched to [0, 1], as make_grid(normalize=True) does: equal for images that differ by scale and shift."""
+    image = image.detach().double()
+    return (image - image.min()) / (image.max() - image.min()).clamp_min(1e-12)
+
+
 def _collect_sweep(fn, seed: int, data: dict) -> None:
     probe = Probe()
     data["image"] = returned(_call("sweep_image", fn, probe.decode, latent_grid(N, LIMIT), N, seed=seed))
@@ -117,6 +123,10 @@ def _verdict_sweep(data: dict, seed: int) -> str:
     if small.numel() != (5 * TILE) ** 2 or not _close(small.reshape(1, 5 * TILE, 5 * TILE), _expected(_codes(seed), 5)):
         if _probe(need(data, "small_calls")).calls == 0:
             _wrong("it never calls the decode it is given; decode the codes with decode(z), whatever decoder is passed")
+        want = _expected(_codes(seed), 5)
+        if small.numel() == want.numel() and _close(_rescaled(small.reshape(want.shape)), _rescaled(want)):
+            _wrong("its pixel values are rescaled (make_grid's normalize=True stretches them to [0, 1]); keep the "
+                   "decoder's values as they are")
         _wrong("it ignores z: sweep_image(decode, z, 5) must decode the 25 codes it is given, not a grid of its own")
     return ("a 588x588 image, z = [-4, 4] top-left and [4, -4] bottom-right, tiles edge to edge, for any decode, z and n"
             + channel_note(_tensor(need(data, "image"))))
