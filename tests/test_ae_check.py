@@ -214,7 +214,7 @@ def test_the_verdict_reads_tensors_only(lab, capsys):
     model = loop(LinearAE(30), x_train, cfg)
     evidence = collect(model, ref.x_test)
     del model
-    assert all(isinstance(getattr(evidence, f), (torch.Tensor, int, bool, tuple)) for f in AEEvidence.__dataclass_fields__)
+    assert all(isinstance(getattr(evidence, f), (torch.Tensor, int, float, bool, str, tuple)) for f in AEEvidence.__dataclass_fields__)
     assert judge(evidence, ref)[0]
     broken = AEEvidence(**{**evidence.__dict__, "x_hat": torch.full_like(evidence.x_hat, 0.99)})
     assert not judge(broken, ref)[0]

@@ -52,6 +52,12 @@ for where in ("02_vae_sweep.ipynb", "../../executed/folder_maker/02_vae_sweep.ip
 WRAPPED_GRID = "_impl = [labvae.latent_grid]\n\ndef latent_grid(n=21, limit=4.0):\n    return _impl[0](n, limit)\n"
 WRAPPED_SWEEP = ("import types\nfrom labvae.course.checks import fallbacks as _f\n"
                  "sweep_image = types.FunctionType(_f.sweep_image.__code__, _f.__dict__, 'sweep_image')\n")
+# Nothing named: labvae's functions kept as class attributes and fetched by built strings, or rebuilt
+# from their source. The checks catch them when they run, in the kernel the grader drives.
+HIDDEN_GRID = ("class Box:\n    f = labvae.latent_grid\n\n"
+               "def latent_grid(n=21, limit=4.0):\n    return getattr(Box, chr(102))(n, limit)\n")
+HIDDEN_SWEEP = ("%time _ = 0\nimport inspect\nfrom labvae.course.checks import fallbacks as _f\n_s = dict(vars(_f))\n"
+                "exec(inspect.getsource(_f.sweep_image), _s)\nsweep_image = _s['sweep_image']\n")
 
 
 def edited(base: str, after_imports: str = "", answers: dict | None = None, notebook: str = "02_vae_sweep"):
@@ -78,6 +84,8 @@ def graded(tmp_path_factory):
         "gather_forger": edited("student", GATHER),
         "folder_maker": edited("solution", FOLDERS),
         "wrapper": edited("student", answers={"1_1-grid": WRAPPED_GRID, "1_1-sweep": WRAPPED_SWEEP}),
+        "hider": edited("student", answers={"1_1-grid": HIDDEN_GRID,
+                                            "1_1-sweep": HIDDEN_SWEEP}),
     }
     for name, nb in students.items():
         (subs / name).mkdir(parents=True)
@@ -122,6 +130,15 @@ def test_wrapping_labvaes_own_solution_is_named(graded):
     for key in ("1_1-grid", "1_1-sweep"):
         row = rows[("wrapper", key)]
         assert (row["status"], row["points"]) == ("wrong", "0") and "labvae's own" in row["message"], row
+
+
+def test_labvaes_code_reached_without_its_name_is_caught_when_it_runs(graded):
+    rows, out, _ = graded
+    for key in ("1_1-grid", "1_1-sweep"):
+        row = rows[("hider", key)]
+        assert (row["status"], row["points"]) == ("wrong", "0") and "labvae's own" in row["message"], row
+    text = out.with_name("grades-similarity.md").read_text()
+    assert "### hider" in text and "when the check ran it" in text and "getsource" in text
 
 
 def test_the_copying_report_shows_the_hidden_code(graded):

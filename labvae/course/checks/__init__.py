@@ -9,7 +9,9 @@ The notebooks import this package (`from labvae.course import checks`). Its map:
                   into its pixels)
   ae_check        2.1a, the retrained AE: ae_probe collects the student's tensors, ae_verdict judges them
                   against labvae's own lab AE
-  guard           answers that hand in labvae's own solution
+  guard           per exercise, labvae's own solutions (SOLUTIONS) and what the student may call (ALLOWED)
+  watch           what runs while a check calls student code: a solution, or a copy of its code, is caught
+                  when it runs, however it was reached; for 2.1a, what train_ae trained
   fallbacks       torch's and labvae's own functions the later cells use until an answer passes
 """
 

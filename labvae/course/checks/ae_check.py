@@ -34,7 +34,7 @@ from .checking import (
     _wrong,
     need,
 )
-from .guard import Delegated
+from .watch import Delegated
 
 LAB = {"epochs": 10, "batch_size": 256, "lr": 1e-3}  # the lab's settings, accepted in smoke mode too
 # Test images judged per check: their reconstructions (1000 x 784 values) fit one tensor under
@@ -90,7 +90,7 @@ def reference_numbers(cfg: LabConfig, seed: int = SELF_SEED) -> AEReference:
         bands.append(Band(_settings_label(LAB), bce(made["ten"][pick], x), *TOLERANCE["smoke-lab"]))
         settings.append(LAB)
     return AEReference(x_test=x, bands=tuple(bands), squared=(lab - x).pow(2).sum().item() / len(x),
-                       untrained=bce(made["fresh"][pick], x), settings=tuple(settings))
+                       untrained=bce(made["fresh"][pick], x), settings=tuple(settings), lab=lab)
 
 
 def _plain_fit(fit: dict) -> dict:
@@ -128,13 +128,17 @@ def _evidence(data: dict, ref: AEReference) -> AEEvidence:
     codes_ab = _sent(data, "codes_ab", 2 * PAIRS)
     dim = codes_ab.shape[1]
     at_init, fits = need(data, "at_init"), need(data, "fits")
+    moved, foreign = need(data, "moved"), need(data, "foreign")
+    if not isinstance(moved, (int, float)) or not isinstance(foreign, str):
+        raise ValueError("moved or foreign is not what the check records")
     if not isinstance(at_init, bool) or not isinstance(fits, (list, tuple)) or not all(
             isinstance(f, dict) and isinstance(f.get("data"), str)
             and all(isinstance(f.get(k), (int, float)) for k in LAB) for f in fits):
         raise ValueError("at_init or fits is not what the check records")
     return AEEvidence(code_dim=dim, x_hat=x_hat, codes_ab=codes_ab, codes_mix=_sent(data, "codes_mix", PAIRS, dim),
                       dec_ab=_sent(data, "dec_ab", 2 * PAIRS, IMAGE_PIXELS),
-                      dec_mix=_sent(data, "dec_mix", PAIRS, IMAGE_PIXELS), at_init=at_init, fits=tuple(fits))
+                      dec_mix=_sent(data, "dec_mix", PAIRS, IMAGE_PIXELS), at_init=at_init, fits=tuple(fits),
+                      moved=float(moved), foreign=foreign[:TEXT_CHARS])
 
 
 def _verdict(data: dict, seed: int, cfg: LabConfig) -> str:

@@ -36,6 +36,8 @@ class AEEvidence:
     dec_mix: torch.Tensor  # (PAIRS, 784) decoded MIX * a + (1 - MIX) * b
     at_init: bool  # a labvae model whose weights are still its config's initial ones
     fits: tuple[dict, ...]  # the labvae.fit calls recorded while train_ae ran: settings and data
+    moved: float = 1.0  # how far optimizers moved its parameters while train_ae ran, relative (0: never stepped)
+    foreign: str = ""  # a module it runs that existed before train_ae ran and that train_ae left untouched
 
 
 def parts(answer) -> tuple:
@@ -98,7 +100,17 @@ def _run(fn, x: torch.Tensor, part: str, batch_size: int = 4096) -> torch.Tensor
 
 def collect(answer, x_test: torch.Tensor) -> AEEvidence:
     """Step (a): the answer's encodings and decodings of the check's inputs (the test images, mixes of them
-    and of codes), as AEEvidence."""
+    and of codes), as AEEvidence; run under the watch, which stops a model that loads one or runs labvae's own."""
+    from .watch import moved, untrained_modules, watching
+
+    foreign: list = []
+    with watching("train_ae"), untrained_modules(foreign):
+        ev = _collect(answer, x_test)
+    owned = list(Adapted(*parts(answer)).owned)
+    return AEEvidence(**{**ev.__dict__, "moved": moved(owned), "foreign": foreign[0] if foreign else ""})
+
+
+def _collect(answer, x_test: torch.Tensor) -> AEEvidence:
     model = Adapted(*parts(answer))
     params = list(model.parameters())
     if any(p.dtype != torch.float32 for p in params):

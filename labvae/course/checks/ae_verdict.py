@@ -37,6 +37,8 @@ TOLERANCE = {
 LINEAR = 1e-3  # mixing error of an affine map relative to its change: float32 rounding is ~1e-6, a ReLU layer ~1e-1
 SIGMOID_LINEAR = 1e-2  # the same for the decoder's logits, recovered through float32 sigmoid outputs
 SATURATED = 1e-5  # decoded pixels this close to 0 or 1 say too little about their logit to test it
+SAME = 1e-5  # reconstructions this close to labvae's lab AE's are its weights (float32 rounding is ~1e-7)
+MOVED = 0.05  # training that moved no parameter this far (relative) did not make those weights
 UNTRAINED = 0.75  # a loss this far from the lab's towards a fresh model's is "untrained or nearly"
 
 
@@ -62,6 +64,21 @@ class AEReference:
     squared: float  # squared error per test image of the first band's model
     untrained: float  # test BCE of a freshly initialised lab AE
     settings: tuple[dict, ...]  # accepted labvae.fit settings: {"epochs", "batch_size", "lr"}
+    lab: torch.Tensor | None = None  # (N, 784): labvae's own lab AE's reconstructions of x_test
+
+
+def _handed_over(ev: AEEvidence, ref: AEReference) -> str | None:
+    """Why the model is not one train_ae trained (labvae's own lab AE, a model made before it ran), or None."""
+    from .checking import DELEGATED
+
+    if ev.foreign:
+        return (f"{DELEGATED} model or one train_ae did not train: it runs a {ev.foreign} that existed before "
+                "train_ae ran and that train_ae left untouched; build and train the model inside train_ae")
+    same = ref.lab is not None and ref.lab.shape == ev.x_hat.shape and (ref.lab - ev.x_hat).abs().max() < SAME
+    if same and ev.moved < MOVED:
+        return (f"{DELEGATED} lab AE: it reconstructs the test images exactly as labvae's lab AE (cfg.model('ae'), "
+                "the ae.pt notebook 01 saved) does, and no optimizer trained it in train_ae; train it there")
+    return None
 
 
 def bce(x_hat: torch.Tensor, x: torch.Tensor) -> float:
@@ -138,7 +155,7 @@ def _settings(ev: AEEvidence, ref: AEReference) -> str:
 
 def verdict(ev: AEEvidence, ref: AEReference) -> tuple[bool, str]:
     """(passed, the message's detail): judged from the evidence and the reference only."""
-    if problem := structure(ev):
+    if problem := structure(ev) or _handed_over(ev, ref):
         return False, problem
     if ev.at_init:
         return False, ("it is untrained: its weights are still labvae.Autoencoder's initial ones; train it "
@@ -157,7 +174,8 @@ def verdict(ev: AEEvidence, ref: AEReference) -> tuple[bool, str]:
     if loss > band.bce * (1 + band.hi):
         if loss >= main.bce + UNTRAINED * (ref.untrained - main.bce):
             return False, (f"it is untrained or nearly: {loss:.1f} nats per test image, where a fresh lab AE gives "
-                           f"{ref.untrained:.1f} and {main.label} reach {main.bce:.1f}; train it for cfg.epochs epochs")
+                           f"{ref.untrained:.1f} and {main.label} reach {main.bce:.1f}; training barely moved it: "
+                           "check the optimiser, its lr, zero_grad each step and the number of epochs")
         if settings:
             return False, f"its test loss is {loss:.1f} nats per image, outside {accepted}.{settings}"
         squared = (ev.x_hat - ref.x_test).pow(2).sum().item() / len(ref.x_test)
@@ -165,8 +183,9 @@ def verdict(ev: AEEvidence, ref: AEReference) -> tuple[bool, str]:
             return False, (f"it fits squared error better ({squared:.1f} against {ref.squared:.1f}) and BCE worse "
                            f"({loss:.1f} nats against {accepted}) than the lab AE: it was trained with MSE; "
                            "the lab's loss is binary cross-entropy summed over pixels")
-        return False, (f"it is under-trained: {loss:.1f} nats per test image, where {accepted}; train it for "
-                       f"cfg.epochs epochs (batch_size=cfg.batch_size, Adam with lr=cfg.lr, BCE loss)")
+        return False, (f"it is under-trained: {loss:.1f} nats per test image, where {accepted}; the lab trains "
+                       f"cfg.epochs epochs of Adam (lr=cfg.lr, batch_size=cfg.batch_size, gradients zeroed each "
+                       f"step, BCE loss): check the optimiser, zero_grad and the epochs")
     return False, (f"it reconstructs the test images better ({loss:.1f} nats per image) than {accepted}: "
                    f"it was trained longer or with other settings; the exercise retrains the lab's AE with the "
                    f"lab's settings (cfg.epochs, cfg.batch_size, cfg.lr).{settings}")

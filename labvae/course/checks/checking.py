@@ -12,14 +12,16 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import warnings
 from dataclasses import dataclass
 
 import torch
 
-from .guard import Delegated, delegates, disabled, recording
+from .guard import LOADS, delegates, recording
 from .probe import first_match
 from .probe import kind as _kind
+from .watch import SWITCH, Delegated, training, watching
 
 PASS, WRONG, NOT_DONE = "pass", "wrong", "not done"
 GRADING = ("autograde", "validate")  # what nbgrader sets NBGRADER_EXECUTION to in the kernels it runs
@@ -64,16 +66,33 @@ def _first_line(e: BaseException) -> str:
 
 def _crashed(e: BaseException, part: str | None = None) -> _Stop:
     who = f"its {part}" if part else "it"
+    found = re.search(r"'Probe' object has no attribute '(\w+)'", str(e)) if isinstance(e, AttributeError) else None
+    if found:  # nn.Module's own AttributeError names only the class: the stand-in the student never met
+        missing = found.group(1)
+        return _Stop(WRONG, f"{who} reads model.{missing}, which the lab's models need not have (the check passes "
+                            "a stand-in model that has decode only); decode codes with model.decode(z)")
     return _Stop(WRONG, f"{who} raised {_first_line(e)}; run it on a small example and read the traceback")
 
 
+DELEGATED = "it hands the work to labvae's own"  # the start of every delegation's message: the copying report's key
+LOADED = "it loads a saved model"
+
+
 def _delegated(what: str) -> _Stop:
-    return _Stop(WRONG, f"it hands the work to labvae's own {what}; write the code yourself (the check runs "
-                        "your function with labvae's answer switched off, and reads its code)")
+    """The stop for an answer that ran labvae's own solution (what: its name), loaded a model, or turned the watch off."""
+    if what == SWITCH:
+        return _Stop(WRONG, f"{DELEGATED} answer unseen: it switches off the profiler the check watches your code with")
+    if what.split(".")[0] in LOADS:  # torch.load, torch.jit.load: a saved model, whoever saved it
+        return _Stop(WRONG, f"{LOADED} ({what}) instead of training one; build and train the model inside "
+                            "train_ae (the check watches what your code runs)")
+    if "load" in what or "checkpoint" in what or what == "cfg.model":
+        return _Stop(WRONG, f"{DELEGATED} {what}, a saved lab model; build and train the model inside train_ae "
+                            "(the check watches what your code runs)")
+    return _Stop(WRONG, f"{DELEGATED} {what}; write the code yourself (the check watches what your code runs)")
 
 
 def _call(name: str, fn, *args, seed: int = SELF_SEED):
-    """The student's fn(*args) with the caller's RNG untouched, seeded, and labvae's own answer disabled."""
+    """What collect keeps of the student's fn(*args): the caller's RNG untouched, seeded, labvae's own answer watched for."""
     if isinstance(fn, Unfinished):
         raise _Stop(NOT_DONE, "") if fn.error is None else _crashed(fn.error)
     if not callable(fn):
@@ -81,15 +100,21 @@ def _call(name: str, fn, *args, seed: int = SELF_SEED):
     if what := delegates(fn, name):
         raise _delegated(what)
     try:
-        with torch.random.fork_rng(devices=[]), disabled(name):
+        with torch.random.fork_rng(devices=[]), watching(name):
             torch.manual_seed(seed)
-            return fn(*args)
+            out = fn(*args)
+            plain = not isinstance(out, torch.Tensor) or type(out) in (torch.Tensor, torch.nn.Parameter)
+            return out if plain else _plain_tensor(out)  # inside the watch: a subclass computes nothing later
     except Delegated as d:
         raise _delegated(d.name) from None
     except NotImplementedError:
         raise _Stop(NOT_DONE, "") from None
     except Exception as e:
         raise _crashed(e) from None
+
+
+def _plain_tensor(out):
+    _wrong(f"it returns a {type(out).__name__}, a subclass of torch.Tensor; return a plain torch tensor")
 
 
 def _tensor(out, what: str = "a tensor") -> torch.Tensor:
@@ -203,7 +228,7 @@ def attempt(fn, *args, **kwargs):
     if what := delegates(fn, "train_ae"):
         return Unfinished(name, Delegated(what))
     try:
-        with disabled("train_ae"), recording(args):
+        with training(), watching("train_ae"), recording(args):
             return fn(*args, **kwargs)
     except Delegated as d:
         return Unfinished(name, d)

@@ -71,6 +71,9 @@ def _verdict_rep(data: dict, seed: int) -> str:
     """fn(mu, logvar) -> z: mu + exp(logvar / 2) * eps, fresh eps ~ N(0, I) per element, differentiable."""
     mu, logvar = (t.detach() for t in _rep_inputs())
     z = _tensor(need(data, "z"))
+    if z.is_floating_point() and not torch.isfinite(z).all():
+        _wrong("z holds NaN or inf: logvar is log sigma^2, often negative, and an operation your code applies to "
+               "it is undefined there; sigma must come out positive for every logvar")
     if z.shape != mu.shape:
         _wrong(f"z has shape {tuple(z.shape)}, expected {tuple(mu.shape)} like mu: one sample per image and dimension")
     _same_dtype(z, "z", "draw the noise with torch.randn_like(mu), which keeps mu's dtype")
@@ -174,7 +177,8 @@ def _verdict_kl(data: dict, seed: int) -> str:
         _wrong(f"it returns shape {tuple(out.shape)}; return one number, the KL per image averaged over the batch")
     out = out.reshape(())
     if not torch.isfinite(out):
-        _wrong(f"it returns {out.item()}; logvar is already log sigma^2, so exp(logvar) is the variance (no log of logvar)")
+        _wrong(f"it returns {out.item()}: logvar is log sigma^2, often negative, and an operation your code applies "
+               "to it is undefined there (a log or a square root of logvar?)")
 
     def closed(log_s2, s2, m2=None):
         return -0.5 * (1 + log_s2 - (mu.pow(2) if m2 is None else m2) - s2).sum() / b
@@ -250,6 +254,10 @@ def _verdict_loss(data: dict, seed: int) -> str:
     _same_dtype(out, "the loss", "keep it a torch expression of the inputs (no float64 constants or .double())")
     xh, x2 = x_hat.reshape(b, -1), x.reshape(b, -1)
     px = TILE * TILE
+    if _close(out, bce_) or _close(out, bce_ + kl / px):  # both within tolerance of each other: the nearer names it
+        if (out - bce_ - kl / px).abs() < (out - bce_).abs():
+            _wrong("the KL is divided by 784 (as if per pixel); the KL is already per image: add it whole")
+        _wrong("the KL term is missing; the loss is reconstruction + KL")
     _diagnose(out, [
         (bce_ / px + kl, "the BCE is averaged over pixels (or divided by 784); sum it over the 784 pixels (reduction='sum'), then average over the batch"),
         (bce_ * b / px + kl, "the BCE is averaged over pixels (or divided by 784); sum it over the 784 pixels (reduction='sum'), then average over the batch"),

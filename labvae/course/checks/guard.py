@@ -1,4 +1,5 @@
-"""What a student's code calls: labvae's own solution (read in its code, disabled while it runs), labvae.fit."""
+"""What a student's code may not run: labvae's own solutions per exercise (read in its code; watch catches them
+when they run), what it may (ALLOWED), and labvae.fit's record of how 2.1a's model was trained."""
 
 from __future__ import annotations
 
@@ -13,28 +14,36 @@ import types
 import numpy as np
 import torch
 
-# Per exercise (the student's function name): labvae's functions that would do the whole exercise.
+_SWEEP = ("labvae.grid:decode_grid", "labvae.grid:sweep_tiles", "labvae.course.checks.fallbacks:sweep_image",
+          "labvae.course.checks.fallbacks:sweep_model", "labvae.course.checks.fallbacks:lay_out")
+_KL = ("labvae.course.checks.fallbacks:kl_divergence", "labvae.course.checks.fallbacks:kl_per_dim",
+       "labvae.models:VAE.loss", "labvae.analysis.posterior:gaussian_kl_to_prior")
+# Per exercise (the student's function name): labvae's functions that would do the whole exercise, or
+# (train_ae) hand over a saved model. watch.watching catches them, and copies of their code, when they run.
 SOLUTIONS = {
     "reparameterize": ("labvae.course.checks.fallbacks:reparameterize", "labvae.models:VAE.reparameterize"),
-    "kl_divergence": ("labvae.course.checks.fallbacks:kl_divergence", "labvae.course.checks.fallbacks:kl_per_dim"),
-    "vae_loss": ("labvae.course.checks.fallbacks:vae_loss", "labvae.course.checks.fallbacks:kl_divergence",
-                 "labvae.course.checks.fallbacks:kl_per_dim", "labvae.models:VAE.loss"),
+    "kl_divergence": _KL,
+    "vae_loss": ("labvae.course.checks.fallbacks:vae_loss", "labvae.course.checks.fallbacks:bce",
+                 "labvae.models:_bce_nats", *_KL),
     "latent_grid": ("labvae.grid:latent_grid",),
-    "sweep_image": ("labvae.grid:decode_grid", "labvae.grid:sweep_tiles", "labvae.course.checks.fallbacks:sweep_image",
-                    "labvae.course.checks.fallbacks:sweep_model", "labvae.course.checks.fallbacks:lay_out"),
-    "sweep_model": ("labvae.grid:decode_grid", "labvae.grid:sweep_tiles", "labvae.course.checks.fallbacks:sweep_image",
-                    "labvae.course.checks.fallbacks:sweep_model", "labvae.course.checks.fallbacks:lay_out"),
+    "sweep_image": _SWEEP,
+    "sweep_model": _SWEEP,
     "train_ae": ("labvae.config:LabConfig.model", "labvae.checkpoints:load_or_train",
-                 "labvae.checkpoints:load_checkpoint"),
+                 "labvae.checkpoints:load_checkpoint", "labvae.checkpoints:read_checkpoint",
+                 "labvae.checkpoints:load_shared", "torch.serialization:load", "torch.jit._serialization:load"),
 }
-
-
-class Delegated(BaseException):
-    """A disabled solution was called; BaseException, so a student's `except Exception` cannot hide it."""
-
-    def __init__(self, name: str):
-        super().__init__(name)
-        self.name = name
+LOADS = ("torch",)  # train_ae's solutions that load any saved model, not only labvae's, by their shown names
+# Per exercise: what its text lets the student's code call besides torch and torchvision (none of it
+# runs a solution above; tests/test_guard.py holds every one to passing the watch).
+ALLOWED = {
+    "reparameterize": (),
+    "kl_divergence": (),
+    "vae_loss": ("kl_divergence (the student's own, 0.2)",),
+    "latent_grid": (),
+    "sweep_image": ("decode (the one passed in)", "labvae.latent_grid"),
+    "sweep_model": ("labvae.latent_grid", "model.decode"),
+    "train_ae": ("labvae.Autoencoder", "labvae.fit", "cfg.epochs", "cfg.batch_size", "cfg.lr", "cfg.seed"),
+}
 
 
 def _resolve(target: str):
@@ -49,7 +58,8 @@ def _resolve(target: str):
 def _shown(target: str) -> str:
     module, _, path = target.partition(":")
     short = {"labvae.grid": "labvae", "labvae.course.checks.fallbacks": "fallbacks", "labvae.config": "cfg",
-             "labvae.checkpoints": "labvae", "labvae.models": "labvae"}.get(module, module)
+             "labvae.checkpoints": "labvae", "labvae.models": "labvae", "torch.serialization": "torch",
+             "torch.jit._serialization": "torch.jit"}.get(module, module)
     return f"{short}.{path.split('.')[-1]}" if short == "cfg" else f"{short}.{path}"
 
 
@@ -136,36 +146,6 @@ def _filled(cell) -> bool:
     except ValueError:
         return False
     return True
-
-
-@contextlib.contextmanager
-def disabled(exercise: str):
-    """Within: every binding of the exercise's labvae solutions raises Delegated when called."""
-    patched = []
-    for target in SOLUTIONS.get(exercise, ()):
-        owner, attr, original = _resolve(target)
-        trip = _tripwire(_shown(target), original)
-        if isinstance(owner, type):
-            patched.append((owner, attr, original))
-            setattr(owner, attr, trip)
-            continue
-        for module in list(sys.modules.values()):  # labvae.latent_grid, reference.latent_grid, ...: one function
-            if isinstance(module, types.ModuleType) and module.__dict__.get(attr) is original:
-                patched.append((module, attr, original))
-                setattr(module, attr, trip)
-    try:
-        yield
-    finally:
-        for owner, attr, original in reversed(patched):
-            setattr(owner, attr, original)
-
-
-def _tripwire(name: str, original):
-    @functools.wraps(_function(original))
-    def tripped(*args, **kwargs):
-        raise Delegated(name)
-
-    return staticmethod(tripped) if isinstance(original, staticmethod) else tripped
 
 
 def fingerprint(x) -> tuple[int, str] | None:

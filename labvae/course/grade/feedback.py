@@ -92,7 +92,7 @@ def total(mine: dict, keys) -> tuple[float, float, list[str]]:
     """Points, the lab's maximum and the exercises still to mark by hand."""
     got = sum(float(mine[k]["points"] or 0) for k in keys if k in mine)
     best = sum(float(mine[k]["max_points"]) for k in keys if k in mine)
-    return got, best, [k for k in keys if k in mine and mine[k]["status"] == "manual"]
+    return got, best, [k for k in keys if k in mine and mine[k]["status"] in ("manual", "remark")]
 
 
 def export_csv(rows, due: datetime | None = None) -> str:
@@ -151,7 +151,7 @@ def summary_markdown(rows, due: datetime | None = None) -> str:
         worth = float(mine[0]["max_points"] or 0)
         mean = sum(float(r["points"] or 0) for r in mine) / len(mine) if worth else 0
         parts.append(f"| {key} | {worth:g} | {counts['pass']} | {counts['marked']} | {counts['wrong']} | "
-                     f"{counts['not done']} | {counts['error']} | {counts['manual']} | "
+                     f"{counts['not done']} | {counts['error']} | {counts['manual'] + counts['remark']} | "
                      + (f"{mean:.2f} |" if worth else "practice |"))
     marked = marked_keys(rows)
     totals = Counter(total(mine, marked)[0] for mine in by.values())

@@ -13,12 +13,12 @@ import io
 from pathlib import Path
 
 from ..._io import atomic_write
-from .report import COLUMNS, _cell, _uncell, shown
+from .report import COLUMNS, _cell, _uncell, marked_hash, shown
 from .submissions import GradeError
 
-MARK_COLUMNS = ("student", "exercise", "points", "comment")
+MARK_COLUMNS = ("student", "exercise", "points", "comment", "answer")  # answer: the hash of the answer marked
 MAX_CSV_BYTES = 32 << 20  # 150 students x 13 rows is ~0.5 MB; a file far past this is not a gradebook
-HAND = ("manual", "marked")  # statuses of written answers: to mark, or marked (in the CSV or the marks file)
+HAND = ("manual", "marked", "remark")  # written answers: to mark, marked, or changed since marked (to mark again)
 
 
 def marks_path(out: Path) -> Path:
@@ -56,8 +56,8 @@ def read_existing(out: Path) -> list[dict]:
 _unquoted = _uncell  # a CSV cell as report._cell wrote it: the quote guarding a formula character taken off
 
 
-def read_marks(path: Path, exercises) -> dict[tuple[str, str], tuple[float, str]]:
-    """{(student, exercise): (points, comment)} from the marks file; rows with an empty points cell are skipped."""
+def read_marks(path: Path, exercises) -> dict[tuple[str, str], tuple[float, str, str]]:
+    """{(student, exercise): (points, comment, answer hash or '')} from the marks file; rows without points are skipped."""
     if not path.exists():
         return {}
     header, rows = _read_csv(path, "a marks file")
@@ -81,7 +81,7 @@ def read_marks(path: Path, exercises) -> dict[tuple[str, str], tuple[float, str]
         if not 0 <= value <= maxima[key]:
             raise GradeError(f"{path}, line {line}: points {points!r} is not a number from 0 to {maxima[key]:g} "
                              f"for {key}; fix the line, nothing was written.")
-        marks[(student, key)] = (value, (r.get("comment") or "").strip())
+        marks[(student, key)] = (value, (r.get("comment") or "").strip(), (r.get("answer") or "").strip().lower())
     return marks
 
 
@@ -93,7 +93,7 @@ def marks_template(rows, exercises) -> str:
     writer.writerow(MARK_COLUMNS)
     for r in rows:
         if r["exercise"] in keys and r["status"] in HAND:
-            writer.writerow([_cell(shown(r["student"])), r["exercise"], "", ""])  # `=1+1`: text, not a formula
+            writer.writerow([_cell(shown(r["student"])), r["exercise"], "", "", marked_hash(r.get("message", ""))])  # `=1+1`: text
     return buf.getvalue()
 
 
@@ -104,8 +104,8 @@ def merge(old: list[dict], new: list[dict]) -> list[dict]:
     merged = [r for r in old if r["student"] not in graded]
     for r in new:
         prior = before.get((r["student"], r["exercise"]))
-        if r["status"] == "manual" and prior and prior["status"] == "marked":
-            r = {**r, "status": "marked", "points": prior["points"], "message": prior["message"]}
+        if r["status"] == "manual" and prior and prior["status"] == "marked":  # the marks file decides (apply_marks)
+            r = {**r, "status": "marked", "points": prior["points"], "message": prior["message"], "answer": marked_hash(r["message"])}
         merged.append(r)
     order = {}
     for r in new + old:
@@ -114,20 +114,26 @@ def merge(old: list[dict], new: list[dict]) -> list[dict]:
 
 
 def apply_marks(rows: list[dict], marks: dict) -> list[dict]:
-    """Rows with the marks file's points and comments on the written answers they name."""
+    """Rows with the marks file's points and comments on the written answers they name; a mark given to another
+    answer than the one now submitted (its hash differs) is flagged for re-marking, never kept."""
     out = []
     for r in rows:
         mark = marks.get((r["student"], r["exercise"]))
+        now = r.pop("answer", "") or marked_hash(r.get("message", ""))
         if mark is not None:
-            points, comment = mark
-            r = {**r, "status": "marked", "points": f"{points:g}", "message": shown(comment) or "marked by hand"}
+            points, comment, then = mark
+            if then and now and then != now:
+                r = {**r, "status": "remark", "points": "",
+                     "message": f"to mark again: the answer changed after it was marked ({points:g} then; answer {now})"}
+            else:
+                r = {**r, "status": "marked", "points": f"{points:g}", "message": shown(comment) or "marked by hand"}
         out.append(r)
     return out
 
 
 def unmarked(rows) -> list[dict]:
     """Written answers worth marks that nobody has marked yet."""
-    return [r for r in rows if r["status"] == "manual" and float(r["max_points"] or 0) > 0]
+    return [r for r in rows if r["status"] in ("manual", "remark") and float(r["max_points"] or 0) > 0]
 
 
 def preflight(out: Path, exercises) -> None:
@@ -175,7 +181,8 @@ def write_results(out: Path, subs, exercises, results, due, say) -> list[dict]:
     rows = report.rows(subs, exercises, results, stamps)
     everyone, why = update(out, rows, exercises)  # other students' rows and hand marks are kept
     entries, store = written.merged(out, subs, exercises, results)  # the class's answers, as the CSV's rows
-    answers = report.answers_markdown(entries, exercises, marks_path(out).name)
+    remark = {(r["student"], r["exercise"]) for r in everyone if r["status"] == "remark"}
+    answers = report.answers_markdown(entries, exercises, marks_path(out).name, remark)
     kept = [why, *(write_or_keep(path, text)[1] for path, text in
                    ((report.answers_path(out), answers), (written.store_path(out), store)) if answers)]
     if not any(kept):
@@ -185,7 +192,7 @@ def write_results(out: Path, subs, exercises, results, due, say) -> list[dict]:
             kept.append(f"feedback and the export were not written ({e.strerror or type(e).__name__}); "
                         f"`python -m labvae gradebook {out}` writes them again")
     try:  # read from the files, outside every kernel; the marks stand whatever happens here
-        copying = f", {similarity.write(subs, exercises, out)[0].name} (copying)"
+        copying = f", {similarity.write(subs, exercises, out, results)[0].name} (copying)"
     except Exception as e:
         copying = f"; the copying report could not be written ({type(e).__name__}: {str(e)[:120]})"
     rows = [r for r in everyone if r["student"] in subs]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from pathlib import Path
@@ -28,6 +29,17 @@ def _uncell(value: str) -> str:
     return value[1:] if value.startswith("'") and value[1:2].startswith((*FORMULA, "'")) and value[1:2] else value
 
 
+def answer_hash(text: str) -> str:
+    """What a hand mark remembers of the answer it marked: 12 hex digits of the text's SHA-256."""
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:12]
+
+
+def marked_hash(message: str) -> str:
+    """The answer hash a written answer's row message carries ('' if none)."""
+    found = re.search(r"answer ([0-9a-f]{12})\)", message or "")
+    return found.group(1) if found else ""
+
+
 def rows(subs, exercises, results, submitted=None) -> list[dict]:
     """One row per student and exercise; submitted: {student: time} from timestamp.txt."""
     rows = []
@@ -45,7 +57,7 @@ def rows(subs, exercises, results, submitted=None) -> list[dict]:
                 text = res.answers.get(ex.key)
                 status = "manual" if text else "not done"
                 where = "to mark by hand: answer in the -answers.md file" if ex.points else "practice, not marked"
-                message = (f"{where} ({len(text.split())} words)" if text else "no answer written" if text == ""
+                message = (f"{where} ({len(text.split())} words, answer {answer_hash(text)})" if text else "no answer written" if text == ""
                            else f"the answer cell ({ex.key}) is missing: it was deleted or replaced")
             else:
                 status, message = res.results.get(ex.key, ("error", "the check did not run"))
@@ -75,11 +87,12 @@ def fenced(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
-def answers_markdown(entries, exercises, marks_file: str = "grades-marks.csv") -> str:
+def answers_markdown(entries, exercises, marks_file: str = "grades-marks.csv", remark=frozenset()) -> str:
     """Written answers grouped by exercise, one section per student: a marker reads one question at a time,
     with the model answer and rubric at the top and each student's own printed numbers beside the answer.
 
-    entries: {student: {exercise: {"text", "numbers"}}}, the whole class's (answers.merged)."""
+    entries: {student: {exercise: {"text", "numbers"}}}, the whole class's (answers.merged); remark: the
+    (student, exercise) whose answer changed after it was marked."""
     from .marking import marker_notes
 
     manual = [ex for ex in exercises if ex.manual and ex.points]  # predictions (0 marks) stay in the CSV
@@ -96,7 +109,9 @@ def answers_markdown(entries, exercises, marks_file: str = "grades-marks.csv") -
             if ex.key not in mine:
                 continue  # graded before this exercise existed
             text, numbers = mine[ex.key]["text"], mine[ex.key]["numbers"]
-            parts.append(f"\n### {_md_name(student)}\n\n{fenced(text) if text else '*(no answer)*'}\n")
+            again = " (changed since it was marked: mark it again)" if (student, ex.key) in remark else ""
+            tag = f"answer {answer_hash(text)}{again}: the marks file's `answer` column names it\n\n" if text else ""
+            parts.append(f"\n### {_md_name(student)}\n\n{tag}{fenced(text) if text else '*(no answer)*'}\n")
             if text:
                 parts.append("\nPrinted in the notebook they handed in (their own file, as they saved it; the grader "
                              "did not re-run this to get it):\n\n" + fenced(numbers) + "\n" if numbers else
@@ -111,10 +126,12 @@ def summary(rows, results, manual_keys) -> str:
         mine = [r for r in rows if r["student"] == student]
         got = sum(float(r["points"] or 0) for r in mine)
         best = sum(float(r["max_points"]) for r in mine)
-        manual = sum(r["status"] == "manual" and float(r["max_points"]) > 0 for r in mine)
+        manual = sum(r["status"] in ("manual", "remark") and float(r["max_points"]) > 0 for r in mine)
+        changed = sum(r["status"] == "remark" for r in mine)
         notes = [f"{stem}: {res.failure}" for (s, stem), res in sorted(results.items()) if s == student and res.failure]
         raised = sum(len(res.cell_errors) for (s, _), res in results.items() if s == student)
         notes += [f"{raised} cell(s) raised"] if raised else []
+        notes += [f"{changed} answer(s) changed since marked: mark again"] if changed else []
         lines.append(f"{shown(student):<24}{f'{got:g} / {best:g}':>12}  {manual or '':<9}{cut(shown('; '.join(notes)))}")
     return "\n".join(lines)
 

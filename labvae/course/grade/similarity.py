@@ -2,7 +2,7 @@
 
 Answers are compared as normalised token streams of their syntax trees (ast): comments, docstrings,
 formatting and the names a student chose drop out, so a renamed and reformatted copy scores 1.0.
-Beside the pairs, every submitted cell is read for code that fetches, hides or patches code (exec,
+Beside the pairs, every submitted cell is read (by hiding.py, as IPython runs it) for code that fetches, hides or patches code (exec,
 inspect.getsource, __code__, bytes.fromhex, assignments into imported modules): what a student does to
 pass a check without writing the answer. The grader reads the notebook files here, outside any
 kernel, so nothing a submission runs changes this report.
@@ -16,33 +16,28 @@ import csv
 import difflib
 import inspect
 import io
-import json
 import re
 import time
 from pathlib import Path
 
 from ..._io import atomic_write
 from . import report
+from .hiding import HIDING, caught, hiding  # noqa: F401 (the cells are read there)
+from .hiding import read as _read
+from .hiding import released as released_
+from .hiding import source as _source
 
 THRESHOLD = 0.9  # a renamed copy scores 1.0; the honest answers in tests/test_similarity.py score below 0.8
 MIN_TOKENS = 12  # bodies shorter than this (a stub, one call) say nothing about who wrote them
-MAX_FILE = 64 << 20  # as the runner: a lab notebook with its outputs is a few MB
-MAX_BRACES = 200_000  # JSON objects and arrays in one notebook: real ones have a few thousand
-MAX_CELL = 20_000  # characters of one answer cell that are parsed
 # Pairs in bounded time: difflib is quadratic (6 answers of 19,500 characters took 5.3 CPU s a pair), so
 # it scores answers up to EXACT_TOKENS tokens (the lab's are 30-300: a few ms a pair); longer ones are
 # scored by their shingles, linear in length. All pairs of the class share PAIRS_SECONDS; the rest are
 # counted and the report says so.
 EXACT_TOKENS = 600
 SHINGLE = 5
-MAX_TOKENS = MAX_CELL  # tokens of one answer compared: a defence only, as a token takes a character at least
+MAX_TOKENS = 20_000  # tokens of one answer compared: a defence only, as a token takes a character at least
 PAIRS_SECONDS = 60.0
 KEEP = set(dir(builtins)) | {"torch", "F", "nn", "np", "math", "labvae", "cfg", "self"}  # names that are not choices
-HIDING = {"exec": "runs code from text", "eval": "runs code from text", "compile": "builds code from text",
-          "__code__": "takes a function's code", "FunctionType": "builds a function from code",
-          "getsource": "fetches source code", "fromhex": "decodes hidden text", "b64decode": "decodes hidden text",
-          "__import__": "imports by name", "import_module": "imports by name", "setattr": "patches an object",
-          "sys.modules": "reaches loaded modules", "builtins": "reaches Python's builtins"}
 
 
 def paths_for(out: Path) -> tuple[Path, Path]:
@@ -124,25 +119,6 @@ def pairs(by_student: dict[str, list[str]], threshold: float, deadline: float) -
     return found, left
 
 
-def _read(path: Path) -> list[dict] | str:
-    """A submitted notebook's cells (plain JSON, bounded), or why it was not read."""
-    try:
-        if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_FILE:
-            return "not a readable notebook file"
-        raw = path.read_bytes()
-        if raw.count(b"{") + raw.count(b"[") > MAX_BRACES:
-            return "too many JSON values to read"
-        cells = json.loads(raw).get("cells")
-        return [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else "no cells"
-    except (OSError, ValueError, RecursionError, AttributeError, MemoryError) as e:
-        return f"not readable ({type(e).__name__})"
-
-
-def _source(cell: dict) -> str:
-    s = cell.get("source", "")
-    return (s if isinstance(s, str) else "".join(x for x in s if isinstance(x, str)) if isinstance(s, list) else "")[:MAX_CELL]
-
-
 def answer_source(cells: list[dict], ex) -> str | None:
     """The code of one exercise's answer: the cell with its nbgrader grade_id, else the one defining its symbol."""
     for cell in cells:
@@ -153,47 +129,6 @@ def answer_source(cells: list[dict], ex) -> str | None:
     pattern = re.compile(rf"^(def {re.escape(ex.symbol)}\b|{re.escape(ex.symbol)}\s*=)", re.M)
     found = [_source(c) for c in cells if c.get("cell_type") == "code" and pattern.search(_source(c))]
     return found[-1] if found else None
-
-
-def hiding(cells: list[dict], given: set[tuple]) -> list[str]:
-    """Lines of code that fetch, hide or patch code, as 'cell N: code (why)'.
-
-    given: the token streams of the cells as released (the solutions and the student edition); a cell
-    that matches one (strings aside: a hand-out's own URLs) is the lab's, not the student's."""
-    found = []
-    for number, cell in enumerate(cells, 1):
-        source = _source(cell)
-        if cell.get("cell_type") != "code" or tuple(tokens(source)) in given:
-            continue
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-        modules = {a.asname or a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-                   for a in n.names} | {"labvae", "checks", "torch", "json", "builtins", "sys", "fallbacks"}
-        lines = source.splitlines()
-        for n in ast.walk(tree):
-            why = None
-            if isinstance(n, ast.Name) and n.id in HIDING or isinstance(n, ast.Attribute) and n.attr in HIDING:
-                why = HIDING[n.id if isinstance(n, ast.Name) else n.attr]
-            elif isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store):
-                root = n
-                while isinstance(root, ast.Attribute):
-                    root = root.value
-                if isinstance(root, ast.Name) and root.id in modules:
-                    why = f"changes {root.id}, a module"
-            if why and 0 < getattr(n, "lineno", 0) <= len(lines):
-                found.append(f"cell {number}: {lines[n.lineno - 1].strip()[:120]} ({why})")
-    return list(dict.fromkeys(found))
-
-
-def _released(root: Path, stem: str) -> set[tuple]:
-    """Token streams of every code cell of the solution notebook and the student edition, where present."""
-    given = set()
-    for path in (root / "notebooks" / f"{stem}.ipynb", root / "notebooks" / "student" / f"{stem}.ipynb"):
-        cells = _read(path) if path.is_file() else []
-        given |= {tuple(tokens(_source(c))) for c in cells if c.get("cell_type") == "code"} if isinstance(cells, list) else set()
-    return given
 
 
 def own_code(exercises, root: Path | None = None) -> dict[str, dict[str, list[str]]]:
@@ -238,7 +173,7 @@ def compare(subs, exercises, root: Path | None = None, threshold: float = THRESH
                 result["skipped"].append(f"{report.shown(student)} {stem}: {cells}")
                 continue
             if stem not in released:
-                released[stem] = _released(root, stem)
+                released[stem] = released_(root, stem)
             if found := hiding(cells, released[stem]):
                 result["hiding"][(student, stem)] = found
             for ex in exercises:
@@ -301,9 +236,13 @@ def to_csv(result: dict) -> str:
     return buf.getvalue()
 
 
-def write(subs, exercises, out: Path) -> tuple[Path, Path]:
-    """Compare every code answer and write the report beside out (the CSV of marks); the two paths."""
+def write(subs, exercises, out: Path, results=None) -> tuple[Path, Path]:
+    """Compare every code answer and write the report beside out (the CSV of marks); the two paths.
+
+    results: the grade run's, whose checks caught labvae's own code when they ran it (hiding.caught)."""
     result = compare(subs, exercises)
+    for where, lines in caught(results).items():
+        result["hiding"][where] = result["hiding"].get(where, []) + lines
     md, table = paths_for(out)
     atomic_write(md, lambda f: f.write(to_markdown(result).encode()))
     atomic_write(table, lambda f: f.write(to_csv(result).encode()))
