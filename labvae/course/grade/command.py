@@ -10,7 +10,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from ..._io import check_writable
 from . import feedback, gradebook, report
-from .kernel import _STOP, kill_live_kernels
+from .kernel import _STOP, kill_live_kernels, worker_slot
 from .runfolder import NOT_KEPT, held, make_inert
 from .runner import (
     CHECK_TIMEOUT,
@@ -112,22 +111,6 @@ class _Context:
     cfg: object  # the kernels' LabConfig, as the grader's verdicts see it (verdicts.kernels_config)
 
 
-_SLOTS = threading.local()
-_SLOTS_LOCK = threading.Lock()
-_SLOTS_TAKEN: list = []
-
-
-def _slot() -> int:
-    """This worker thread's number, 0 .. jobs - 1 (kept for the thread's life)."""
-    if not hasattr(_SLOTS, "n"):
-        with _SLOTS_LOCK:
-            _SLOTS_TAKEN[:] = [(n, t) for n, t in _SLOTS_TAKEN if t.is_alive()]  # workers of past runs
-            alive = {n for n, _ in _SLOTS_TAKEN}
-            _SLOTS.n = min(set(range(len(alive) + 1)) - alive)
-            _SLOTS_TAKEN.append((_SLOTS.n, threading.current_thread()))
-    return _SLOTS.n
-
-
 def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> NotebookResult:
     """One notebook in its own run folder (sandboxed unless trusted); any failure is this notebook's alone."""
     if isinstance(path, Refused):
@@ -149,7 +132,7 @@ def _grade_one(ctx: _Context, student: str, stem: str, path, run_dir: Path) -> N
             hidden = [p for p in (ctx.work, *ctx.given) if any(p.is_relative_to(r) for r in ro)]
             # Kernels that run at once get uids of their own (when the grader is root): one kernel's
             # processes then count against no other's process limit, nor can it signal them.
-            uid = NOBODY - _slot()
+            uid = NOBODY - worker_slot()
             sandbox = Sandbox(run_dir, ro=ro, hidden=hidden, env=env, uid=uid, gid=uid)
         # The executed copy goes to WORK/executed/, where no kernel can write: a folder or file of that name
         # made by a kernel cannot stop it, and a copy that is missing says so in the CSV.

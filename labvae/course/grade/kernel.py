@@ -228,3 +228,19 @@ def cancel_pending() -> None:
         t.cancel()
     if tasks:
         loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+
+_SLOTS = threading.local()
+_SLOTS_LOCK = threading.Lock()
+_SLOTS_TAKEN: list = []
+
+
+def worker_slot() -> int:
+    """This worker thread's number, 0 .. jobs - 1 (kept for the thread's life)."""
+    if not hasattr(_SLOTS, "n"):
+        with _SLOTS_LOCK:
+            _SLOTS_TAKEN[:] = [(n, t) for n, t in _SLOTS_TAKEN if t.is_alive()]  # workers of past runs
+            alive = {n for n, _ in _SLOTS_TAKEN}
+            _SLOTS.n = min(set(range(len(alive) + 1)) - alive)
+            _SLOTS_TAKEN.append((_SLOTS.n, threading.current_thread()))
+    return _SLOTS.n
