@@ -207,7 +207,7 @@ pad
 pad.set_z(1.5, -0.5)
 shown = pad.decoded()["VAE"]
 direct = vae.decode(torch.tensor([[1.5, -0.5]]))[0]
-print("the pad's z:", pad.z, "| torch's decode of it:", torch.equal(shown, direct))
+print(f"the pad's (z1, z2) = ({pad.z[0]:g}, {pad.z[1]:g}) | torch's decode of it: {torch.equal(shown, direct)}")
 print(pad.summary())
 
 # %% [markdown]

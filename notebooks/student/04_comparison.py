@@ -24,8 +24,8 @@
 #
 # **Exercise 2.2 (1 mark)** is at the end: a written comparison, with these pictures and numbers as evidence.
 #
-# **Time:** about 30 s of computing with the models loaded from notebook 1 (estimated at full scale,
-# 60,000 images, on an idle 2-core CPU); opened alone on Colab's CPU, about 1.5–3 min (estimated);
+# **Time:** under 30 s of computing with the models loaded from notebook 1 (measured at full scale,
+# 60,000 images, on a 2-core CPU); opened alone on Colab's CPU, about 1.5–3 min (estimated);
 # longer on a busy shared server.
 #
 # **Hand in** `04_comparison.ipynb` with the other marked notebooks (02–04), run top to bottom and
