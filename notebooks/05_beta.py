@@ -257,7 +257,7 @@ display(Markdown(
     f"of the codes lie inside the window and {fixed['frac_cells_hit']:.0%} of the sweep's cells hold one (lab VAE: "
     f"{b1['frac_codes_inside']:.0%} and {b1['frac_cells_hit']:.0%}, median σ {b1['sigma_median']:.2g}); "
     f"{fixed['frac_garment']:.0%} of its tiles are judged garments against the lab VAE's {b1['frac_garment']:.0%}; "
-    f"{fixed['frac_large_steps']:.1%} of its neighbour steps are seams (mean pixel change > 0.15) against "
+    f"{fixed['frac_large_steps']:.1%} of its neighbour steps are seams (RMS pixel change > 0.15) against "
     f"{b1['frac_large_steps']:.1%}."))
 
 # %% [markdown]

@@ -154,3 +154,25 @@ def test_the_readme_says_what_the_notebooks_say():
     assert "what to hand in" in readme and "3–3.5 h" in readme and "MARKS" in readme
     for name in MARKED:  # the README's promise that each says what to hand in holds for every notebook
         assert "Hand in" in header(name)
+
+
+def test_the_seam_measure_can_tell():
+    """Controls for analysis.large_steps: a sweep that never changes and a smooth ramp have no seams; a
+    sweep split into two different garments has one seam per row; sparse jumps (a stroke that appears)
+    count although the mean absolute change stays small, the case the lab's sweeps show."""
+    import torch
+
+    from labvae.analysis.metrics import LARGE_STEP, large_steps
+
+    n = 21
+    still = torch.full((n * n, 784), 0.3)
+    ramp = torch.linspace(0, 1, n).repeat(n)[:, None].expand(n * n, 784) * 0.5  # 0.025 a step
+    assert large_steps(still, n) == 0.0 and large_steps(ramp, n) == 0.0
+    halves = torch.zeros(n, n, 784)
+    halves[:, n // 2 + 1:] = 1.0  # one jump per row, between two columns
+    assert large_steps(halves.reshape(n * n, 784), n) == pytest.approx(n / (2 * n * (n - 1)))
+    stroke = torch.zeros(n, n, 784)
+    stroke[:, n // 2 + 1:, :40] = 1.0  # 40 of 784 pixels switch on: mean |change| 0.05, RMS 0.23
+    flat = stroke.reshape(n * n, 784)
+    assert (stroke[:, 1:] - stroke[:, :-1]).abs().mean(-1).max() < LARGE_STEP  # the mean would miss it
+    assert large_steps(flat, n) == pytest.approx(n / (2 * n * (n - 1)))

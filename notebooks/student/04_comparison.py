@@ -107,7 +107,7 @@ plt.show()
 #
 # Each model's test codes (red) over its sweep, at the sweep's scale. A judge calibrated on real images
 # counts garment tiles in cells with a test code and in the **holes** (cells with none); a *seam* is a
-# step between neighbouring tiles with a mean pixel change above 0.15.
+# step between neighbouring tiles with an RMS pixel change above 0.15.
 
 # %%
 judge = analysis.calibrate(classifier, x_train, y_train)  # what counts as a garment, learned from real images
