@@ -347,7 +347,8 @@ def test_output_is_capped(hostile):
 
 def test_identity_comes_from_folders_and_links_are_refused(hostile):
     rows = hostile["rows"]
-    assert rows[("m12_prefix", "t.1-double")]["status"] == "pass"  # its file counts as its own, not zz_last1's
+    prefixed = rows[("m12_prefix", "t.1-double")]  # a file named for zz_last1: refused as renamed, credited to no one
+    assert prefixed["status"] == "error" and "rename" in prefixed["message"]
     for student, words in (("m13_etc_passwd", "symbolic link"), ("m14_link_to_honest", "symbolic link"),
                            ("m15_duplicates", "two copies"), (".m16_hidden", "hidden")):
         for key in ("t.1-double", "t.2-why", "t.3-warm"):

@@ -144,9 +144,11 @@ def test_subs_and_subs_star_give_the_same_csv(layouts):  # kind 3
     assert layouts["dir"] == layouts["star"]
     rows = {(r["student"], r["exercise"]): r for r in csv.DictReader(layouts["star"].splitlines())}
     assert {s for s, _ in rows} == {"alice", "bob", "mallory", "mallory2", "zipper", "misnamed"}
-    assert rows[("mallory", "t.1-double")]["status"] == "pass"  # alice_01_toy.ipynb in mallory's folder is mallory's
+    # alice_01_toy.ipynb in mallory's folder is mallory's, and refused as renamed (as nbgrader does): not alice's
+    assert rows[("mallory", "t.1-double")]["status"] == "error" and "rename" in rows[("mallory", "t.1-double")]["message"]
     assert rows[("bob", "t.1-double")]["status"] == "wrong"  # bob's own notebook, not one mallory named for him
-    assert "two copies" in rows[("mallory2", "t.1-double")]["message"]
+    m2 = rows[("mallory2", "t.1-double")]  # two files named for others: refused (renamed), credited to no one
+    assert m2["status"] == "error" and "renamed notebook" in m2["message"]
 
 
 def test_a_student_without_a_lab_notebook_gets_rows_and_the_class_is_graded(layouts):  # kind 4

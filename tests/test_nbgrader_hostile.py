@@ -5,6 +5,7 @@ A toy assignment (one answer cell, one locked test cell) keeps the kernels fast:
 depend on the lab; tests/test_nbgrader.py runs the lab's own notebooks through the same config.
 """
 
+import json
 import os
 import re
 import shutil
@@ -78,6 +79,10 @@ def make_course(root: Path, home: Path, students: dict) -> Path:
     course = root / "course"
     (course / "source" / "toy").mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", course)
+    # A course folder records its hand-out address (release refuses without one, issue 31); nbgrader's default
+    # course id, and smoke mode as the test suite runs.
+    (course / "labvae-course.json").write_text(json.dumps({"course_id": "default_course", "smoke": True,
+                                                           "handout": "https://github.com/comp6258-test/lab8"}))
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                            "language": "python"}})
     nb.cells = [nbformat.v4.new_markdown_cell("# Toy"),
