@@ -7,8 +7,8 @@ apart) and shared read-only through LABVAE_CHECKPOINTS, then `nbgrader autograde
 after another: nbgrader runs no two at once). The partial real data is tiled to 60,000 / 10,000 images
 (`bench_notebooks.tiled_copy`), the step count students get.
 
-Reported: seconds per student (autograde only), disk per student (autograded/STUDENT), and what a
-class of 150 implies. No target: `labvae grade` is the fast route (bench_grade.py); this is what the
+Reported: seconds per student for autograde and for generate_feedback, disk per student (autograded/STUDENT
+and feedback/STUDENT), and what a class of 150 implies. No target: `labvae grade` is the fast route (bench_grade.py); this is what the
 nbgrader route costs beside it (the issue measured 113 s per student before the checkpoints were shared).
 
     python benchmarks/bench_nbgrader.py --n 2 --work /tmp/bench-nbgrader
@@ -37,6 +37,10 @@ from test_nbgrader import submission  # noqa: E402  how the test suite fills in 
 
 CLASS = 150
 MARKS = 4.0  # the automatic marks of a correct student (2.2, the fifth, is marked by hand)
+
+
+def megabytes(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
 
 
 def run(args, cwd, env):
@@ -84,7 +88,14 @@ def main() -> int:
         print(f"nbgrader autograde lab8: {args.n} students, one after another ...", flush=True)
         run([sys.executable, "-m", "nbgrader", "autograde", "lab8"], course, env)
         per = (time.perf_counter() - t0) / args.n
-        disk = sum(f.stat().st_size for f in (course / "autograded").rglob("*") if f.is_file()) / 1e6 / args.n
+        disk = megabytes(course / "autograded") / args.n
+        t0 = time.perf_counter()
+        print(f"nbgrader generate_feedback lab8: {args.n} students ...", flush=True)
+        run([sys.executable, "-m", "nbgrader", "generate_feedback", "lab8"], course, env)
+        per_feedback = (time.perf_counter() - t0) / args.n
+        feedback = megabytes(course / "feedback") / args.n
+        largest = max((f for f in (course / "feedback").rglob("*.html")), key=lambda f: f.stat().st_size)
+        largest = f"{largest.name} {largest.stat().st_size / 1e6:.1f} MB"
         run([sys.executable, "-m", "nbgrader", "export"], course, env)
         with open(course / "grades.csv", newline="") as f:
             scores = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)}
@@ -93,7 +104,11 @@ def main() -> int:
     print(f"{'warm-up s (once: grade --warm-only)':<40}{warm:>10.1f}")
     print(f"{'per student s (autograde)':<40}{per:>10.1f}")
     print(f"{'per student MB (autograded/)':<40}{disk:>10.1f}")
-    print(f"{f'class of {CLASS}: hours, GB':<40}{(warm + CLASS * per) / 3600:>10.2f}{CLASS * disk / 1e3:>8.2f}")
+    print(f"{'per student s (generate_feedback)':<40}{per_feedback:>10.1f}")
+    print(f"{'per student MB (feedback/)':<40}{feedback:>10.1f}   largest file: {largest}")
+    print(f"{f'class of {CLASS}, autograde: hours, GB':<40}{(warm + CLASS * per) / 3600:>10.2f}{CLASS * disk / 1e3:>8.2f}")
+    print(f"{f'class of {CLASS}, feedback: hours, GB':<40}{CLASS * per_feedback / 3600:>10.2f}"
+          f"{CLASS * feedback / 1e3:>8.2f}")
     wrong = {s: v for s, v in scores.items() if v != MARKS}
     print(f"\n{'FAIL: unexpected scores ' + str(wrong) if wrong else 'scores as expected'} (each student "
           f"{MARKS:g}: every automatic mark, 2.2 not yet marked by hand)")

@@ -156,15 +156,20 @@ def refuse_unsandboxed(**_) -> None:
 
 
 def configure(c, trust_submissions: bool = False) -> None:
-    """Set nbgrader's config c: autograde's kernels sandboxed (unless trusted), formgrader's and feedback's HTML inert."""
+    """Set nbgrader's config c: autograde's kernels sandboxed (unless trusted), formgrader's and feedback's HTML
+    inert, the figures autograde keeps and feedback shows in fewer bytes, no widget state kept."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import GetGrades
 
+    from .figures import SmallerFigures
+
+    steps = Autograde.class_traits()["autograde_preprocessors"].default()
     if not trust_submissions:
-        steps = Autograde.class_traits()["autograde_preprocessors"].default()
-        c.Autograde.autograde_preprocessors = [SandboxedExecute if s is Execute else s for s in steps]
+        steps = [SandboxedExecute if s is Execute else s for s in steps]
         c.Autograde.pre_convert_hook = refuse_unsandboxed
+    c.Autograde.autograde_preprocessors = [*steps, SmallerFigures]  # autograded/ keeps every figure, in fewer bytes
+    c.Execute.store_widget_state = False  # a third of autograded/ at full scale; formgrader, feedback show none
     c.HTMLExporter.sanitize_html = True  # the templates' own cleaning of outputs, and no widget scripts
     c.HTMLExporter.preprocessors = [Inert]  # formgrader's exporter (generate_feedback resets its own: below)
-    c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, Inert]
+    c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, Inert, SmallerFigures]
