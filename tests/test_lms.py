@@ -101,6 +101,36 @@ def test_canvas_zip_with_late_flag_and_renamed_copy(tmp_path):
     assert feedback.late_by(lms.LATE, None) == "late (the LMS says so)"  # Canvas gives no time, only the flag
 
 
+def test_in_a_course_folder_collect_writes_nbgraders_layout_and_time(tmp_path, monkeypatch, capsys):
+    """Both routes read submitted/STUDENT/lab8/ and timestamp.txt: an LMS's hand-in is graded like nbgrader's."""
+    sheet = tmp_path / "worksheet.csv"
+    sheet.write_text('Identifier,Full name,Email address,Last modified (submission)\n'
+                     '"Participant 4711","Ann Lee",ann@uni.ac.uk,"1 March 2027 17:30"\n')
+    (tmp_path / "labvae-course.json").write_text(json.dumps({"course_id": "comp6258", "smoke": True}))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["collect", str(moodle_zip(tmp_path)), "--worksheet", str(sheet)]) == 0
+    assert "submitted/STUDENT/lab8/" in capsys.readouterr().out
+    ann = tmp_path / "submitted" / "Ann_Lee_4711" / "lab8"
+    assert sorted(p.name for p in ann.iterdir()) == ["02_vae_sweep.ipynb", "03_ae_sweep.ipynb", "timestamp.txt"]
+    assert (ann / "timestamp.txt").read_text() == "2027-03-01 17:30:00.000000 UTC"  # as nbgrader's collect writes
+    assert feedback.submitted_at([ann / "02_vae_sweep.ipynb"]) == "2027-03-01T17:30:00+00:00"
+    assert not (tmp_path / "submitted" / "Bo_Chan_4712" / "lab8" / "timestamp.txt").exists()  # no time known
+    chan = lms.collect(canvas_zip(tmp_path), tmp_path / "canvas", STEMS, assignment="lab8")
+    assert chan[0] == ["chanbo_102", "leeann_101"]
+    assert not (tmp_path / "canvas" / "chanbo_102" / "lab8" / "timestamp.txt").exists()  # LATE, and no time
+
+
+def test_a_handed_in_timestamp_is_never_unpacked(tmp_path):
+    zip_path = make_zip(tmp_path / "m.zip", [("Ann Lee_4711_assignsubmission_file_/02_vae_sweep.ipynb", NB),
+                                             ("Ann Lee_4711_assignsubmission_file_/timestamp.txt", b"2000-01-01"),
+                                             ("leeann_101_9001_Timestamp.txt ", b"2000-01-01")])
+    for assignment in (None, "lab8"):
+        out = tmp_path / f"out-{assignment}"
+        written, notes = lms.collect(zip_path, out, STEMS, assignment=assignment)
+        assert [n for n in notes if "would set the student's own submission time" in n] and len(notes) == 2
+        assert not [p for p in out.rglob("*") if p.name.strip().casefold() == "timestamp.txt"]
+
+
 def test_a_later_download_replaces_only_its_students(tmp_path):
     out = tmp_path / "submitted"
     lms.collect(canvas_zip(tmp_path), out, STEMS)
@@ -247,11 +277,11 @@ def test_moodle_import_file_matches_by_email_or_name_and_says_what_is_to_mark(tm
     (tmp_path / "grades-marks.csv").write_text("student,exercise,points,comment\nAnn_Lee_4711,2_2-comparison,1,\n")
     (tmp_path / "roster.csv").write_text(MOODLE_ROSTER)
     path, n, notes = lms_export.export("moodle", out, tmp_path / "roster.csv", submitted=tmp_path / "submitted",
-                                       partial=True)
+                                       partial=True, due=feedback.parse_time("2027-03-01 17:00"))
     rows = read_rows(path)
     column = "Lab 8 (partial: hand marks missing)"
     assert rows[0] == ["First name", "Last name", "ID number", "Email address", column, f"{column} feedback"]
-    assert rows[1:] == [["Ann", "Lee", "30001", "ann@uni.ac.uk", "5", "5 / 5"],  # by the worksheet's email
+    assert rows[1:] == [["Ann", "Lee", "30001", "ann@uni.ac.uk", "5", "5 / 5; late by 0h 30m"],  # worksheet's email
                         ["Bo", "Chan", "30002", "bo@uni.ac.uk", "4", "4 / 5; still to mark: 2_2-comparison"],  # name
                         ["Cy", "Ray", "30003", "cy@uni.ac.uk", "4", "4 / 5; still to mark: 2_2-comparison"]]  # id
     assert n == 3 and any("Bo_Chan_4712: still to mark" in note for note in notes)

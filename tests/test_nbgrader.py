@@ -209,3 +209,28 @@ def test_autograde_restores_the_tampered_cells(course, marks):
     text = "\n".join(c.source for c in executed.cells)
     assert "full marks" not in text and "trust me" not in text
     assert "checks.mark(checks.check_latent_grid, latent_grid)" in text
+
+
+def test_both_routes_export_the_same_marks_to_canvas_and_moodle(course, marks):
+    """nbgrader's gradebook.db and labvae-grades.csv, each through `labvae export`: the LMS gets the same marks."""
+    students = sorted(EXPECTED)
+    (course / "canvas.csv").write_text(
+        "Student,ID,SIS User ID,SIS Login ID,Section,Lab 8 (555)\n    Points Possible,,,,,5\n"
+        + "".join(f"\"{s.title()}, Ann\",{100 + i},s{i},{s},COMP6258,\n" for i, s in enumerate(students)))
+    (course / "moodle.csv").write_text(
+        "First name,Last name,ID number,Username,Email address\n"
+        + "".join(f"Ann,{s.title()},{300 + i},{s},{s}@uni.ac.uk\n" for i, s in enumerate(students)))
+    got = {}
+    for lms, roster, extra in (("canvas", "canvas.csv", ["--column", "Lab 8 (555)"]), ("moodle", "moodle.csv", [])):
+        for grades in ("gradebook.db", "labvae-grades.csv"):
+            r = subprocess.run([sys.executable, "-m", "labvae", "export", lms, roster, "--grades", grades, "--partial",
+                                *extra], cwd=course, env=env(), capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+            path = course / f"{Path(grades).stem}-{lms}.csv"
+            with open(path, newline="") as f:
+                rows = list(csv.reader(f))
+            column = rows[0].index("Lab 8 (555)" if lms == "canvas" else next(c for c in rows[0] if c.startswith("Lab 8")))
+            login = rows[0].index("SIS Login ID" if lms == "canvas" else "Username")
+            got[(lms, grades)] = {row[login]: float(row[column]) for row in rows[1:] if row[login] in EXPECTED}
+    want = {s: float(sum(EXPECTED[s].values())) for s in students}
+    assert all(table == want for table in got.values()), got

@@ -31,6 +31,7 @@ from pathlib import Path
 from ..._io import atomic_write
 from .submissions import GradeError
 
+TIMESTAMP = "timestamp.txt"  # nbgrader's, beside the notebooks: grade and autograde read the submission time there
 RECORD = ".lms.json"  # in submitted/: written by `collect` only; hidden, so `grade` never takes it for a student
 LATE = "late (by the LMS's own due date)"  # the `submitted` value for a late flag without a time (Canvas)
 MAX_ENTRIES = 20_000  # 150 students x a few files each, with room; a zip past it is not a class's hand-in
@@ -121,6 +122,10 @@ def unpack(zip_path: Path, stems, staging: Path) -> tuple[dict[str, dict], dict[
             except (ValueError, zipfile.BadZipFile, OSError, RuntimeError) as e:  # RuntimeError: encrypted
                 notes.append(f"{info.filename!r} could not be read ({e}); it was not unpacked.")
                 continue
+            if name.strip().casefold() == TIMESTAMP:  # only collect says when: grade and nbgrader trust that file
+                notes.append(f"{info.filename!r}: a file named {TIMESTAMP} would set the student's own submission "
+                             "time, so it was not unpacked.")
+                continue
             mine = files.setdefault(folder, set())
             if (d := DUPLICATE.match(name)) and d["stem"] in stems and d["stem"] + d["ext"] not in mine:
                 name = d["stem"] + d["ext"]  # Canvas renamed a second upload of the same name
@@ -208,8 +213,10 @@ def recorded_time(student: str, notebooks) -> str:
     return ""
 
 
-def collect(zip_path: Path, out: Path, stems, worksheet: Path | None = None, tz: str = "UTC") -> tuple[list, list]:
-    """Unpack an LMS's bulk download into out/STUDENT/ and record who and when; (folders written, notes).
+def collect(zip_path: Path, out: Path, stems, worksheet: Path | None = None, tz: str = "UTC",
+            assignment: str | None = None) -> tuple[list, list]:
+    """Unpack an LMS's bulk download into out/STUDENT/ (out/STUDENT/ASSIGNMENT/ with nbgrader's timestamp.txt when
+    assignment is given) and record who and when; (folders written, notes).
 
     A student's folder is replaced whole by a later download (the LMS's latest); others are kept."""
     zip_path, out = Path(zip_path), Path(out)
@@ -239,11 +246,26 @@ def collect(zip_path: Path, out: Path, stems, worksheet: Path | None = None, tz:
     record = {**before, **who}
     for folder in files:  # all unpacked and checked: now each student's folder is swapped in
         shutil.rmtree(out / folder, ignore_errors=True)
-        (staging / folder).rename(out / folder)
+        if assignment:  # nbgrader's layout, which both routes read: submitted/STUDENT/lab8/ and its time
+            (out / folder).mkdir()
+            (staging / folder).rename(out / folder / assignment)
+            if when := nbgrader_time(record[folder].get("submitted", "")):
+                (out / folder / assignment / TIMESTAMP).write_text(when, encoding="utf-8")
+        else:
+            (staging / folder).rename(out / folder)
     shutil.rmtree(staging, ignore_errors=True)
     text = json.dumps({"version": 1, "students": dict(sorted(record.items()))}, indent=1, ensure_ascii=False)
     atomic_write(out / RECORD, lambda f: f.write(text.encode("utf-8")))
     return sorted(files), notes
+
+
+def nbgrader_time(submitted: str) -> str:
+    """An ISO 8601 time as nbgrader's collect writes timestamp.txt ('2027-03-01 17:30:00.000000 UTC'); '' if none."""
+    from .feedback import parse_time
+
+    if not submitted or submitted == LATE:
+        return ""
+    return parse_time(submitted).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
 
 
 def safe_file(name: str) -> str:
@@ -265,15 +287,23 @@ def add_parser(sub) -> None:
                    help="Moodle only: the assignment's grading worksheet, for submission times and emails")
     p.add_argument("--timezone", default="UTC", metavar="TZ",
                    help="the time zone of the worksheet's times, your Moodle profile's (default: UTC)")
+    p.add_argument("--assignment", default=None, metavar="NAME",
+                   help="write nbgrader's layout, OUT/STUDENT/NAME/ with timestamp.txt, which both routes read "
+                        "(default in a course folder: its assignment, lab8; elsewhere OUT/STUDENT/)")
     p.set_defaults(run=_main)
 
 
 def _main(args) -> None:
     from ..checks.exercises import EXERCISES
+    from .course import ASSIGNMENT, load
 
     stems = sorted({ex.notebook for ex in EXERCISES})
-    written, notes = collect(args.zip, args.out, stems, args.worksheet, args.timezone)
+    course = load()
+    assignment = args.assignment or (ASSIGNMENT if course else None)
+    written, notes = collect(args.zip, args.out, stems, args.worksheet, args.timezone, assignment)
     for note in notes:
         print(f"not placed: {note}")
-    print(f"wrote {len(written)} students' folders into {args.out}/ and who and when into {args.out / RECORD}; "
-          f"next: python -m labvae grade {args.out}/* --out grades.csv")
+    where = f"{args.out}/STUDENT/{assignment}/" if assignment else f"{args.out}/STUDENT/"
+    then = (f"python -m labvae grade {args.out}, or nbgrader autograde {assignment}" if course else
+            f"python -m labvae grade {args.out}/* --out grades.csv")
+    print(f"wrote {len(written)} students' folders ({where}) and who and when into {args.out / RECORD}; next: {then}")

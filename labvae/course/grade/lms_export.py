@@ -1,7 +1,8 @@
 """Marks into the LMS: a Moodle grade import and a Canvas gradebook import, built on the LMS's own roster.
 
-`python -m labvae export canvas ROSTER.csv` (or `moodle`) reads grades.csv with its marks file applied and
-the roster the instructor exported from the LMS, and writes a file that LMS imports as it is:
+`python -m labvae export canvas ROSTER.csv` (or `moodle`) reads the marks of either route, labvae-grades.csv
+with its marks file applied or nbgrader's gradebook.db (autograde and formgrader's hand marks), and the
+roster the instructor exported from the LMS, and writes a file that LMS imports as it is:
 - Canvas (Grades > Import): its own identity columns as exported (Student, ID, SIS User ID, SIS Login ID,
   Section), then one assignment column; an existing assignment is named as Canvas exports it, "Name (ID)",
   and any other header makes a new assignment, so no other column is written; the second row is
@@ -19,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timezone
 from pathlib import Path
 
 from ..._io import atomic_write
@@ -56,6 +58,29 @@ def class_marks(out: Path) -> dict[str, dict]:
     return marks
 
 
+def nbgrader_marks(db: Path, assignment: str) -> dict[str, dict]:
+    """{student: {"got", "max", "pending", "submitted"}} from nbgrader's gradebook: autograde's and formgrader's marks."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    if not Path(db).is_file():
+        raise GradeError(f"{db} does not exist; run `nbgrader autograde {assignment}` in the course folder first.")
+    marks = {}
+    with Gradebook(f"sqlite:///{Path(db).resolve()}") as gb:
+        try:
+            submissions = gb.find_assignment(assignment).submissions
+        except MissingEntry:
+            raise GradeError(f"{db} holds no assignment {assignment!r}; run `nbgrader autograde {assignment}` in the "
+                             "course folder first.") from None
+        for sub in submissions:
+            pending = sorted(g.name for nb in sub.notebooks for g in nb.grades if g.needs_manual_grade)
+            stamp = sub.timestamp.replace(tzinfo=timezone.utc).isoformat() if sub.timestamp else ""  # naive UTC
+            marks[sub.student_id] = {"got": float(sub.score), "max": float(sub.max_score), "pending": pending,
+                                     "submitted": stamp}
+    if not marks:
+        raise GradeError(f"{db} holds no submission of {assignment!r} yet; run `nbgrader autograde {assignment}` first.")
+    return marks
+
+
 def match(marks: dict, roster: list[dict], lms: str, record: dict) -> tuple[dict[int, str], list[str]]:
     """{roster row index: student} and one sentence per graded student no roster row could be given."""
     ids = CANVAS_IDS[1:4] if lms == "canvas" else ("ID number", "Username", "Email address")
@@ -85,7 +110,7 @@ def match(marks: dict, roster: list[dict], lms: str, record: dict) -> tuple[dict
     return placed, notes
 
 
-def _canvas(marks, roster_path: Path, column: str, record: dict, maximum: float) -> tuple[list[list[str]], list]:
+def _canvas(marks, roster_path: Path, column: str, record: dict, maximum: float, due=None) -> tuple[list[list[str]], list]:
     from .lms import read_table
 
     header, rows = read_table(roster_path, "Canvas's gradebook export")
@@ -107,7 +132,7 @@ def _canvas(marks, roster_path: Path, column: str, record: dict, maximum: float)
     return table, notes
 
 
-def _moodle(marks, roster_path: Path, column: str, record: dict, maximum: float) -> tuple[list[list[str]], list]:
+def _moodle(marks, roster_path: Path, column: str, record: dict, maximum: float, due=None) -> tuple[list[list[str]], list]:
     from .feedback import late_by
     from .lms import read_table
 
@@ -121,7 +146,8 @@ def _moodle(marks, roster_path: Path, column: str, record: dict, maximum: float)
     for i, student in sorted(placed.items()):
         m = marks[student]
         note = [f"{m['got']:g} / {m['max']:g}"] + ([f"still to mark: {', '.join(m['pending'])}"] if m["pending"] else [])
-        late = late_by(m["submitted"], None)
+        late = late_by(m["submitted"], due)
+        late = late if not late or late.startswith("late") else f"late by {late}"
         table.append([rows[i].get(c) or "" for c in keep] + [f"{m['got']:g}", "; ".join(note + ([late] if late else []))])
     return table, notes
 
@@ -134,21 +160,27 @@ def _number(text: str) -> float | None:
 
 
 def export(lms: str, out: Path, roster: Path, column: str | None = None, submitted: Path = Path("submitted"),
-           partial: bool = False) -> tuple[Path, int, list[str]]:
-    """Write out's marks as LMS's import file beside out: (its path, students written, notes)."""
+           partial: bool = False, due=None, assignment: str = "lab8") -> tuple[Path, int, list[str]]:
+    """Write out's marks (labvae's grades CSV, or nbgrader's gradebook.db) as LMS's import file beside out:
+    (its path, students written, notes)."""
     from .lms import load_record
 
-    marks = class_marks(out)
+    nbgrader = Path(out).suffix == ".db"
+    marks = nbgrader_marks(out, assignment) if nbgrader else class_marks(out)
+    record = load_record(submitted)
+    for student, m in marks.items():  # Canvas's late flag, which gives nbgrader no timestamp.txt
+        m["submitted"] = m["submitted"] or record.get(student, {}).get("submitted", "")
     pending = sorted(s for s, m in marks.items() if m["pending"])
     if pending and not partial:
+        where = ("in formgrader (or `nbgrader` commands)" if nbgrader else
+                 f"in {out.stem}-marks.csv and run `python -m labvae gradebook`")
         raise GradeError(f"{len(pending)} student(s) still have written answers to mark ({', '.join(map(shown, pending[:5]))}"
-                         f"{' ...' if len(pending) > 5 else ''}); mark them in {out.stem}-marks.csv and run `python -m "
-                         "labvae gradebook`, or pass --partial to export what is marked so far (under a column that "
-                         "says so): nothing was written.")
+                         f"{' ...' if len(pending) > 5 else ''}); mark them {where}, or pass --partial to export what "
+                         "is marked so far (under a column that says so): nothing was written.")
     maximum = max((m["max"] for m in marks.values()), default=0)
     column = column or ("Lab 8 (partial: hand marks missing)" if pending else "Lab 8")
     build = _canvas if lms == "canvas" else _moodle
-    table, notes = build(marks, Path(roster), column, load_record(submitted), maximum)
+    table, notes = build(marks, Path(roster), column, record, maximum, due)
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows([[_cell(shown(v)) for v in row] for row in table])
     path = atomic_write(output_path(Path(out), lms), lambda f: f.write(buf.getvalue().encode("utf-8")))
@@ -158,16 +190,22 @@ def export(lms: str, out: Path, roster: Path, column: str | None = None, submitt
 
 
 def add_parser(sub) -> None:
-    """The `export` subcommand: grades.csv -> the LMS's own import file."""
-    p = sub.add_parser("export", help="write grades.csv's marks as a file Moodle's or Canvas's gradebook imports",
-                       description="Read OUT (grades.csv, with OUT-marks.csv applied) and the roster exported from "
-                                   "the LMS, and write OUT-canvas.csv or OUT-moodle.csv for the LMS's grade import. "
-                                   "Students still to mark by hand are refused unless --partial.")
+    """The `export` subcommand: either route's marks -> the LMS's own import file."""
+    from .feedback import due_date
+
+    p = sub.add_parser("export", help="write either route's marks as a file Moodle's or Canvas's gradebook imports",
+                       description="Read the marks (labvae-grades.csv with its marks file applied, or nbgrader's "
+                                   "gradebook.db) and the roster exported from the LMS, and write NAME-canvas.csv or "
+                                   "NAME-moodle.csv beside them (labvae-grades-canvas.csv, gradebook-canvas.csv) for "
+                                   "the LMS's grade import. Students still to mark by hand are refused unless --partial.")
     p.add_argument("lms", choices=("canvas", "moodle"))
     p.add_argument("roster", type=Path, metavar="ROSTER",
                    help="Canvas: Grades > Export (the gradebook CSV); Moodle: Grades > Export > Plain text file")
     p.add_argument("--grades", type=Path, default=None,
-                   help="the grades CSV (default: labvae-grades.csv, else a grades.csv of labvae's)")
+                   help="the marks: labvae grade's CSV, or nbgrader's gradebook.db (default: labvae-grades.csv where "
+                        "it exists, else gradebook.db where autograde wrote marks, else a grades.csv of labvae's)")
+    p.add_argument("--due", type=due_date, default=None, metavar="WHEN",
+                   help="the due date for Moodle's late flag (default: the course's)")
     p.add_argument("--column", default=None, metavar="NAME",
                    help="the assignment column; Canvas: an existing one as exported, 'Lab 8 (12345)' (default: "
                         "'Lab 8', a new assignment)")
@@ -178,13 +216,29 @@ def add_parser(sub) -> None:
 
 
 def _main(args) -> None:
-    if args.grades is None:  # as `grade` and `gradebook`: nbgrader's own export is grades.csv
-        args.grades = Path("labvae-grades.csv") if Path("labvae-grades.csv").exists() or not Path("grades.csv").exists() \
-            else Path("grades.csv")
-    path, n, notes = export(args.lms, args.grades, args.roster, args.column, args.submitted, args.partial)
+    from .course import ASSIGNMENT, fill, load
+
+    fill(args, load())  # in a course folder: its due date
+    if args.grades is None:  # labvae grade's marks, else nbgrader's; nbgrader's own export is grades.csv
+        db = Path("gradebook.db")
+        if Path("labvae-grades.csv").exists():
+            args.grades = Path("labvae-grades.csv")
+            if db.exists() and _has_marks(db, ASSIGNMENT):
+                print("reading labvae grade's marks (labvae-grades.csv); --grades gradebook.db exports nbgrader's")
+        else:
+            args.grades = db if db.exists() and _has_marks(db, ASSIGNMENT) else Path("grades.csv")
+    path, n, notes = export(args.lms, args.grades, args.roster, args.column, args.submitted, args.partial, args.due,
+                            ASSIGNMENT)
     for note in notes:
         print(f"note: {note}")
     print(f"wrote {path}: {n} students; import it in {args.lms.capitalize()} "
           + ("(Grades > Import, choose the file, check the preview)." if args.lms == "canvas" else
              "(Grades > Import > CSV file; map Email address or ID number to the user, the grade column to the "
              "assignment and the feedback column to its feedback)."))
+
+
+def _has_marks(db: Path, assignment: str) -> bool:
+    try:
+        return bool(nbgrader_marks(db, assignment))
+    except GradeError:
+        return False
