@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -43,11 +44,18 @@ def megabytes(folder: Path) -> float:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
 
 
-def run(args, cwd, env):
-    r = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"{' '.join(map(str, args[:4]))} failed:\n{(r.stdout + r.stderr)[-3000:]}")
-    return r.stdout + r.stderr
+def run(args, cwd, env, progress=None):
+    """Run a command; with progress (a regex), print its log lines that match as they come, with the time."""
+    t0, lines = time.perf_counter(), []
+    with subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as p:
+        for line in p.stdout:
+            lines.append(line)
+            if progress and re.search(progress, line):
+                print(f"  {time.perf_counter() - t0:6.1f} s  {line.strip()[-110:]}", flush=True)
+    out = "".join(lines)
+    if p.returncode != 0:
+        sys.exit(f"{' '.join(map(str, args[:4]))} failed:\n{out[-3000:]}")
+    return out
 
 
 def main() -> int:
@@ -86,12 +94,12 @@ def main() -> int:
                 nbformat.write(submission(stem, "correct", release), folder / f"{stem}.ipynb")
         t0 = time.perf_counter()
         print(f"nbgrader autograde lab8: {args.n} students, one after another ...", flush=True)
-        run([sys.executable, "-m", "nbgrader", "autograde", "lab8"], course, env)
+        run([sys.executable, "-m", "nbgrader", "autograde", "lab8"], course, env, progress=r"Autograding |submitted at")
         per = (time.perf_counter() - t0) / args.n
         disk = megabytes(course / "autograded") / args.n
         t0 = time.perf_counter()
         print(f"nbgrader generate_feedback lab8: {args.n} students ...", flush=True)
-        run([sys.executable, "-m", "nbgrader", "generate_feedback", "lab8"], course, env)
+        run([sys.executable, "-m", "nbgrader", "generate_feedback", "lab8"], course, env, progress=r"Converting notebook")
         per_feedback = (time.perf_counter() - t0) / args.n
         feedback = megabytes(course / "feedback") / args.n
         largest = max((f for f in (course / "feedback").rglob("*.html")), key=lambda f: f.stat().st_size)

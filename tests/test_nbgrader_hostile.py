@@ -221,7 +221,14 @@ def test_trusting_leaves_nbgraders_executor_and_still_cleans_html():
     trusted, sandboxed = Config(), Config()
     nbroute.configure(trusted, trust_submissions=True)
     nbroute.configure(sandboxed)
-    assert "autograde_preprocessors" not in trusted.Autograde
+    from nbgrader.preprocessors import Execute
+
+    from labvae.course.grade.figures import SmallerFigures
+
+    assert Execute in trusted.Autograde.autograde_preprocessors and "pre_convert_hook" not in trusted.Autograde
     assert nbroute.SandboxedExecute in sandboxed.Autograde.autograde_preprocessors
+    assert Execute not in sandboxed.Autograde.autograde_preprocessors
     for c in (trusted, sandboxed):
         assert c.HTMLExporter.sanitize_html and nbroute.Inert in c.GenerateFeedback.preprocessors
+        assert SmallerFigures in c.GenerateFeedback.preprocessors and SmallerFigures in c.Autograde.autograde_preprocessors
+        assert c.Execute.store_widget_state is False
