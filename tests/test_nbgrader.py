@@ -234,3 +234,27 @@ def test_both_routes_export_the_same_marks_to_canvas_and_moodle(course, marks):
             got[(lms, grades)] = {row[login]: float(row[column]) for row in rows[1:] if row[login] in EXPECTED}
     want = {s: float(sum(EXPECTED[s].values())) for s in students}
     assert all(table == want for table in got.values()), got
+
+
+def test_feedback_shows_every_figure_autograde_kept_in_fewest_bytes(course, marks):
+    """autograde keeps figures re-encoded without a pixel changed and no widget state; feedback shows those pixels."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    def pixels(data):
+        with Image.open(io.BytesIO(base64.b64decode(data))) as im:
+            return im.mode, np.asarray(im.convert("RGBA"))
+
+    nbgrader(course, "generate_feedback", "lab8", "--student", "correct")
+    for stem in GRADED:
+        nb = nbformat.read(course / "autograded" / "correct" / "lab8" / f"{stem}.ipynb", as_version=4)
+        assert "widgets" not in nb.metadata
+        kept = [o.data["image/png"] for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+        assert kept and all(pixels(k)[0] in ("L", "P", "RGB") for k in kept)  # matplotlib wrote each as RGBA
+        html = (course / "feedback" / "correct" / "lab8" / f"{stem}.html").read_text()
+        shown = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+        assert len(shown) == len(kept)
+        assert all(np.array_equal(pixels(a)[1], pixels(b)[1]) for a, b in zip(shown, kept))

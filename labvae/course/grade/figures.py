@@ -14,6 +14,7 @@ import io
 import numpy as np
 from nbconvert.preprocessors import Preprocessor
 from PIL import Image
+from traitlets import Bool
 
 MAX_PIXELS = 25_000_000  # 5,000 x 5,000; the lab's widest figure is 2,510 x 714. Larger: left as it is
 MAX_CHARS = 32_000_000  # base64 characters, above the grader's 20 MB output cap: left as it is
@@ -57,6 +58,9 @@ def smaller_png(data: str) -> str:
 
 class SmallerFigures(Preprocessor):
     """Every image/png output of the notebook re-encoded by smaller_png."""
+
+    # On: nbgrader registers its converters' preprocessors as they are, and nbconvert's are off by default.
+    enabled = Bool(True, help="re-encode image/png outputs losslessly").tag(config=True)
 
     def preprocess_cell(self, cell, resources, cell_index):
         for output in cell.get("outputs", []):
