@@ -99,6 +99,10 @@ def test_canvas_zip_with_late_flag_and_renamed_copy(tmp_path):
     assert record["chanbo_102"]["late"] and record["chanbo_102"]["submitted"] == lms.LATE
     assert record["leeann_101"] == {"lms": "canvas", "name": "leeann", "lms_id": "101", "submitted": "", "late": False}
     assert feedback.late_by(lms.LATE, None) == "late (the LMS says so)"  # Canvas gives no time, only the flag
+    row = {"exercise": "1_1-grid", "title": "t", "points": "1", "max_points": "1", "status": "pass", "message": "ok",
+           "submitted": lms.LATE}
+    text = feedback.feedback_markdown("chanbo_102", {"1_1-grid": row}, ["1_1-grid"])
+    assert "Submitted late, by the LMS's own due date." in text and "after the due date" not in text  # one sentence
 
 
 def test_in_a_course_folder_collect_writes_nbgraders_layout_and_time(tmp_path, monkeypatch, capsys):
