@@ -306,4 +306,5 @@ def _main(args) -> None:
     where = f"{args.out}/STUDENT/{assignment}/" if assignment else f"{args.out}/STUDENT/"
     then = (f"python -m labvae grade {args.out}, or nbgrader autograde {assignment}" if course else
             f"python -m labvae grade {args.out}/* --out grades.csv")
-    print(f"wrote {len(written)} students' folders ({where}) and who and when into {args.out / RECORD}; next: {then}")
+    folders = "student's folder" if len(written) == 1 else "students' folders"
+    print(f"wrote {len(written)} {folders} ({where}) and who and when into {args.out / RECORD}; next: {then}")
