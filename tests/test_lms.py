@@ -99,6 +99,10 @@ def test_canvas_zip_with_late_flag_and_renamed_copy(tmp_path):
     assert record["chanbo_102"]["late"] and record["chanbo_102"]["submitted"] == lms.LATE
     assert record["leeann_101"] == {"lms": "canvas", "name": "leeann", "lms_id": "101", "submitted": "", "late": False}
     assert feedback.late_by(lms.LATE, None) == "late (the LMS says so)"  # Canvas gives no time, only the flag
+    row = {"exercise": "1_1-grid", "title": "t", "points": "1", "max_points": "1", "status": "pass", "message": "ok",
+           "submitted": lms.LATE}
+    text = feedback.feedback_markdown("chanbo_102", {"1_1-grid": row}, ["1_1-grid"])
+    assert "Submitted late, by the LMS's own due date." in text and "after the due date" not in text  # one sentence
 
 
 def test_in_a_course_folder_collect_writes_nbgraders_layout_and_time(tmp_path, monkeypatch, capsys):
@@ -285,3 +289,26 @@ def test_moodle_import_file_matches_by_email_or_name_and_says_what_is_to_mark(tm
                         ["Bo", "Chan", "30002", "bo@uni.ac.uk", "4", "4 / 5; still to mark: 2_2-comparison"],  # name
                         ["Cy", "Ray", "30003", "cy@uni.ac.uk", "4", "4 / 5; still to mark: 2_2-comparison"]]  # id
     assert n == 3 and any("Bo_Chan_4712: still to mark" in note for note in notes)
+
+
+def test_nbgrader_export_names_a_mark_flagged_for_review_after_a_re_autograde(tmp_path):
+    """nbgrader flags a hand mark for review when the student is autograded again: export waits, and says why."""
+    from nbgrader.api import Gradebook
+
+    db = tmp_path / "gradebook.db"
+    with Gradebook(f"sqlite:///{db}") as gb:
+        gb.add_assignment("lab8")
+        gb.add_notebook("04_comparison", "lab8")
+        gb.add_grade_cell("2_2-comparison", "04_comparison", "lab8", max_score=1, cell_type="markdown")
+        gb.add_solution_cell("2_2-comparison", "04_comparison", "lab8")
+        gb.add_student("frank")
+        gb.add_submission("lab8", "frank")
+        grade = gb.find_grade("2_2-comparison", "04_comparison", "lab8", "frank")
+        grade.manual_score, grade.needs_manual_grade = 0.5, True  # what SaveAutoGrades leaves on a re-autograde
+        gb.db.commit()
+    roster = tmp_path / "moodle.csv"
+    roster.write_text("First name,Last name,ID number,Email address\nFrank,Brown,frank,frank@uni.example\n")
+    assert lms_export.nbgrader_marks(db, "lab8")["frank"]["review"]
+    with pytest.raises(GradeError, match="flagged for review: open it in formgrader and save it again"):
+        lms_export.export("moodle", db, roster, submitted=tmp_path / "submitted")
+    assert not (tmp_path / "gradebook-moodle.csv").exists()

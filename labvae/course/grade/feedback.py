@@ -63,7 +63,7 @@ def submitted_at(notebooks) -> str:
 
 def late_by(submitted: str, due: datetime | None) -> str:
     """How late a submission is ('3h 20m'), '' when on time, unknown or no due date is given."""
-    from .lms import LATE
+    from .submissions import LATE
 
     if submitted == LATE:  # Canvas says late by its own due date, and gives no time
         return "late (the LMS says so)"
@@ -111,12 +111,16 @@ def export_csv(rows, due: datetime | None = None) -> str:
 
 def feedback_markdown(student: str, mine: dict, keys, due: datetime | None = None) -> str:
     """One student's feedback: total, lateness, then every exercise with its points and the check's message."""
+    from .submissions import LATE
+
     got, best, pending = total(mine, keys)
     lines = [f"# Lab 8 feedback: {_md_name(student)}\n", f"**Total: {got:g} / {best:g}**"
              + (f" (still to be marked by hand: {', '.join(pending)})" if pending else "") + "\n"]
     submitted = next(iter(mine.values())).get("submitted", "")
     late = late_by(submitted, due)
-    if late:
+    if late and submitted == LATE:  # Canvas gives the flag, no time: no "late ... after the due date"
+        lines.append("Submitted late, by the LMS's own due date.\n")
+    elif late:
         lines.append(f"Submitted {submitted}, {late} after the due date.\n")
     lines.append("| exercise | points | feedback |\n|---|---|---|")
     for r in mine.values():

@@ -29,11 +29,10 @@ from datetime import timezone
 from pathlib import Path
 
 from ..._io import atomic_write
-from .submissions import GradeError
+from .submissions import LATE, GradeError
 
 TIMESTAMP = "timestamp.txt"  # nbgrader's, beside the notebooks: grade and autograde read the submission time there
 RECORD = ".lms.json"  # in submitted/: written by `collect` only; hidden, so `grade` never takes it for a student
-LATE = "late (by the LMS's own due date)"  # the `submitted` value for a late flag without a time (Canvas)
 MAX_ENTRIES = 20_000  # 150 students x a few files each, with room; a zip past it is not a class's hand-in
 MAX_FILE = 32 << 20  # the grader reads no notebook over 32 MB (limits.py) either
 MAX_TOTAL = 2 << 30  # the whole class, unpacked
@@ -306,4 +305,5 @@ def _main(args) -> None:
     where = f"{args.out}/STUDENT/{assignment}/" if assignment else f"{args.out}/STUDENT/"
     then = (f"python -m labvae grade {args.out}, or nbgrader autograde {assignment}" if course else
             f"python -m labvae grade {args.out}/* --out grades.csv")
-    print(f"wrote {len(written)} students' folders ({where}) and who and when into {args.out / RECORD}; next: {then}")
+    folders = "student's folder" if len(written) == 1 else "students' folders"
+    print(f"wrote {len(written)} {folders} ({where}) and who and when into {args.out / RECORD}; next: {then}")

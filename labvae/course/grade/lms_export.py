@@ -72,10 +72,12 @@ def nbgrader_marks(db: Path, assignment: str) -> dict[str, dict]:
             raise GradeError(f"{db} holds no assignment {assignment!r}; run `nbgrader autograde {assignment}` in the "
                              "course folder first.") from None
         for sub in submissions:
-            pending = sorted(g.name for nb in sub.notebooks for g in nb.grades if g.needs_manual_grade)
+            flagged = [g for nb in sub.notebooks for g in nb.grades if g.needs_manual_grade]
             stamp = sub.timestamp.replace(tzinfo=timezone.utc).isoformat() if sub.timestamp else ""  # naive UTC
-            marks[sub.student_id] = {"got": float(sub.score), "max": float(sub.max_score), "pending": pending,
-                                     "submitted": stamp}
+            marks[sub.student_id] = {"got": float(sub.score), "max": float(sub.max_score), "submitted": stamp,
+                                     "pending": sorted(g.name for g in flagged),
+                                     # a re-autograde flags a mark already given for review (nbgrader's SaveAutoGrades)
+                                     "review": bool(flagged) and all(g.manual_score is not None for g in flagged)}
     if not marks:
         raise GradeError(f"{db} holds no submission of {assignment!r} yet; run `nbgrader autograde {assignment}` first.")
     return marks
@@ -176,7 +178,9 @@ def export(lms: str, out: Path, roster: Path, column: str | None = None, submitt
                  f"in {out.stem}-marks.csv and run `python -m labvae gradebook`")
         raise GradeError(f"{len(pending)} student(s) still have written answers to mark ({', '.join(map(shown, pending[:5]))}"
                          f"{' ...' if len(pending) > 5 else ''}); mark them {where}, or pass --partial to export what "
-                         "is marked so far (under a column that says so): nothing was written.")
+                         "is marked so far (under a column that says so): nothing was written."
+                         + (" (A student autograded again after marking keeps the mark, flagged for review: open "
+                            "it in formgrader and save it again.)" if any(marks[s].get("review") for s in pending) else ""))
     maximum = max((m["max"] for m in marks.values()), default=0)
     column = column or ("Lab 8 (partial: hand marks missing)" if pending else "Lab 8")
     build = _canvas if lms == "canvas" else _moodle

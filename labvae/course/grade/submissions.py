@@ -8,6 +8,8 @@ from pathlib import Path
 
 from .text import shown
 
+LATE = "late (by the LMS's own due date)"  # `submitted` for an LMS's late flag without a time (Canvas): lms.collect
+
 
 class GradeError(ValueError):
     """Bad input to the grader: one sentence saying what is wrong."""
