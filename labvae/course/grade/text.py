@@ -31,6 +31,12 @@ def kept(text: str | None, most: int = MAX_ANSWER) -> str | None:
                        c if not 0xD800 <= ord(c) <= 0xDFFF else f"\\u{ord(c):04x}" for c in text), most)
 
 
+# What Markdown (CommonMark, GitHub's and Jupyter's: tables, strikethrough, autolinks, $math$) reads as more
+# than text: escaped with a backslash. Commas, "=", "-" and "." stay as written ("z = [-4, 4]" reads
+# "z = \[-4, 4\]"), except the "." of "www." that GitHub would link.
+ACTIVE = re.compile(r"([\\`*_{}\[\]()#<>&|~$:@^!])|(?<=[wW]{3})(\.)")
+
+
 def md_text(text: str, most: int = MAX_SHOWN) -> str:
-    """Student-made text as inert Markdown: shown, cut, its punctuation escaped (no link, tag, emphasis, table cell)."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", cut(shown(text), most))
+    """Student-made text as inert Markdown: shown, cut, what Markdown reads escaped (no link, tag, emphasis, cell)."""
+    return ACTIVE.sub(lambda m: "\\" + m.group(0), cut(shown(text), most))
