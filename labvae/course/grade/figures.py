@@ -2,7 +2,8 @@
 
 matplotlib writes every figure as RGBA, though the lab's sweeps are grey and its plots use a few dozen
 colours: grey pictures become 8-bit grey, pictures of at most 256 colours a palette, opaque ones RGB.
-A picture is replaced only when the new one decodes to exactly the same RGBA pixels and is smaller.
+A picture is replaced only when the new one decodes to exactly the same RGBA pixels and is smaller; only
+RGBA PNGs are tried, so feedback does not redo what autograde did.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ def smaller_png(data: str) -> str:
         return data
     try:
         with Image.open(io.BytesIO(base64.b64decode(data))) as im:
-            if im.format != "PNG" or im.width * im.height > MAX_PIXELS:
-                return data
+            if im.format != "PNG" or im.mode != "RGBA" or im.width * im.height > MAX_PIXELS:
+                return data  # what matplotlib writes is RGBA; anything else (or one re-encoded already) is left
             rgba = np.asarray(im.convert("RGBA"))
         out = io.BytesIO()
         _smallest(rgba).save(out, "PNG")  # zlib level 6: level 9 took 2.3x the time for 2% fewer bytes
