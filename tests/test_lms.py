@@ -312,3 +312,14 @@ def test_nbgrader_export_names_a_mark_flagged_for_review_after_a_re_autograde(tm
     with pytest.raises(GradeError, match="flagged for review: open it in formgrader and save it again"):
         lms_export.export("moodle", db, roster, submitted=tmp_path / "submitted")
     assert not (tmp_path / "gradebook-moodle.csv").exists()
+
+
+def test_export_with_no_marks_says_what_to_run_first(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "grades.csv").write_text("assignment,duedate,timestamp,student_id,last_name,first_name,email,"
+                                         "raw_score,late_submission_penalty,score,max_score\nlab8,,,al,,,,4,0,4,5\n")
+    (tmp_path / "moodle.csv").write_text(MOODLE_ROSTER)
+    assert cli.main(["export", "moodle", "moodle.csv"]) == 1
+    said = capsys.readouterr().err
+    assert "No marks to export here" in said and "nbgrader autograde lab8" in said and said.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grades.csv", "moodle.csv"]

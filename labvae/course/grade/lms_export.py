@@ -229,8 +229,15 @@ def _main(args) -> None:
             args.grades = Path("labvae-grades.csv")
             if db.exists() and _has_marks(db, ASSIGNMENT):
                 print("reading labvae grade's marks (labvae-grades.csv); --grades gradebook.db exports nbgrader's")
+        elif db.exists() and _has_marks(db, ASSIGNMENT):
+            args.grades = db
+        elif _labvaes(Path("grades.csv")):  # what labvae grade wrote before course folders
+            args.grades = Path("grades.csv")
         else:
-            args.grades = db if db.exists() and _has_marks(db, ASSIGNMENT) else Path("grades.csv")
+            raise GradeError(f"No marks to export here: no labvae-grades.csv, and no gradebook.db with an autograded "
+                             f"{ASSIGNMENT} (nbgrader export's grades.csv is not read); run `python -m labvae grade "
+                             f"submitted` or `nbgrader autograde {ASSIGNMENT}` in the course folder first, or give "
+                             "--grades.")
     path, n, notes = export(args.lms, args.grades, args.roster, args.column, args.submitted, args.partial, args.due,
                             ASSIGNMENT)
     for note in notes:
@@ -239,6 +246,15 @@ def _main(args) -> None:
           + ("(Grades > Import, choose the file, check the preview)." if args.lms == "canvas" else
              "(Grades > Import > CSV file; map Email address or ID number to the user, the grade column to the "
              "assignment and the feedback column to its feedback)."))
+
+
+def _labvaes(path: Path) -> bool:
+    """path is a grades CSV labvae grade wrote (its header starts with student), not nbgrader export's."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.readline(200).startswith("student,")
+    except OSError:
+        return False
 
 
 def _has_marks(db: Path, assignment: str) -> bool:
